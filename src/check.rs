@@ -1,0 +1,269 @@
+//! One pass over a Declaratiebericht: read, check every line, spool the
+//! verdicts, and settle the message-level outcome. What happens to the
+//! result (answer, ledger, forwarding) is up to the caller.
+
+use crate::config::Config;
+use crate::message::reader::DeclaratieReader;
+use crate::message::xml::{Fault, XmlError};
+use crate::message::Header;
+use crate::retourcode::Retourcode;
+use crate::rules::{self, message::Tally, Context, LineVerdict, MessageRefs};
+use crate::spool::Spool;
+use crate::types::{Cents, Datum, ZorgkantoorCode};
+use sha2::{Digest, Sha256};
+use std::io::{self, BufRead};
+
+/// A message-level retourcode with what we know of where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageCode {
+    pub code: Retourcode,
+    pub detail: Option<String>,
+    pub locatie: Option<String>,
+}
+
+impl MessageCode {
+    pub fn plain(code: Retourcode) -> Self {
+        Self {
+            code,
+            detail: None,
+            locatie: None,
+        }
+    }
+
+    /// Omschrijving: the code's text, and the specific cause when known.
+    pub fn omschrijving(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{}: {d}", self.code.omschrijving()),
+            None => self.code.omschrijving().to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verwerking {
+    Geaccepteerd,
+    Gedeeltelijk,
+    Afgewezen,
+    Test,
+}
+
+impl Verwerking {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verwerking::Geaccepteerd => "Geaccepteerd",
+            Verwerking::Gedeeltelijk => "Gedeeltelijk",
+            Verwerking::Afgewezen => "Afgewezen",
+            Verwerking::Test => "Test",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnswerTotals {
+    pub aantal_geaccepteerd: u64,
+    pub bedrag_geaccepteerd: Cents,
+    pub aantal_afgewezen: u64,
+    pub bedrag_afgewezen: Cents,
+}
+
+/// The outcome of checking one message.
+pub struct Outcome {
+    /// The declaration's header, when it could be read.
+    pub header: Option<Header>,
+    pub message_codes: Vec<MessageCode>,
+    /// Line verdicts in input order; meaningless when `message_codes` is not empty.
+    pub lines: Spool,
+    pub totals: AnswerTotals,
+    /// The day of receipt.
+    pub today: Datum,
+}
+
+impl Outcome {
+    pub fn rejected_whole(&self) -> bool {
+        !self.message_codes.is_empty()
+    }
+
+    /// The Verwerking per `messages.md` (the caller turns it into `Test`).
+    pub fn verwerking(&self) -> Verwerking {
+        if self.rejected_whole() || self.totals.aantal_geaccepteerd == 0 {
+            Verwerking::Afgewezen
+        } else if self.totals.aantal_afgewezen > 0 {
+            Verwerking::Gedeeltelijk
+        } else {
+            Verwerking::Geaccepteerd
+        }
+    }
+
+    /// The answer's own Identificatie: deterministic, so the same declaration
+    /// on the same day gets the same answer.
+    pub fn answer_id(&self) -> String {
+        let mut h = Sha256::new();
+        match &self.header {
+            Some(hd) => {
+                h.update(hd.afzender.as_str());
+                h.update(b"/");
+                h.update(hd.bericht.identificatie.as_str());
+            }
+            None => h.update(b"unread"),
+        }
+        h.update(b"/");
+        h.update(self.today.to_string());
+        let digest = h.finalize();
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02X}")).collect();
+        format!("RET-{hex}")
+    }
+
+    /// The sender of the answer: the zorgkantoor addressed, when served here.
+    pub fn answer_afzender<'a>(&'a self, config: &'a Config) -> &'a ZorgkantoorCode {
+        match &self.header {
+            Some(h) if config.gateway.zorgkantoren.contains(&h.ontvanger) => &h.ontvanger,
+            _ => &config.gateway.code,
+        }
+    }
+
+    /// Accepted verdicts, for the ledger and forwarding; empty when the
+    /// message was rejected whole.
+    pub fn accepted_lines(&mut self) -> io::Result<impl Iterator<Item = io::Result<LineVerdict>>> {
+        let whole = self.rejected_whole();
+        Ok(self
+            .lines
+            .iter()?
+            .filter(move |v| !whole && v.as_ref().map_or(true, |v| v.accepted())))
+    }
+}
+
+fn from_xml(e: XmlError) -> Result<MessageCode, io::Error> {
+    match e {
+        XmlError::Io(io) => Err(io),
+        XmlError::Input {
+            fault, ref message, ..
+        } => {
+            let code = match fault {
+                Fault::Malformed => Retourcode::R0101,
+                Fault::Schema => Retourcode::R0102,
+                Fault::Doctype => Retourcode::R0103,
+                Fault::TooLarge => Retourcode::R0104,
+            };
+            Ok(MessageCode {
+                code,
+                detail: Some(message.clone()),
+                locatie: e.locatie(),
+            })
+        }
+    }
+}
+
+/// Reads and checks one message. `Err` only when the bytes could not be read
+/// (a broken disk or connection), never for anything the sender wrote.
+pub fn check_message<R: BufRead>(
+    input: R,
+    config: &Config,
+    ctx: &Context<'_>,
+) -> io::Result<Outcome> {
+    let mut out = Outcome {
+        header: None,
+        message_codes: Vec::new(),
+        lines: Spool::new()?,
+        totals: AnswerTotals::default(),
+        today: ctx.today,
+    };
+    let mut reader = DeclaratieReader::new(input, config.limits.max_message_bytes);
+    if let Err(e) = read_body(&mut reader, config, ctx, &mut out) {
+        out.message_codes.push(from_xml(e)?);
+    }
+    if out.rejected_whole() {
+        out.totals = AnswerTotals::default();
+        out.message_codes.sort_by_key(|m| m.code);
+    }
+    Ok(out)
+}
+
+fn read_body<R: BufRead>(
+    reader: &mut DeclaratieReader<R>,
+    config: &Config,
+    ctx: &Context<'_>,
+    out: &mut Outcome,
+) -> Result<(), XmlError> {
+    let header = reader.read_header()?;
+    out.message_codes.extend(
+        rules::message::check_header(config, &header, ctx.today)
+            .into_iter()
+            .map(MessageCode::plain),
+    );
+    out.header = Some(header.clone());
+    let mut refs = MessageRefs::default();
+    let mut tally = Tally::default();
+    while let Some(client) = reader.next_client()? {
+        for p in &client.prestaties {
+            tally.add(p);
+        }
+        if out.rejected_whole() {
+            // The verdicts would be thrown away: only read on, for the
+            // structure and the totals.
+            continue;
+        }
+        for v in rules::check_client(ctx, &header, &mut refs, client) {
+            let t = &mut out.totals;
+            if v.accepted() {
+                t.aantal_geaccepteerd += 1;
+                t.bedrag_geaccepteerd += v.prestatie.bedrag;
+            } else {
+                t.aantal_afgewezen += 1;
+                t.bedrag_afgewezen += v.prestatie.bedrag;
+            }
+            out.lines.push(&v).map_err(XmlError::Io)?;
+        }
+    }
+    let totalen = reader.read_totalen()?;
+    if let Some(code) = tally.check(&totalen) {
+        out.message_codes.push(MessageCode {
+            code,
+            detail: Some(format!(
+                "berekend {} prestaties, debet {}, credit {}; opgegeven {}, {}, {}",
+                tally.lines,
+                tally.debet,
+                tally.credit,
+                totalen.aantal_prestaties,
+                totalen.totaal_debet,
+                totalen.totaal_credit
+            )),
+            locatie: Some("/Declaratiebericht/Totalen".into()),
+        });
+    }
+    Ok(())
+}
+
+impl Outcome {
+    /// Writes the Retourbericht for this outcome. `test`: the test-batch
+    /// endpoint's answer (Verwerking `Test`).
+    pub fn write_answer<W: io::Write>(
+        &mut self,
+        config: &Config,
+        format: crate::message::writer::Format,
+        test: bool,
+        out: W,
+    ) -> io::Result<()> {
+        let id = self.answer_id();
+        let afzender = self.answer_afzender(config).clone();
+        let verwerking = if test {
+            Verwerking::Test
+        } else {
+            self.verwerking()
+        };
+        let whole = self.rejected_whole();
+        let header = self.header.clone();
+        let codes = self.message_codes.clone();
+        let head = crate::message::writer::AnswerHead {
+            identificatie: &id,
+            dagtekening: self.today,
+            heenbericht: header.as_ref().map(|h| &h.bericht),
+            afzender: &afzender,
+            ontvanger: header.as_ref().map(|h| &h.afzender),
+            verwerking,
+            message_codes: &codes,
+        };
+        let totals = self.totals;
+        let lines = self.lines.iter()?.filter(move |_| !whole);
+        crate::message::writer::write_answer(format, out, &head, lines, &totals)
+    }
+}

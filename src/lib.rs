@@ -1,0 +1,15 @@
+//! zio-gateway: checks, routes and records Wlz declarations between care
+//! providers and zorgkantoren, with care in school time (ZiO) kept apart.
+//!
+//! The data flows one way: bytes ([`message::reader`]) -> checks ([`rules`])
+//! -> verdicts ([`check`], [`spool`]) -> answer ([`message::writer`]).
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod message;
+pub mod regime;
+pub mod retourcode;
+pub mod rules;
+pub mod spool;
+pub mod types;

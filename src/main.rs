@@ -1,0 +1,13 @@
+use clap::Parser;
+use zio_gateway::cli::{run, Cli};
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("zio-gateway: {e}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The streaming Declaratiebericht reader: the Header, then one Client at a
+//! time, then the Totalen. It holds at most one client in memory and checks
+//! the schema as it goes, so every structural error names its element path and
+//! line:column.
+
+use super::xml::{Attributes, Fault, Node, Pos, XmlError, XmlPull, MAX_VALUE_BYTES};
+use super::{BerichtId, Client, Header, Prestatie, Totalen, NS_DECLARATIE};
+use crate::types::{
+    parse_besluitnummer, parse_boolean, parse_datum, parse_digits, AgbCode, Brin, Bsn, DebetCredit,
+    Eenheid, Period, ProductCode, Referentie, ZorgkantoorCode,
+};
+use std::io::BufRead;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stage {
+    Header,
+    Clients,
+    Totalen,
+    Done,
+}
+
+pub struct DeclaratieReader<R: BufRead> {
+    xml: XmlPull<R>,
+    path: Vec<String>,
+    clients: u64,
+    stage: Stage,
+}
+
+impl<R: BufRead> DeclaratieReader<R> {
+    /// `max_bytes`: the 0104 limit, `None` for none.
+    pub fn new(input: R, max_bytes: Option<u64>) -> Self {
+        Self {
+            xml: XmlPull::new(input, max_bytes, Attributes::Refuse),
+            path: Vec::with_capacity(8),
+            clients: 0,
+            stage: Stage::Header,
+        }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.xml.bytes_read()
+    }
+
+    /// Reads up to and including `<Clienten>`.
+    pub fn read_header(&mut self) -> Result<Header, XmlError> {
+        assert_eq!(self.stage, Stage::Header, "read_header called twice");
+        self.open("Declaratiebericht")?;
+        self.open("Header")?;
+        self.open("BerichtIdentificatie")?;
+        let identificatie = self.typed("Identificatie", "Referentie", Referentie::parse)?;
+        let dagtekening = self.typed("Dagtekening", "Datum", parse_datum)?;
+        self.close()?;
+        let afzender = self.typed("Afzender", "AgbCode", AgbCode::parse)?;
+        let ontvanger = self.typed("Ontvanger", "ZorgkantoorCode", ZorgkantoorCode::parse)?;
+        self.open("Declaratieperiode")?;
+        let begin = self.typed("Begindatum", "Datum", parse_datum)?;
+        let eind = self.typed("Einddatum", "Datum", parse_datum)?;
+        self.close()?;
+        self.close()?;
+        self.open("Clienten")?;
+        self.stage = Stage::Clients;
+        Ok(Header {
+            bericht: BerichtId {
+                identificatie,
+                dagtekening,
+            },
+            afzender,
+            ontvanger,
+            periode: Period::new(begin, eind),
+        })
+    }
+
+    /// The next client, or `None` after the last one (then call `read_totalen`).
+    pub fn next_client(&mut self) -> Result<Option<Client>, XmlError> {
+        assert_eq!(self.stage, Stage::Clients, "next_client out of order");
+        if !self.next_is("Client")? {
+            if self.clients == 0 {
+                return Err(self.schema_error("Clienten needs at least one Client", "Client"));
+            }
+            self.close()?;
+            self.stage = Stage::Totalen;
+            return Ok(None);
+        }
+        self.clients += 1;
+        let index = self.clients;
+        self.open_indexed("Client", index)?;
+        let bsn = self.typed("Bsn", "Bsn (9 digits)", Bsn::parse)?;
+        let geboortedatum = self.wrapped_date("Geboortedatum")?;
+        let besluitnummer = self.typed("Besluitnummer", "Besluitnummer", parse_besluitnummer)?;
+        self.open("Prestaties")?;
+        let mut prestaties = Vec::new();
+        while self.next_is("Prestatie")? {
+            prestaties.push(self.prestatie(prestaties.len() as u64 + 1)?);
+        }
+        if prestaties.is_empty() {
+            return Err(self.schema_error("Prestaties needs at least one Prestatie", "Prestatie"));
+        }
+        self.close()?;
+        self.close()?;
+        Ok(Some(Client {
+            index,
+            bsn,
+            geboortedatum,
+            besluitnummer,
+            prestaties,
+        }))
+    }
+
+    /// Reads the Totalen and checks that nothing follows the root element.
+    pub fn read_totalen(&mut self) -> Result<Totalen, XmlError> {
+        assert_eq!(self.stage, Stage::Totalen, "read_totalen out of order");
+        self.open("Totalen")?;
+        let aantal_prestaties =
+            self.typed("AantalPrestaties", "integer", |s| parse_digits(s, 9))?;
+        let totaal_debet = self.typed("TotaalDebet", "Bedrag", |s| parse_digits(s, 8))?;
+        let totaal_credit = self.typed("TotaalCredit", "Bedrag", |s| parse_digits(s, 8))?;
+        self.close()?;
+        self.close()?;
+        match self.xml.next_node()? {
+            Node::Eof => {}
+            other => unreachable!("xml layer reports content after the root: {other:?}"),
+        }
+        self.stage = Stage::Done;
+        Ok(Totalen {
+            aantal_prestaties,
+            totaal_debet,
+            totaal_credit,
+        })
+    }
+
+    fn prestatie(&mut self, n: u64) -> Result<Prestatie, XmlError> {
+        self.open_indexed("Prestatie", n)?;
+        let referentie = self.typed("ReferentieNummer", "Referentie", Referentie::parse)?;
+        let vorig_referentie = if self.next_is("VorigReferentieNummer")? {
+            Some(self.typed("VorigReferentieNummer", "Referentie", Referentie::parse)?)
+        } else {
+            None
+        };
+        let product = self.typed("ProductCode", "ProductCode", ProductCode::parse)?;
+        let begin = self.typed("Begindatum", "Datum", parse_datum)?;
+        let eind = self.typed("Einddatum", "Datum", parse_datum)?;
+        let volume = self.typed("GeleverdVolume", "Volume (1-99999)", |s| {
+            parse_digits(s, 5).filter(|&v| v >= 1)
+        })?;
+        let eenheid = self.typed("Eenheid", "Eenheid (01, 04 or 16)", Eenheid::parse)?;
+        let tarief = self.typed("ProductTarief", "Tarief", |s| parse_digits(s, 8))?;
+        let bedrag = self.typed("Bedrag", "Bedrag", |s| parse_digits(s, 8))?;
+        let debet_credit = self.typed("DebetCredit", "DebetCredit (D or C)", DebetCredit::parse)?;
+        let onderwijstijd = if self.next_is("Onderwijstijd")? {
+            Some(self.typed("Onderwijstijd", "xs:boolean", parse_boolean)?)
+        } else {
+            None
+        };
+        let brin = if self.next_is("Brin")? {
+            Some(self.typed("Brin", "Brin", Brin::parse)?)
+        } else {
+            None
+        };
+        self.close()?;
+        Ok(Prestatie {
+            referentie,
+            vorig_referentie,
+            product,
+            periode: Period::new(begin, eind),
+            volume,
+            eenheid,
+            tarief,
+            bedrag,
+            debet_credit,
+            onderwijstijd,
+            brin,
+        })
+    }
+
+    /// `Geboortedatum` holds its date directly (our schema), unlike iWlz.
+    fn wrapped_date(&mut self, name: &'static str) -> Result<chrono::NaiveDate, XmlError> {
+        self.typed(name, "Datum", parse_datum)
+    }
+
+    // ---- structure ----------------------------------------------------------
+
+    fn path_with(&self, child: &str) -> String {
+        let mut s = String::new();
+        for p in &self.path {
+            s.push('/');
+            s.push_str(p);
+        }
+        if !child.is_empty() {
+            s.push('/');
+            s.push_str(child);
+        }
+        s
+    }
+
+    fn schema_error(&self, message: impl Into<String>, child: &str) -> XmlError {
+        self.xml
+            .error(Fault::Schema, message, self.path_with(child))
+    }
+
+    /// Skips whitespace; any other text in element-only content is an error.
+    fn skip_whitespace(&mut self) -> Result<(), XmlError> {
+        loop {
+            match self.xml.peek()? {
+                Node::Text(t) if t.trim().is_empty() => {
+                    self.xml.next_node()?;
+                }
+                Node::Text(_) => {
+                    self.xml.next_node()?;
+                    return Err(self.schema_error("text is not allowed here", ""));
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Is the next node the start of our element `name`?
+    fn next_is(&mut self, name: &str) -> Result<bool, XmlError> {
+        self.skip_whitespace()?;
+        Ok(
+            matches!(self.xml.peek()?, Node::Start { local, ns } if local == name && ns == NS_DECLARATIE),
+        )
+    }
+
+    fn open(&mut self, name: &'static str) -> Result<(), XmlError> {
+        self.open_as(name, name.to_owned())
+    }
+
+    fn open_indexed(&mut self, name: &'static str, n: u64) -> Result<(), XmlError> {
+        self.open_as(name, format!("{name}[{n}]"))
+    }
+
+    fn open_as(&mut self, name: &'static str, segment: String) -> Result<(), XmlError> {
+        self.skip_whitespace()?;
+        match self.xml.next_node()? {
+            Node::Start { local, ns } if local == name && ns == NS_DECLARATIE => {
+                self.path.push(segment);
+                Ok(())
+            }
+            Node::Start { local, ns } if local == name => Err(self.schema_error(
+                format!("element {local} is in namespace `{ns}`, expected `{NS_DECLARATIE}`"),
+                &segment,
+            )),
+            Node::Start { local, .. } => Err(self.schema_error(
+                format!("unexpected element {local}: expected {name}"),
+                &local,
+            )),
+            Node::End | Node::Eof => {
+                Err(self.schema_error(format!("missing element {name}"), name))
+            }
+            Node::Text(_) => unreachable!("skip_whitespace returned on text"),
+        }
+    }
+
+    fn close(&mut self) -> Result<(), XmlError> {
+        self.skip_whitespace()?;
+        match self.xml.next_node()? {
+            Node::End => {
+                self.path.pop();
+                Ok(())
+            }
+            Node::Start { local, ns } => {
+                let what = if ns == NS_DECLARATIE {
+                    format!("unexpected element {local}")
+                } else {
+                    format!("unexpected element {local} in namespace `{ns}`")
+                };
+                Err(self.schema_error(what, &local))
+            }
+            other => unreachable!("xml layer cannot give {other:?} inside an element"),
+        }
+    }
+
+    /// A simple element's value, whitespace collapsed, parsed by `parse`.
+    fn typed<T>(
+        &mut self,
+        name: &'static str,
+        what: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, XmlError> {
+        self.open(name)?;
+        let start: Pos = self.xml.node_pos();
+        let mut raw = String::new();
+        loop {
+            match self.xml.next_node()? {
+                Node::Text(t) => {
+                    if raw.len() + t.len() > MAX_VALUE_BYTES {
+                        return Err(self.schema_error(format!("value of {name} is too long"), ""));
+                    }
+                    raw.push_str(&t);
+                }
+                Node::End => break,
+                Node::Start { local, .. } => {
+                    return Err(self.schema_error(
+                        format!("{name} holds a value, not element {local}"),
+                        &local,
+                    ))
+                }
+                Node::Eof => unreachable!("xml layer reports unclosed elements"),
+            }
+        }
+        let value = collapse(&raw);
+        let result = parse(&value).ok_or_else(|| XmlError::Input {
+            fault: Fault::Schema,
+            message: format!("`{}` is not a valid {what}", shorten(&value)),
+            pos: start,
+            path: self.path_with(""),
+        });
+        self.path.pop();
+        result
+    }
+}
+
+/// XSD `xs:token` whitespace collapse.
+fn collapse(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split([' ', '\t', '\n', '\r']).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 40 {
+        s.to_owned()
+    } else {
+        format!("{}...", s.chars().take(40).collect::<String>())
+    }
+}

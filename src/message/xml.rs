@@ -1,0 +1,576 @@
+//! Pull-style XML over quick-xml with a reused buffer, shared by every reader
+//! of untrusted bytes (declarations and iWlz messages).
+//!
+//! It adds what quick-xml leaves to the caller: line:column positions, a cap
+//! on the size of any single event and of the whole input (so no input can make
+//! memory grow without bound), a refusal of DOCTYPE, and namespace-resolved
+//! element names.
+
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, BufRead};
+use std::rc::Rc;
+
+/// The largest single XML event (a tag, a text run, a comment) we buffer.
+/// No valid message comes near it; it bounds memory against hostile input.
+pub const MAX_EVENT_BYTES: u64 = 1 << 20;
+/// The longest text value of one element after concatenating its pieces.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+const XSI_NS: &[u8] = b"http://www.w3.org/2001/XMLSchema-instance";
+
+/// A position in the input: 1-based line and column (columns count bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// What kind of problem the input has; maps onto the 010x retourcodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Not well-formed XML (0101).
+    Malformed,
+    /// Well-formed, but not the message schema (0102).
+    Schema,
+    /// DOCTYPE or entity declaration (0103).
+    Doctype,
+    /// Larger than the configured maximum (0104).
+    TooLarge,
+}
+
+/// An error in the input, with where it is.
+#[derive(Debug)]
+pub enum XmlError {
+    Input {
+        fault: Fault,
+        message: String,
+        pos: Pos,
+        path: String,
+    },
+    /// Reading the bytes failed (disk, network): not the sender's fault.
+    Io(io::Error),
+}
+
+impl XmlError {
+    /// `line:column path`, the Locatie of the answer.
+    pub fn locatie(&self) -> Option<String> {
+        match self {
+            XmlError::Input { pos, path, .. } if path.is_empty() => Some(pos.to_string()),
+            XmlError::Input { pos, path, .. } => Some(format!("{pos} {path}")),
+            XmlError::Io(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XmlError::Input { message, .. } => {
+                write!(f, "{message} at {}", self.locatie().unwrap_or_default())
+            }
+            XmlError::Io(e) => write!(f, "read error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for XmlError {}
+
+/// Why the counting reader refused to deliver more bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Refusal {
+    EventTooLarge,
+    InputTooLarge,
+}
+
+#[derive(Default)]
+struct Counters {
+    consumed: Cell<u64>,
+    line: Cell<u64>,
+    line_start: Cell<u64>,
+    event_start: Cell<u64>,
+    refused: Cell<Option<Refusal>>,
+}
+
+/// A `BufRead` that counts lines as quick-xml consumes bytes and refuses to go
+/// on when one event or the whole input grows past its cap.
+struct CountingReader<R> {
+    inner: R,
+    counters: Rc<Counters>,
+    max_total: Option<u64>,
+}
+
+impl<R: BufRead> io::Read for CountingReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CountingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let c = &self.counters;
+        if let Some(r) = c.refused.get() {
+            return Err(io::Error::other(format!("{r:?}")));
+        }
+        if c.consumed.get() - c.event_start.get() > MAX_EVENT_BYTES {
+            c.refused.set(Some(Refusal::EventTooLarge));
+            return Err(io::Error::other("event too large"));
+        }
+        if let Some(max) = self.max_total {
+            if c.consumed.get() > max {
+                c.refused.set(Some(Refusal::InputTooLarge));
+                return Err(io::Error::other("input too large"));
+            }
+        }
+        // Hand out at most 64 KiB at a time, so the checks above run often
+        // even when the inner reader holds the whole input in memory.
+        let buf = self.inner.fill_buf()?;
+        let n = buf.len().min(64 * 1024);
+        Ok(&buf[..n])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let c = &self.counters;
+            let base = c.consumed.get();
+            for (i, _) in buf[..amt.min(buf.len())]
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+            {
+                c.line.set(c.line.get() + 1);
+                c.line_start.set(base + i as u64 + 1);
+            }
+        }
+        self.inner.consume(amt);
+        let c = &self.counters;
+        c.consumed.set(c.consumed.get() + amt as u64);
+    }
+}
+
+/// One step of the document, with namespaces resolved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Node {
+    /// An element starts. `in_ns` tells whether it is in the namespace the
+    /// caller asked for; `ns` is the namespace URI (empty when none).
+    Start {
+        local: String,
+        ns: String,
+    },
+    End,
+    /// Text (entities resolved, CDATA included), not yet trimmed.
+    Text(String),
+    Eof,
+}
+
+/// How to treat attributes on elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attributes {
+    /// Anything but `xmlns*` and `xsi:*` is a schema error.
+    Refuse,
+    /// Ignore them (the iWlz readers need none).
+    Ignore,
+}
+
+/// The pull reader. Call [`XmlPull::next`] for each step.
+pub struct XmlPull<R: BufRead> {
+    reader: NsReader<CountingReader<R>>,
+    counters: Rc<Counters>,
+    buf: Vec<u8>,
+    attributes: Attributes,
+    depth: usize,
+    root_done: bool,
+    seen_root: bool,
+    /// Where the event returned last started.
+    event_pos: Pos,
+    peeked: Option<Node>,
+    peeked_pos: Pos,
+}
+
+fn position(c: &Counters) -> Pos {
+    Pos {
+        line: c.line.get(),
+        column: c.consumed.get() - c.line_start.get() + 1,
+    }
+}
+
+fn malformed(c: &Counters, message: String) -> XmlError {
+    XmlError::Input {
+        fault: Fault::Malformed,
+        message,
+        pos: position(c),
+        path: String::new(),
+    }
+}
+
+impl<R: BufRead> XmlPull<R> {
+    pub fn new(input: R, max_total: Option<u64>, attributes: Attributes) -> Self {
+        let counters = Rc::new(Counters::default());
+        counters.line.set(1);
+        let counting = CountingReader {
+            inner: input,
+            counters: counters.clone(),
+            max_total,
+        };
+        let mut reader = NsReader::from_reader(counting);
+        let cfg = reader.config_mut();
+        cfg.expand_empty_elements = true;
+        cfg.check_end_names = true;
+        cfg.check_comments = true;
+        Self {
+            reader,
+            counters,
+            buf: Vec::with_capacity(1024),
+            attributes,
+            depth: 0,
+            root_done: false,
+            seen_root: false,
+            event_pos: Pos::default(),
+            peeked: None,
+            peeked_pos: Pos::default(),
+        }
+    }
+
+    /// Where the parser stands now.
+    pub fn here(&self) -> Pos {
+        position(&self.counters)
+    }
+
+    /// Where the last returned node started.
+    pub fn node_pos(&self) -> Pos {
+        self.event_pos
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.counters.consumed.get()
+    }
+
+    pub fn error(&self, fault: Fault, message: impl Into<String>, path: String) -> XmlError {
+        XmlError::Input {
+            fault,
+            message: message.into(),
+            pos: self.event_pos,
+            path,
+        }
+    }
+
+
+    /// Looks at the next node without taking it.
+    pub fn peek(&mut self) -> Result<&Node, XmlError> {
+        if self.peeked.is_none() {
+            let saved = self.event_pos;
+            let node = self.read_node()?;
+            self.peeked_pos = self.event_pos;
+            self.event_pos = saved;
+            self.peeked = Some(node);
+        }
+        Ok(self.peeked.as_ref().expect("just filled"))
+    }
+
+    /// The next element start, end, text or the end of the document. Comments,
+    /// processing instructions and the XML declaration are handled here.
+    pub fn next_node(&mut self) -> Result<Node, XmlError> {
+        if let Some(n) = self.peeked.take() {
+            self.event_pos = self.peeked_pos;
+            return Ok(n);
+        }
+        self.read_node()
+    }
+
+    fn read_node(&mut self) -> Result<Node, XmlError> {
+        loop {
+            self.buf.clear();
+            let c = &self.counters;
+            c.event_start.set(c.consumed.get());
+            self.event_pos = self.here();
+            let counters = self.counters.clone();
+            let event_pos = self.event_pos;
+            let event = self.reader.read_resolved_event_into(&mut self.buf);
+            let (res, event) = match event {
+                Ok(x) => x,
+                Err(e) => return Err(convert(&counters, event_pos, e)),
+            };
+            match event {
+                Event::Decl(d) => {
+                    if let Some(enc) = d.encoding() {
+                        let enc = enc.map_err(|e| malformed(&counters, e.to_string()))?;
+                        if !enc.eq_ignore_ascii_case(b"utf-8")
+                            && !enc.eq_ignore_ascii_case(b"us-ascii")
+                        {
+                            return Err(malformed(
+                                &counters,
+                                format!(
+                                    "encoding {} is not supported: send UTF-8",
+                                    String::from_utf8_lossy(&enc)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Event::DocType(_) => {
+                    return Err(XmlError::Input {
+                        fault: Fault::Doctype,
+                        message: "DOCTYPE and entity declarations are not allowed".into(),
+                        pos: event_pos,
+                        path: String::new(),
+                    })
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Start(e) => {
+                    if self.root_done {
+                        return Err(malformed(&counters, "a second root element".into()));
+                    }
+                    self.seen_root = true;
+                    self.depth += 1;
+                    let ns = match res {
+                        ResolveResult::Bound(ns) => {
+                            String::from_utf8_lossy(ns.as_ref()).into_owned()
+                        }
+                        ResolveResult::Unbound => String::new(),
+                        ResolveResult::Unknown(p) => {
+                            return Err(malformed(
+                                &counters,
+                                format!(
+                                    "namespace prefix `{}` is not declared",
+                                    String::from_utf8_lossy(&p)
+                                ),
+                            ))
+                        }
+                    };
+                    let local = std::str::from_utf8(e.local_name().as_ref())
+                        .map_err(|_| malformed(&counters, "element name is not UTF-8".into()))?
+                        .to_owned();
+                    for attr in e.attributes() {
+                        let attr = attr.map_err(|err| malformed(&counters, err.to_string()))?;
+                        let key = attr.key;
+                        if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
+                            continue;
+                        }
+                        let (ans, alocal) = self.reader.resolve_attribute(key);
+                        if let ResolveResult::Unknown(p) = ans {
+                            return Err(malformed(
+                                &counters,
+                                format!(
+                                    "namespace prefix `{}` is not declared",
+                                    String::from_utf8_lossy(&p)
+                                ),
+                            ));
+                        }
+                        // xsi:schemaLocation is a hint validators allow everywhere;
+                        // xsi:nil and xsi:type change validation, so they are refused
+                        // exactly as the XSD refuses them.
+                        let is_xsi = matches!(ans, ResolveResult::Bound(ns) if ns.as_ref() == XSI_NS)
+                            && matches!(
+                                alocal.as_ref(),
+                                b"schemaLocation" | b"noNamespaceSchemaLocation"
+                            );
+                        if self.attributes == Attributes::Refuse && !is_xsi {
+                            return Err(XmlError::Input {
+                                fault: Fault::Schema,
+                                message: format!(
+                                    "attribute `{}` is not allowed on `{local}`",
+                                    String::from_utf8_lossy(alocal.as_ref())
+                                ),
+                                pos: event_pos,
+                                path: String::new(),
+                            });
+                        }
+                    }
+                    return Ok(Node::Start { local, ns });
+                }
+                Event::End(_) => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        self.root_done = true;
+                    }
+                    return Ok(Node::End);
+                }
+                Event::Empty(_) => unreachable!("expand_empty_elements is on"),
+                Event::Text(t) => {
+                    let text = t
+                        .unescape()
+                        .map_err(|e| malformed(&counters, e.to_string()))?;
+                    if self.depth == 0 {
+                        if text.trim().is_empty() {
+                            continue;
+                        }
+                        return Err(malformed(&counters, "text outside the root element".into()));
+                    }
+                    return Ok(Node::Text(text.into_owned()));
+                }
+                Event::CData(t) => {
+                    if self.depth == 0 {
+                        return Err(malformed(
+                            &counters,
+                            "CDATA outside the root element".into(),
+                        ));
+                    }
+                    let text = t
+                        .decode()
+                        .map_err(|e| malformed(&counters, e.to_string()))?;
+                    return Ok(Node::Text(text.into_owned()));
+                }
+                Event::Eof => {
+                    if self.depth > 0 {
+                        return Err(malformed(
+                            &counters,
+                            "unexpected end of input: element not closed".into(),
+                        ));
+                    }
+                    if !self.seen_root {
+                        return Err(malformed(&counters, "no root element".into()));
+                    }
+                    return Ok(Node::Eof);
+                }
+            }
+        }
+    }
+}
+
+fn convert(counters: &Counters, event_pos: Pos, e: quick_xml::Error) -> XmlError {
+    match counters.refused.get() {
+        Some(Refusal::EventTooLarge) => XmlError::Input {
+            fault: Fault::Schema,
+            message: format!(
+                "a single element, text or comment is larger than {MAX_EVENT_BYTES} bytes"
+            ),
+            pos: event_pos,
+            path: String::new(),
+        },
+        Some(Refusal::InputTooLarge) => XmlError::Input {
+            fault: Fault::TooLarge,
+            message: "message is larger than the configured maximum".into(),
+            pos: position(counters),
+            path: String::new(),
+        },
+        None => match e {
+            quick_xml::Error::Io(io) => XmlError::Io(io::Error::new(io.kind(), io.to_string())),
+            other => malformed(counters, other.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(s: &str) -> Result<Vec<Node>, XmlError> {
+        let mut p = XmlPull::new(s.as_bytes(), None, Attributes::Refuse);
+        let mut v = Vec::new();
+        loop {
+            let n = p.next_node()?;
+            if n == Node::Eof {
+                return Ok(v);
+            }
+            v.push(n);
+        }
+    }
+
+    fn fault(s: &str) -> Fault {
+        match nodes(s) {
+            Err(XmlError::Input { fault, .. }) => fault,
+            other => panic!("expected a fault for {s:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resolves_namespaces_whatever_the_prefix() {
+        let v = nodes("<p:a xmlns:p='urn:x'><p:b>1</p:b></p:a>").unwrap();
+        assert_eq!(
+            v[0],
+            Node::Start {
+                local: "a".into(),
+                ns: "urn:x".into()
+            }
+        );
+        assert_eq!(v[2], Node::Text("1".into()));
+    }
+
+    #[test]
+    fn faults_are_classified() {
+        assert_eq!(fault(""), Fault::Malformed);
+        assert_eq!(fault("<a>"), Fault::Malformed);
+        assert_eq!(fault("<a></b>"), Fault::Malformed);
+        assert_eq!(fault("<a/><b/>"), Fault::Malformed);
+        assert_eq!(fault("\u{0}\u{1}binary"), Fault::Malformed);
+        assert_eq!(
+            fault("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>"),
+            Fault::Doctype
+        );
+        assert_eq!(fault("<a>&x;</a>"), Fault::Malformed);
+        assert_eq!(fault("<a b='1'/>"), Fault::Schema);
+        assert_eq!(fault("<q:a/>"), Fault::Malformed);
+    }
+
+    #[test]
+    fn positions_are_line_and_column() {
+        let mut p = XmlPull::new("<a>\n  <b>\n</a>".as_bytes(), None, Attributes::Refuse);
+        let e = loop {
+            match p.next_node() {
+                Ok(Node::Eof) => panic!("no error"),
+                Ok(_) => {}
+                Err(e) => break e,
+            }
+        };
+        match e {
+            XmlError::Input { pos, .. } => assert_eq!(pos.line, 3),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn huge_text_is_refused_not_buffered() {
+        let big = format!("<a>{}</a>", "x".repeat(3 * MAX_EVENT_BYTES as usize));
+        assert_eq!(fault(&big), Fault::Schema);
+    }
+
+    #[test]
+    fn total_size_cap_gives_too_large() {
+        let doc = format!("<a>{}</a>", "<b>1</b>".repeat(10_000));
+        let mut p = XmlPull::new(doc.as_bytes(), Some(1000), Attributes::Refuse);
+        let e = loop {
+            match p.next_node() {
+                Ok(Node::Eof) => panic!("no error"),
+                Ok(_) => {}
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                e,
+                XmlError::Input {
+                    fault: Fault::TooLarge,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn bom_and_declaration_are_accepted() {
+        let v = nodes("\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?><a/>").unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            fault("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>"),
+            Fault::Malformed
+        );
+    }
+}

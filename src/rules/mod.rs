@@ -1,0 +1,158 @@
+//! The checks. Each family lives in its own file and is a pure function of
+//! the line, its client, the message and a context passed in: no globals, no
+//! I/O of its own. This module wires them in the order the dependencies of
+//! `retourcodes.md` ("Which checks depend on which") demand and decides each
+//! line's route.
+
+pub mod amount;
+pub mod client;
+pub mod history;
+pub mod indication;
+pub mod line;
+pub mod message;
+pub mod regime;
+
+use crate::message::{Client, Header, Prestatie};
+use crate::regime::Regime;
+use crate::retourcode::{Ernst, Retourcode};
+use crate::types::{Bsn, Datum, ProductCode};
+use serde::{Deserialize, Serialize};
+
+pub use history::{History, MessageRefs, NoHistory};
+pub use indication::IndicationSource;
+
+/// Where an accepted line goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Route {
+    #[serde(rename = "ZIO")]
+    Zio,
+    #[serde(rename = "REGULIER")]
+    Regulier,
+    #[serde(rename = "AFGEWEZEN")]
+    Afgewezen,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Zio => "ZIO",
+            Route::Regulier => "REGULIER",
+            Route::Afgewezen => "AFGEWEZEN",
+        }
+    }
+}
+
+/// Everything the rules may consult besides the message itself.
+pub struct Context<'a> {
+    pub regime: &'a Regime,
+    /// The day of receipt (`--today` or the server's clock).
+    pub today: Datum,
+    /// Indications and allocations (04xx); `None` when no registry is loaded.
+    pub indications: Option<&'a dyn IndicationSource>,
+    /// 0406 switch from the configuration.
+    pub require_start_of_delivery: bool,
+    /// What earlier messages left behind (0308, 0309 and 0506 across messages).
+    pub history: &'a dyn History,
+}
+
+/// The verdict on one declared line, with the line itself so the sinks
+/// (answer, ledger, forwarding) need nothing else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineVerdict {
+    pub client_index: u64,
+    pub bsn: Bsn,
+    pub geboortedatum: Datum,
+    pub besluitnummer: u64,
+    pub prestatie: Prestatie,
+    pub route: Route,
+    /// The code as forwarded (after a remap).
+    pub product_code: ProductCode,
+    /// The declared code when it was remapped.
+    pub oorspronkelijke_product_code: Option<ProductCode>,
+    /// Sorted, without duplicates.
+    pub codes: Vec<Retourcode>,
+}
+
+impl LineVerdict {
+    pub fn accepted(&self) -> bool {
+        self.route != Route::Afgewezen
+    }
+}
+
+/// Runs every line check on one client. `refs` carries the references of
+/// this message across clients.
+pub fn check_client(
+    ctx: &Context<'_>,
+    header: &Header,
+    refs: &mut MessageRefs,
+    client: Client,
+) -> Vec<LineVerdict> {
+    let client_codes = client::check(header, &client);
+    let identity_known = !client_codes.contains(&Retourcode::R0201);
+    let Client {
+        index,
+        bsn,
+        geboortedatum,
+        besluitnummer,
+        prestaties,
+    } = client;
+    prestaties
+        .into_iter()
+        .map(|p| {
+            let mut codes = client_codes.clone();
+            let mut product_code = p.product.clone();
+            let mut oorspronkelijke = None;
+            let mut is_zio = false;
+            if let Some(product) = ctx.regime.product(&p.product) {
+                let routed = regime::route(ctx.regime, header, &p, &mut codes);
+                is_zio = routed.is_zio;
+                if routed.code != p.product {
+                    oorspronkelijke = Some(p.product.clone());
+                }
+                product_code = routed.code;
+                // After a remap the line is the regular product it became.
+                let effective = ctx.regime.product(&product_code).unwrap_or(product);
+                line::check(ctx, header, effective, &product_code, &p, refs, &mut codes);
+                if identity_known {
+                    if let Some(source) = ctx.indications {
+                        indication::check(
+                            source,
+                            &indication::LineFacts {
+                                bsn: &bsn,
+                                geboortedatum,
+                                besluitnummer,
+                                instelling: &header.afzender,
+                                product: effective,
+                                periode: p.periode,
+                                require_start_of_delivery: ctx.require_start_of_delivery,
+                            },
+                            &mut codes,
+                        );
+                    }
+                }
+            } else {
+                codes.push(Retourcode::R0301);
+            }
+            codes.sort();
+            codes.dedup();
+            let rejected = codes.iter().any(|c| c.ernst() == Ernst::Fout);
+            let route = match (rejected, is_zio) {
+                (true, _) => Route::Afgewezen,
+                (false, true) => Route::Zio,
+                (false, false) => Route::Regulier,
+            };
+            refs.settle(&header.afzender, &p, !rejected);
+            LineVerdict {
+                client_index: index,
+                bsn: bsn.clone(),
+                geboortedatum,
+                besluitnummer,
+                prestatie: p,
+                route,
+                product_code,
+                oorspronkelijke_product_code: oorspronkelijke,
+                codes,
+            }
+        })
+        .collect()
+}

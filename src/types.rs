@@ -1,0 +1,320 @@
+//! Value types of the wire contract. Each parses once at the edge and is valid
+//! afterwards, so the rules never re-check a format.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A calendar date without time zone (`xs:date` restricted to `YYYY-MM-DD`).
+pub type Datum = NaiveDate;
+
+/// Parses `YYYY-MM-DD` exactly: four-digit year, real calendar day, no zone.
+pub fn parse_datum(s: &str) -> Option<Datum> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    if !b
+        .iter()
+        .enumerate()
+        .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
+        return None;
+    }
+    let y: i32 = s[0..4].parse().ok()?;
+    let m: u32 = s[5..7].parse().ok()?;
+    let d: u32 = s[8..10].parse().ok()?;
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+fn all_digits(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|c| c.is_ascii_digit())
+}
+
+macro_rules! string_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+        impl $name {
+            pub fn as_str(&self) -> &str { &self.0 }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0) }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{}({:?})", stringify!($name), self.0) }
+        }
+    };
+}
+
+string_type!(
+    /// AGB code of a care provider: exactly 8 digits.
+    AgbCode
+);
+impl AgbCode {
+    pub fn parse(s: &str) -> Option<Self> {
+        all_digits(s, 8).then(|| Self(s.to_owned()))
+    }
+}
+
+string_type!(
+    /// Zorgkantoor code: exactly 4 digits.
+    ZorgkantoorCode
+);
+impl ZorgkantoorCode {
+    pub fn parse(s: &str) -> Option<Self> {
+        all_digits(s, 4).then(|| Self(s.to_owned()))
+    }
+}
+
+string_type!(
+    /// A BSN as it stands on the wire: 9 digits. Whether it passes the
+    /// elfproef is a rule (0201), not a format, so it is asked separately.
+    Bsn
+);
+impl Bsn {
+    pub fn parse(s: &str) -> Option<Self> {
+        all_digits(s, 9).then(|| Self(s.to_owned()))
+    }
+    /// The elfproef of the BSN: weights 9..2 and -1 on the last digit; the
+    /// all-zero number is refused even though it passes the arithmetic.
+    pub fn passes_elfproef(&self) -> bool {
+        elfproef(&self.0)
+    }
+}
+
+/// `true` when `s` is 9 digits, not all zero, and passes the elfproef.
+pub fn elfproef(s: &str) -> bool {
+    if !all_digits(s, 9) || s.bytes().all(|c| c == b'0') {
+        return false;
+    }
+    let sum: i64 = s
+        .bytes()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = i64::from(c - b'0');
+            if i == 8 {
+                -d
+            } else {
+                d * (9 - i as i64)
+            }
+        })
+        .sum();
+    sum % 11 == 0
+}
+
+string_type!(
+    /// Product code: one capital letter and three digits, e.g. `H300`.
+    ProductCode
+);
+impl ProductCode {
+    pub fn parse(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        (b.len() == 4 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit))
+            .then(|| Self(s.to_owned()))
+    }
+}
+
+string_type!(
+    /// School code: two digits and two capital letters, e.g. `12AB`.
+    Brin
+);
+impl Brin {
+    pub fn parse(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        (b.len() == 4
+            && b[..2].iter().all(u8::is_ascii_digit)
+            && b[2..].iter().all(u8::is_ascii_uppercase))
+        .then(|| Self(s.to_owned()))
+    }
+}
+
+string_type!(
+    /// A message or line reference: 1 to 20 characters of `[A-Za-z0-9-]`.
+    Referentie
+);
+impl Referentie {
+    pub fn parse(s: &str) -> Option<Self> {
+        (!s.is_empty()
+            && s.len() <= 20
+            && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'))
+        .then(|| Self(s.to_owned()))
+    }
+    /// For values the gateway makes itself (answer ids, derived ids).
+    pub fn new_unchecked(s: String) -> Self {
+        Self(s)
+    }
+}
+
+/// Parses an unsigned decimal of 1..=`max_digits` digits (leading zeros allowed).
+pub fn parse_digits(s: &str, max_digits: usize) -> Option<u64> {
+    if s.is_empty() || s.len() > max_digits || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Besluitnummer of a CIZ indicatiebesluit: 1 to 999999999.
+pub fn parse_besluitnummer(s: &str) -> Option<u64> {
+    parse_digits(s, 9).filter(|&n| n >= 1)
+}
+
+/// An amount in euro cents. Integer cents keep every sum exact.
+pub type Cents = u64;
+
+/// The unit a volume is declared in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Eenheid {
+    /// `01`
+    Minuut,
+    /// `04`
+    Uur,
+    /// `16`: a dagdeel of four hours.
+    Dagdeel,
+}
+
+impl Eenheid {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "01" => Some(Self::Minuut),
+            "04" => Some(Self::Uur),
+            "16" => Some(Self::Dagdeel),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Minuut => "01",
+            Self::Uur => "04",
+            Self::Dagdeel => "16",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DebetCredit {
+    Debet,
+    Credit,
+}
+
+impl DebetCredit {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "D" => Some(Self::Debet),
+            "C" => Some(Self::Credit),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Debet => "D",
+            Self::Credit => "C",
+        }
+    }
+}
+
+/// `xs:boolean`.
+pub fn parse_boolean(s: &str) -> Option<bool> {
+    match s {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// An inclusive range of calendar days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub from: Datum,
+    pub to: Datum,
+}
+
+impl Period {
+    pub fn new(from: Datum, to: Datum) -> Self {
+        Self { from, to }
+    }
+    /// Every day of `self` lies inside `outer` (both ends inclusive). The spec
+    /// calls a period outside a range when any one of its days is outside it.
+    pub fn within(&self, outer: &Period) -> bool {
+        self.from >= outer.from && self.to <= outer.to
+    }
+    /// Number of days, both ends included; 0 when the end precedes the start.
+    pub fn days(&self) -> u64 {
+        let d = (self.to - self.from).num_days() + 1;
+        d.max(0) as u64
+    }
+    pub fn in_one_month(&self) -> bool {
+        self.from.year() == self.to.year() && self.from.month() == self.to.month()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn elfproef_known_values() {
+        assert!(elfproef("999999990"));
+        assert!(elfproef("111222333"));
+        assert!(!elfproef("111222334"));
+        assert!(!elfproef("000000000"));
+        assert!(!elfproef("12345678"));
+    }
+
+    #[test]
+    fn dates_are_strict() {
+        assert!(parse_datum("2024-02-29").is_some());
+        assert!(parse_datum("2023-02-29").is_none());
+        assert!(parse_datum("2024-2-01").is_none());
+        assert!(parse_datum("2024-02-01Z").is_none());
+        assert!(parse_datum("+024-02-01").is_none());
+    }
+
+    proptest! {
+        // Changing exactly one digit of a valid BSN always breaks the elfproef:
+        // the weights 9..2 and -1 are all non-zero modulo 11.
+        #[test]
+        fn elfproef_detects_single_digit_change(n in 1u64..99_999_999, pos in 0usize..9, delta in 1u8..10) {
+            // Build a valid BSN from 8 digits and the check digit they imply.
+            let head = format!("{n:08}");
+            let weighted: u64 = head.bytes().enumerate().map(|(i, c)| u64::from(c - b'0') * (9 - i as u64)).sum();
+            let check = weighted % 11;
+            prop_assume!(check < 10);
+            let s = format!("{head}{check}");
+            prop_assert!(elfproef(&s));
+            let mut b = s.into_bytes();
+            b[pos] = b'0' + (b[pos] - b'0' + delta) % 10;
+            let changed = String::from_utf8(b).unwrap();
+            prop_assert!(!elfproef(&changed));
+        }
+
+        #[test]
+        fn elfproef_matches_definition(n in 0u64..=999_999_999) {
+            let s = format!("{n:09}");
+            let d: Vec<i64> = s.bytes().map(|c| i64::from(c - b'0')).collect();
+            let sum = 9*d[0]+8*d[1]+7*d[2]+6*d[3]+5*d[4]+4*d[5]+3*d[6]+2*d[7]-d[8];
+            prop_assert_eq!(elfproef(&s), n != 0 && sum % 11 == 0);
+        }
+
+        #[test]
+        fn datum_roundtrips(days in 0i64..200_000) {
+            let d = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap() + chrono::Duration::days(days);
+            let s = d.format("%Y-%m-%d").to_string();
+            prop_assume!(s.len() == 10);
+            prop_assert_eq!(parse_datum(&s), Some(d));
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,24}") {
+            let _ = parse_datum(&s);
+            let _ = Bsn::parse(&s);
+            let _ = ProductCode::parse(&s);
+            let _ = Referentie::parse(&s);
+            let _ = Brin::parse(&s);
+            let _ = parse_digits(&s, 8);
+        }
+    }
+}
