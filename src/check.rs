@@ -168,7 +168,18 @@ pub fn check_message<R: BufRead>(
         today: ctx.today,
     };
     let mut reader = DeclaratieReader::new(input, config.limits.max_message_bytes);
-    if let Err(e) = read_body(&mut reader, config, ctx, &mut out) {
+    if let Err(mut e) = read_body(&mut reader, config, ctx, &mut out) {
+        if matches!(
+            e,
+            XmlError::Input {
+                fault: Fault::Schema,
+                ..
+            }
+        ) {
+            if let Some(worse) = reader.drain() {
+                e = worse;
+            }
+        }
         out.message_codes.push(from_xml(e)?);
     }
     if out.rejected_whole() {
@@ -202,7 +213,7 @@ fn read_body<R: BufRead>(
             // structure and the totals.
             continue;
         }
-        for v in rules::check_client(ctx, &header, &mut refs, client) {
+        for v in rules::check_client(ctx, &header, &mut refs, client).map_err(XmlError::Io)? {
             let t = &mut out.totals;
             if v.accepted() {
                 t.aantal_geaccepteerd += 1;

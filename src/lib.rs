@@ -12,4 +12,5 @@ pub mod regime;
 pub mod retourcode;
 pub mod rules;
 pub mod spool;
+pub mod synth;
 pub mod types;

@@ -128,6 +128,24 @@ impl<R: BufRead> DeclaratieReader<R> {
         })
     }
 
+    /// After a schema error: reads the rest of the input only to learn
+    /// whether it is well-formed at all. A message that is not well-formed is
+    /// 0101 whatever else is wrong with it, as any validating parser would
+    /// report; returns that later error, if any.
+    pub fn drain(&mut self) -> Option<XmlError> {
+        loop {
+            match self.xml.next_node() {
+                Ok(Node::Eof) => return None,
+                Ok(_) => {}
+                Err(XmlError::Input {
+                    fault: Fault::Schema,
+                    ..
+                }) => return None,
+                Err(e) => return Some(e),
+            }
+        }
+    }
+
     fn prestatie(&mut self, n: u64) -> Result<Prestatie, XmlError> {
         self.open_indexed("Prestatie", n)?;
         let referentie = self.typed("ReferentieNummer", "Referentie", Referentie::parse)?;

@@ -271,7 +271,6 @@ impl<R: BufRead> XmlPull<R> {
         }
     }
 
-
     /// Looks at the next node without taking it.
     pub fn peek(&mut self) -> Result<&Node, XmlError> {
         if self.peeked.is_none() {

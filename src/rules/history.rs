@@ -1,9 +1,15 @@
 //! What 0308 and 0309 know: the references of this message so far and, through
 //! [`History`], the lines accepted by earlier messages (the ledger).
+//!
+//! The message's references live in memory up to [`SPILL_AT`] entries and
+//! then move to a private temporary SQLite file, so a batch of any size keeps
+//! memory flat.
 
 use crate::message::Prestatie;
 use crate::types::{AgbCode, DebetCredit, Referentie};
-use std::collections::{HashMap, HashSet};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::io;
 
 /// The state of a line accepted earlier, as a credit line sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,57 +40,236 @@ impl History for NoHistory {
     }
 }
 
+/// What one reference stands for in this message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LineState {
-    Accepted { credited: bool },
-    Rejected,
+enum RefState {
+    Accepted = 0,
+    AcceptedCredited = 1,
+    Rejected = 2,
+    /// Not a line of this message: a line of an earlier message that a
+    /// credit in this message cancelled.
+    PriorCredited = 3,
+}
+
+impl RefState {
+    fn from_i64(v: i64) -> Self {
+        match v {
+            0 => Self::Accepted,
+            1 => Self::AcceptedCredited,
+            2 => Self::Rejected,
+            _ => Self::PriorCredited,
+        }
+    }
+}
+
+/// Entries kept in memory before the table moves to disk.
+pub const SPILL_AT: usize = 50_000;
+
+enum Table {
+    Memory(HashMap<Referentie, RefState>),
+    Disk(Connection),
 }
 
 /// The references seen in this message, in input order.
-#[derive(Default)]
 pub struct MessageRefs {
-    lines: HashMap<Referentie, LineState>,
-    /// Lines of earlier messages credited by this message.
-    credited_prior: HashSet<Referentie>,
+    table: Table,
+    spill_at: usize,
+}
+
+impl Default for MessageRefs {
+    fn default() -> Self {
+        Self::with_spill_at(SPILL_AT)
+    }
+}
+
+/// What the line rules need to know about a line's references.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefFacts {
+    /// 0308: the reference is already used.
+    pub duplicate: bool,
+    /// 0309: for a credit line with a VorigReferentieNummer, whether the line
+    /// it names may be credited now (`true` for other lines).
+    pub creditable: bool,
+}
+
+fn sql(e: rusqlite::Error) -> io::Error {
+    io::Error::other(format!("reference table: {e}"))
 }
 
 impl MessageRefs {
-    /// 0308: the reference was used by an earlier line of this message or by
-    /// an accepted line of an earlier message.
-    pub fn reference_used(&self, history: &dyn History, agb: &AgbCode, p: &Prestatie) -> bool {
-        self.lines.contains_key(&p.referentie) || history.reference_used(agb, &p.referentie)
+    pub fn with_spill_at(spill_at: usize) -> Self {
+        Self {
+            table: Table::Memory(HashMap::new()),
+            spill_at,
+        }
     }
 
-    /// 0309: whether the line a credit names may be credited now.
-    pub fn creditable(&self, history: &dyn History, agb: &AgbCode, vorig: &Referentie) -> bool {
-        match self.lines.get(vorig) {
-            Some(LineState::Accepted { credited }) => !credited,
-            Some(LineState::Rejected) => false,
-            None => {
-                !self.credited_prior.contains(vorig)
-                    && history.prior_line(agb, vorig) == Some(PriorLine::Open)
+    fn get(&self, r: &Referentie) -> io::Result<Option<RefState>> {
+        match &self.table {
+            Table::Memory(m) => Ok(m.get(r).copied()),
+            Table::Disk(c) => c
+                .prepare_cached("SELECT s FROM refs WHERE r = ?1")
+                .and_then(|mut st| {
+                    st.query_row(params![r.as_str()], |row| row.get::<_, i64>(0))
+                        .optional()
+                })
+                .map(|o| o.map(RefState::from_i64))
+                .map_err(sql),
+        }
+    }
+
+    fn set(&mut self, r: &Referentie, s: RefState) -> io::Result<()> {
+        if let Table::Memory(m) = &self.table {
+            if m.len() >= self.spill_at && !m.contains_key(r) {
+                self.spill()?;
             }
         }
+        match &mut self.table {
+            Table::Memory(m) => {
+                m.insert(r.clone(), s);
+                Ok(())
+            }
+            Table::Disk(c) => c
+                .prepare_cached("INSERT OR REPLACE INTO refs (r, s) VALUES (?1, ?2)")
+                .and_then(|mut st| st.execute(params![r.as_str(), s as i64]))
+                .map(|_| ())
+                .map_err(sql),
+        }
+    }
+
+    /// Moves the table into a private temporary database file (SQLite's
+    /// empty file name): its page cache is bounded, the file is removed when
+    /// the connection closes.
+    fn spill(&mut self) -> io::Result<()> {
+        let c = Connection::open("").map_err(sql)?;
+        c.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096;
+             CREATE TABLE refs (r TEXT PRIMARY KEY, s INTEGER NOT NULL) WITHOUT ROWID;
+             BEGIN;",
+        )
+        .map_err(sql)?;
+        if let Table::Memory(m) = &self.table {
+            let mut st = c
+                .prepare("INSERT INTO refs (r, s) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (r, s) in m {
+                st.execute(params![r.as_str(), *s as i64]).map_err(sql)?;
+            }
+        }
+        // One long transaction: nothing here needs to survive a crash, and
+        // it saves a journal sync per line.
+        self.table = Table::Disk(c);
+        Ok(())
+    }
+
+    /// The facts 0308 and 0309 need for `p`, before `p` is settled.
+    pub fn facts(
+        &self,
+        history: &dyn History,
+        agb: &AgbCode,
+        p: &Prestatie,
+    ) -> io::Result<RefFacts> {
+        let duplicate =
+            self.get(&p.referentie)?.is_some() || history.reference_used(agb, &p.referentie);
+        let creditable = match (&p.debet_credit, &p.vorig_referentie) {
+            (DebetCredit::Credit, Some(vorig)) => match self.get(vorig)? {
+                Some(RefState::Accepted) => true,
+                Some(_) => false,
+                None => history.prior_line(agb, vorig) == Some(PriorLine::Open),
+            },
+            _ => true,
+        };
+        Ok(RefFacts {
+            duplicate,
+            creditable,
+        })
     }
 
     /// Records the verdict on `p` so later lines of the message see it.
-    pub fn settle(&mut self, _agb: &AgbCode, p: &Prestatie, accepted: bool) {
-        let state = if accepted {
-            LineState::Accepted { credited: false }
-        } else {
-            LineState::Rejected
-        };
+    pub fn settle(&mut self, p: &Prestatie, accepted: bool) -> io::Result<()> {
         // A duplicate (0308) never displaces the first occurrence.
-        self.lines.entry(p.referentie.clone()).or_insert(state);
+        if self.get(&p.referentie)?.is_none() {
+            let s = if accepted {
+                RefState::Accepted
+            } else {
+                RefState::Rejected
+            };
+            self.set(&p.referentie, s)?;
+        }
         if accepted && p.debet_credit == DebetCredit::Credit {
             if let Some(vorig) = &p.vorig_referentie {
-                match self.lines.get_mut(vorig) {
-                    Some(LineState::Accepted { credited }) => *credited = true,
-                    _ => {
-                        self.credited_prior.insert(vorig.clone());
-                    }
-                }
+                let s = match self.get(vorig)? {
+                    Some(RefState::Accepted) => RefState::AcceptedCredited,
+                    _ => RefState::PriorCredited,
+                };
+                self.set(vorig, s)?;
             }
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{parse_datum, Eenheid, Period, ProductCode};
+
+    fn line(r: &str, credit_of: Option<&str>) -> Prestatie {
+        let d = parse_datum("2024-03-01").unwrap();
+        Prestatie {
+            referentie: Referentie::parse(r).unwrap(),
+            vorig_referentie: credit_of.map(|v| Referentie::parse(v).unwrap()),
+            product: ProductCode::parse("H300").unwrap(),
+            periode: Period::new(d, d),
+            volume: 1,
+            eenheid: Eenheid::Uur,
+            tarief: 1,
+            bedrag: 1,
+            debet_credit: if credit_of.is_some() {
+                DebetCredit::Credit
+            } else {
+                DebetCredit::Debet
+            },
+            onderwijstijd: None,
+            brin: None,
+        }
+    }
+
+    fn run(refs: &mut MessageRefs) -> Vec<RefFacts> {
+        let agb = AgbCode::parse("12345678").unwrap();
+        let script = [
+            (line("A", None), true),
+            (line("A", None), false),
+            (line("B", None), false),
+            (line("C1", Some("A")), true),
+            (line("C2", Some("A")), true),
+            (line("C3", Some("B")), true),
+            (line("C4", Some("X")), true),
+        ];
+        let mut out = Vec::new();
+        for (p, accepted) in script {
+            let f = refs.facts(&NoHistory, &agb, &p).unwrap();
+            let accepted = accepted && !f.duplicate && f.creditable;
+            refs.settle(&p, accepted).unwrap();
+            out.push(f);
+        }
+        out
+    }
+
+    #[test]
+    fn duplicates_and_credits_in_input_order() {
+        let facts = run(&mut MessageRefs::default());
+        let dup: Vec<bool> = facts.iter().map(|f| f.duplicate).collect();
+        let cred: Vec<bool> = facts.iter().map(|f| f.creditable).collect();
+        assert_eq!(dup, [false, true, false, false, false, false, false]);
+        // C1 credits A; C2 finds A credited; C3 names rejected B; C4 unknown X.
+        assert_eq!(cred, [true, true, true, true, false, false, false]);
+    }
+
+    #[test]
+    fn spilled_table_behaves_the_same() {
+        let in_memory = run(&mut MessageRefs::default());
+        let spilled = run(&mut MessageRefs::with_spill_at(2));
+        assert_eq!(in_memory, spilled);
     }
 }

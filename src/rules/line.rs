@@ -1,7 +1,7 @@
 //! 03xx: checks on one line.
 
 use super::amount;
-use super::history::MessageRefs;
+use super::history::RefFacts;
 use super::Context;
 use crate::message::{Header, Prestatie};
 use crate::regime::Product;
@@ -16,7 +16,7 @@ pub fn check(
     product: &Product,
     code: &ProductCode,
     p: &Prestatie,
-    refs: &MessageRefs,
+    refs: RefFacts,
     codes: &mut Vec<Retourcode>,
 ) {
     let unit_ok = amount::unit_allowed(product.unit, p.eenheid);
@@ -42,7 +42,7 @@ pub fn check(
             codes.push(Retourcode::R0307);
         }
     }
-    if refs.reference_used(ctx.history, &header.afzender, p) {
+    if refs.duplicate {
         codes.push(Retourcode::R0308);
     }
     let vorig_ok = match p.debet_credit {
@@ -51,10 +51,8 @@ pub fn check(
     };
     if !vorig_ok {
         codes.push(Retourcode::R0312);
-    } else if let (DebetCredit::Credit, Some(vorig)) = (p.debet_credit, &p.vorig_referentie) {
-        if !refs.creditable(ctx.history, &header.afzender, vorig) {
-            codes.push(Retourcode::R0309);
-        }
+    } else if !refs.creditable {
+        codes.push(Retourcode::R0309);
     }
     if p.periode.to > header.bericht.dagtekening {
         codes.push(Retourcode::R0310);

@@ -86,7 +86,7 @@ pub fn check_client(
     header: &Header,
     refs: &mut MessageRefs,
     client: Client,
-) -> Vec<LineVerdict> {
+) -> std::io::Result<Vec<LineVerdict>> {
     let client_codes = client::check(header, &client);
     let identity_known = !client_codes.contains(&Retourcode::R0201);
     let Client {
@@ -112,7 +112,8 @@ pub fn check_client(
                 product_code = routed.code;
                 // After a remap the line is the regular product it became.
                 let effective = ctx.regime.product(&product_code).unwrap_or(product);
-                line::check(ctx, header, effective, &product_code, &p, refs, &mut codes);
+                let facts = refs.facts(ctx.history, &header.afzender, &p)?;
+                line::check(ctx, header, effective, &product_code, &p, facts, &mut codes);
                 if identity_known {
                     if let Some(source) = ctx.indications {
                         indication::check(
@@ -141,8 +142,8 @@ pub fn check_client(
                 (false, true) => Route::Zio,
                 (false, false) => Route::Regulier,
             };
-            refs.settle(&header.afzender, &p, !rejected);
-            LineVerdict {
+            refs.settle(&p, !rejected)?;
+            Ok(LineVerdict {
                 client_index: index,
                 bsn: bsn.clone(),
                 geboortedatum,
@@ -152,7 +153,7 @@ pub fn check_client(
                 product_code,
                 oorspronkelijke_product_code: oorspronkelijke,
                 codes,
-            }
+            })
         })
         .collect()
 }

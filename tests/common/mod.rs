@@ -1,0 +1,109 @@
+//! Shared by the integration tests: running one conformance case through the
+//! library exactly as `zio-gateway check` does.
+
+#![allow(dead_code)]
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use zio_gateway::check::check_message;
+use zio_gateway::config::Config;
+use zio_gateway::message::writer::Format;
+use zio_gateway::rules::{Context, NoHistory};
+use zio_gateway::types::parse_datum;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseToml {
+    pub description: String,
+    pub today: String,
+    #[serde(default = "default_config")]
+    pub config: String,
+    pub registry: Option<String>,
+}
+
+fn default_config() -> String {
+    "config".into()
+}
+
+pub struct Case {
+    pub name: String,
+    pub dir: PathBuf,
+    pub meta: CaseToml,
+}
+
+/// Every case directory under conformance/cases, in name order.
+pub fn cases() -> Vec<Case> {
+    let mut dirs: Vec<_> = std::fs::read_dir(root().join("conformance/cases"))
+        .expect("conformance/cases exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let text = std::fs::read_to_string(dir.join("case.toml"))
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let meta: CaseToml =
+                toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            Case {
+                name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+                dir,
+                meta,
+            }
+        })
+        .collect()
+}
+
+pub fn load_config(name: &str) -> Config {
+    Config::load_dir(&root().join("conformance").join(name)).expect("conformance config loads")
+}
+
+/// The gateway's answer to a case, in the given format.
+pub fn answer(case: &Case, format: Format) -> Vec<u8> {
+    let config = load_config(&case.meta.config);
+    answer_with(case, &config, format)
+}
+
+pub fn answer_with(case: &Case, config: &Config, format: Format) -> Vec<u8> {
+    let today = parse_datum(&case.meta.today).expect("case today is a date");
+    let input = std::fs::read(case.dir.join("request.xml")).expect("request.xml");
+    let ctx = Context {
+        regime: &config.regime,
+        today,
+        indications: None,
+        require_start_of_delivery: config.indications.require_start_of_delivery,
+        history: &NoHistory,
+    };
+    let mut outcome = check_message(input.as_slice(), config, &ctx).expect("reading from memory");
+    let mut out = Vec::new();
+    outcome
+        .write_answer(config, format, false, &mut out)
+        .expect("writing to memory");
+    out
+}
+
+pub fn has_xmllint() -> bool {
+    std::process::Command::new("xmllint")
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// `xmllint --schema`: Ok when valid, Err with xmllint's words when not.
+pub fn xmllint(schema: &Path, file: &Path) -> Result<(), String> {
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schema)
+        .arg(file)
+        .output()
+        .expect("xmllint runs");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}

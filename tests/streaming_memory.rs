@@ -1,0 +1,84 @@
+//! Memory stays flat whatever the batch size: the peak of live heap bytes
+//! while checking a batch ten times larger is no larger than for the small
+//! batch, give or take a fixed allowance. Counted with a global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::BufReader;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use zio_gateway::check::check_message;
+use zio_gateway::config::Config;
+use zio_gateway::rules::{Context, NoHistory};
+use zio_gateway::synth::SynthBatch;
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Peak live heap bytes above the starting level while checking `lines`.
+fn peak_for(lines: u64) -> usize {
+    let _one_at_a_time = SERIAL.lock().unwrap();
+    let config =
+        Config::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")).unwrap();
+    let today = zio_gateway::types::parse_datum("2024-04-10").unwrap();
+    let ctx = Context {
+        regime: &config.regime,
+        today,
+        indications: None,
+        require_start_of_delivery: true,
+        history: &NoHistory,
+    };
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let input = BufReader::with_capacity(64 * 1024, SynthBatch::new(lines, 4));
+    let mut outcome = check_message(input, &config, &ctx).unwrap();
+    assert!(
+        outcome.message_codes.is_empty(),
+        "{:?}",
+        outcome.message_codes
+    );
+    assert_eq!(outcome.totals.aantal_geaccepteerd, lines);
+    // Writing the answer streams from the spool too.
+    outcome
+        .write_answer(
+            &config,
+            zio_gateway::message::writer::Format::Xml,
+            false,
+            std::io::sink(),
+        )
+        .unwrap();
+    PEAK.load(Ordering::Relaxed) - base
+}
+
+#[test]
+fn peak_memory_does_not_grow_with_the_batch() {
+    // Both sizes spill the reference table to disk (it holds 50,000 in memory).
+    let small = peak_for(60_000);
+    let large = peak_for(600_000);
+    eprintln!("peak heap: 60,000 lines {small} bytes; 600,000 lines {large} bytes");
+    assert!(
+        large <= small + small / 4,
+        "peak grew from {small} to {large} bytes for 10x the lines"
+    );
+    assert!(large < 64 * 1024 * 1024, "peak {large} bytes");
+}
