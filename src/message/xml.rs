@@ -294,6 +294,12 @@ impl<R: BufRead> XmlPull<R> {
     }
 
     fn read_node(&mut self) -> Result<Node, XmlError> {
+        // Once the input was cut off, quick-xml would report a plain end of
+        // input; keep reporting why it was cut off instead.
+        if self.counters.refused.get().is_some() {
+            let e = quick_xml::Error::Io(std::sync::Arc::new(io::Error::other("refused")));
+            return Err(convert(&self.counters, self.event_pos, e));
+        }
         loop {
             self.buf.clear();
             let c = &self.counters;
