@@ -201,6 +201,13 @@ fn read_body<R: BufRead>(
             .into_iter()
             .map(MessageCode::plain),
     );
+    if ctx
+        .history
+        .message_processed(&header.afzender, &header.bericht.identificatie)
+    {
+        out.message_codes
+            .push(MessageCode::plain(Retourcode::R0106));
+    }
     out.header = Some(header.clone());
     let mut refs = MessageRefs::default();
     let mut tally = Tally::default();

@@ -1,11 +1,13 @@
-//! The command line: `check` (and, as they land, `ingest`, `ledger`, `serve`).
+//! The command line: `check`, `ingest` (and, as they land, `ledger`, `serve`).
 //! Exit status 0 when the message was read, whatever the verdicts; 2 for a
 //! usage or configuration error, with a message naming the file and the key.
 
 use crate::check::check_message;
 use crate::config::Config;
 use crate::message::writer::Format;
-use crate::rules::{Context, NoHistory};
+use crate::registry::{ingest, RegistryStore, StoreIndications};
+use crate::rules::{Context, IndicationSource, NoHistory};
+use crate::store::Store;
 use crate::types::{parse_datum, Datum};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, Write};
@@ -55,6 +57,43 @@ pub enum Command {
         #[arg(long)]
         today: Option<String>,
     },
+    /// Load iWlz 2.2 messages (IO31, AW33, AW35, AW39) into the registry and
+    /// report per message what changed. A directory stands for its *.xml
+    /// files in name order. Exit status 1 when a message was refused (the
+    /// others are ingested), 2 for a usage, configuration or store error.
+    Ingest {
+        /// Message files or directories of them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory holding gateway.toml.
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        /// The gateway's store (created when missing).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Run the HTTP daemon: POST /declaraties, POST /testbatches, GET
+    /// /metrics, /healthz, /readyz. Stops on SIGTERM after draining.
+    Serve {
+        /// Directory holding gateway.toml.
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        /// The gateway's store.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Largest message in bytes (0104); overrides `[limits] max_message_bytes`.
+        #[arg(long)]
+        max_body: Option<u64>,
+        /// Check requests running at once; more wait (back-pressure).
+        #[arg(long, default_value_t = 64)]
+        max_concurrent: usize,
+        /// Seconds a request's head may take to arrive.
+        #[arg(long, default_value_t = 10)]
+        header_read_timeout: u64,
+    },
 }
 
 /// A failure that ends the command with exit status 2.
@@ -81,12 +120,22 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
         Command::Check {
             batch,
             config,
-            data: _,
+            data,
             format,
             today,
         } => {
             let today = parse_today(today.as_deref())?;
             let config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            // The registry (04xx) when a store exists and anything was ingested.
+            let store = Store::open_existing(&data).map_err(|e| UsageError(e.to_string()))?;
+            let loaded = match &store {
+                Some(s) => s.is_loaded().map_err(|e| UsageError(e.to_string()))?,
+                None => false,
+            };
+            let registry = store
+                .as_ref()
+                .filter(|_| loaded)
+                .map(|s| StoreIndications::new(s));
             let input: Box<dyn io::Read> = if batch.as_os_str() == "-" {
                 Box::new(io::stdin().lock())
             } else {
@@ -97,19 +146,68 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             let ctx = Context {
                 regime: &config.regime,
                 today,
-                indications: None,
+                indications: registry.as_ref().map(|r| r as &dyn IndicationSource),
                 require_start_of_delivery: config.indications.require_start_of_delivery,
                 history: &NoHistory,
             };
             let mut outcome =
                 check_message(BufReader::with_capacity(64 * 1024, input), &config, &ctx)
                     .map_err(|e| UsageError(format!("{}: read error: {e}", batch.display())))?;
+            if let Some(e) = registry.as_ref().and_then(|r| r.failure()) {
+                return Err(UsageError(format!("registry lookup failed: {e}")));
+            }
             let stdout = io::stdout().lock();
             let mut w = io::BufWriter::with_capacity(64 * 1024, stdout);
             outcome
                 .write_answer(&config, format.into(), false, &mut w)
                 .and_then(|_| w.flush())
                 .map_err(|e| UsageError(format!("cannot write the answer: {e}")))?;
+            Ok(0)
+        }
+        Command::Ingest {
+            files,
+            config,
+            data,
+        } => {
+            Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            let inputs = ingest::expand_paths(&files).map_err(UsageError)?;
+            if inputs.is_empty() {
+                return Err(UsageError("no *.xml message found to ingest".into()));
+            }
+            let mut store = Store::open(&data).map_err(|e| UsageError(e.to_string()))?;
+            let mut out = io::stdout().lock();
+            let refused = ingest::ingest_paths(
+                &mut store,
+                &inputs,
+                ingest::Options::default(),
+                |path, r| match r {
+                    Ok(rep) => {
+                        let _ = writeln!(out, "{}: {rep}", path.display());
+                    }
+                    Err(e) => eprintln!("zio-gateway: {}: {e}", path.display()),
+                },
+            )
+            .map_err(UsageError)?;
+            Ok(if refused > 0 { 1 } else { 0 })
+        }
+        Command::Serve {
+            config,
+            data: _,
+            listen,
+            max_body,
+            max_concurrent,
+            header_read_timeout,
+        } => {
+            let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            if let Some(n) = max_body {
+                config.limits.max_message_bytes = (n > 0).then_some(n);
+            }
+            let options = crate::server::Options {
+                max_concurrent,
+                header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
+                ..Default::default()
+            };
+            crate::server::serve(config, &listen, options).map_err(UsageError)?;
             Ok(0)
         }
     }

@@ -7,10 +7,16 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod forward;
+pub mod ledger;
 pub mod message;
+pub mod metrics;
 pub mod regime;
+pub mod registry;
 pub mod retourcode;
 pub mod rules;
+pub mod server;
 pub mod spool;
+pub mod store;
 pub mod synth;
 pub mod types;

@@ -6,8 +6,9 @@
 //! memory flat.
 
 use crate::message::Prestatie;
-use crate::types::{AgbCode, DebetCredit, Referentie};
+use crate::types::{AgbCode, DebetCredit, ProductCode, Referentie, ZorgkantoorCode};
 use rusqlite::{params, Connection, OptionalExtension};
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::io;
 
@@ -25,6 +26,22 @@ pub trait History {
     fn reference_used(&self, agb: &AgbCode, referentie: &Referentie) -> bool;
     /// The accepted line of this provider with this reference, if any.
     fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Option<PriorLine>;
+    /// 0106: a message with this Identificatie of this Afzender was processed.
+    fn message_processed(&self, _agb: &AgbCode, _identificatie: &Referentie) -> bool {
+        false
+    }
+    /// 0506: the volume accepted so far for this pair, year (of Begindatum)
+    /// and code, in the agreement's unit (hours, minutes converted exactly, or
+    /// dagdelen), credits subtracted.
+    fn declared_volume(
+        &self,
+        _agb: &AgbCode,
+        _zk: &ZorgkantoorCode,
+        _year: i32,
+        _code: &ProductCode,
+    ) -> Decimal {
+        Decimal::ZERO
+    }
 }
 
 /// No earlier messages: every reference is new, every credit of a line not in
@@ -74,6 +91,9 @@ enum Table {
 pub struct MessageRefs {
     table: Table,
     spill_at: usize,
+    /// 0506: running declared volume per (year, code) in base units
+    /// (minutes or dagdelen): the ledger's figure plus this message's lines.
+    volumes: HashMap<(i32, ProductCode), i64>,
 }
 
 impl Default for MessageRefs {
@@ -101,6 +121,7 @@ impl MessageRefs {
         Self {
             table: Table::Memory(HashMap::new()),
             spill_at,
+            volumes: HashMap::new(),
         }
     }
 
@@ -185,6 +206,23 @@ impl MessageRefs {
         })
     }
 
+    /// 0506: adds `delta` base units to the running volume of (year, code),
+    /// starting from `initial()` (the ledger's figure), and returns the total.
+    pub fn add_volume(
+        &mut self,
+        year: i32,
+        code: &ProductCode,
+        delta: i64,
+        initial: impl FnOnce() -> i64,
+    ) -> i64 {
+        let total = self
+            .volumes
+            .entry((year, code.clone()))
+            .or_insert_with(initial);
+        *total += delta;
+        *total
+    }
+
     /// Records the verdict on `p` so later lines of the message see it.
     pub fn settle(&mut self, p: &Prestatie, accepted: bool) -> io::Result<()> {
         // A duplicate (0308) never displaces the first occurrence.
@@ -212,7 +250,7 @@ impl MessageRefs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{parse_datum, Eenheid, Period, ProductCode};
+    use crate::types::{parse_datum, Eenheid, Period};
 
     fn line(r: &str, credit_of: Option<&str>) -> Prestatie {
         let d = parse_datum("2024-03-01").unwrap();

@@ -96,6 +96,12 @@ pub fn check_client(
         besluitnummer,
         prestaties,
     } = client;
+    // The registry is consulted once per client (04xx), never when the
+    // identity cannot be looked up (0201) or no registry is loaded.
+    let registry = match ctx.indications {
+        Some(source) if identity_known => Some(source.client(&bsn)),
+        _ => None,
+    };
     prestaties
         .into_iter()
         .map(|p| {
@@ -114,29 +120,35 @@ pub fn check_client(
                 let effective = ctx.regime.product(&product_code).unwrap_or(product);
                 let facts = refs.facts(ctx.history, &header.afzender, &p)?;
                 line::check(ctx, header, effective, &product_code, &p, facts, &mut codes);
-                if identity_known {
-                    if let Some(source) = ctx.indications {
-                        indication::check(
-                            source,
-                            &indication::LineFacts {
-                                bsn: &bsn,
-                                geboortedatum,
-                                besluitnummer,
-                                instelling: &header.afzender,
-                                product: effective,
-                                periode: p.periode,
-                                require_start_of_delivery: ctx.require_start_of_delivery,
-                            },
-                            &mut codes,
-                        );
-                    }
+                // A credit takes back a line; it is not care declared anew,
+                // so it is not checked against the registry (interpretation.md).
+                let is_debet = p.debet_credit == crate::types::DebetCredit::Debet;
+                if let (Some(reg), true) = (&registry, is_debet) {
+                    indication::check(
+                        reg,
+                        &indication::LineFacts {
+                            bsn: &bsn,
+                            geboortedatum,
+                            besluitnummer,
+                            instelling: &header.afzender,
+                            product: effective,
+                            periode: p.periode,
+                            require_start_of_delivery: ctx.require_start_of_delivery,
+                        },
+                        &mut codes,
+                    );
                 }
             } else {
                 codes.push(Retourcode::R0301);
             }
+            let rejected = codes.iter().any(|c| c.ernst() == Ernst::Fout);
+            if !rejected && is_zio {
+                if let Some(product) = ctx.regime.product(&product_code) {
+                    regime::check_volume(ctx, header, product.unit, &p, refs, &mut codes);
+                }
+            }
             codes.sort();
             codes.dedup();
-            let rejected = codes.iter().any(|c| c.ernst() == Ernst::Fout);
             let route = match (rejected, is_zio) {
                 (true, _) => Route::Afgewezen,
                 (false, true) => Route::Zio,

@@ -73,3 +73,54 @@ pub fn route(
         is_zio: false,
     }
 }
+
+/// 0506 on an accepted ZiO line of a participant with an agreed volume for its
+/// code: counts the line (a credit subtracts) and flags a debet line whose
+/// volume takes the year's total for the code above the agreed volume.
+/// Counted exactly in base units: minutes for hour products, dagdelen.
+pub fn check_volume(
+    ctx: &super::Context<'_>,
+    header: &Header,
+    unit: crate::regime::Unit,
+    p: &Prestatie,
+    refs: &mut super::MessageRefs,
+    codes: &mut Vec<Retourcode>,
+) {
+    use crate::regime::Unit;
+    use crate::types::{DebetCredit, Eenheid};
+    let (agb, zk) = (&header.afzender, &header.ontvanger);
+    if !ctx.regime.is_participant(agb, zk, &p.periode) {
+        return;
+    }
+    let year = p.periode.from.year();
+    let Some(agreed) = ctx
+        .regime
+        .agreement(agb, zk, year)
+        .and_then(|a| a.volumes.get(&p.product))
+    else {
+        return;
+    };
+    let per_unit: i64 = match unit {
+        Unit::Uur => 60,
+        Unit::Dagdeel => 1,
+    };
+    let base = match p.eenheid {
+        Eenheid::Uur => p.volume as i64 * 60,
+        Eenheid::Minuut | Eenheid::Dagdeel => p.volume as i64,
+    };
+    let delta = match p.debet_credit {
+        DebetCredit::Debet => base,
+        DebetCredit::Credit => -base,
+    };
+    let total = refs.add_volume(year, &p.product, delta, || {
+        let v = ctx.history.declared_volume(agb, zk, year, &p.product);
+        // Exact: the ledger counts whole minutes or dagdelen.
+        (v * rust_decimal::Decimal::from(per_unit))
+            .round()
+            .try_into()
+            .unwrap_or(i64::MAX)
+    });
+    if p.debet_credit == DebetCredit::Debet && total > *agreed as i64 * per_unit {
+        codes.push(Retourcode::R0506);
+    }
+}

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use zio_gateway::check::check_message;
 use zio_gateway::config::Config;
 use zio_gateway::message::writer::Format;
-use zio_gateway::rules::{Context, NoHistory};
+use zio_gateway::registry::{ingest, RegistryStore, StoreIndications};
+use zio_gateway::rules::{Context, IndicationSource, NoHistory};
+use zio_gateway::store::Store;
 use zio_gateway::types::parse_datum;
 
 pub fn root() -> PathBuf {
@@ -71,10 +73,33 @@ pub fn answer(case: &Case, format: Format) -> Vec<u8> {
 pub fn answer_with(case: &Case, config: &Config, format: Format) -> Vec<u8> {
     let today = parse_datum(&case.meta.today).expect("case today is a date");
     let input = std::fs::read(case.dir.join("request.xml")).expect("request.xml");
+    // `registry = "DIR"`: the iWlz messages in conformance/DIR, ingested in
+    // name order into a fresh store (as `zio-gateway ingest` does).
+    let data = tempfile::tempdir().expect("temp data dir");
+    let store = case.meta.registry.as_ref().map(|dir| {
+        let mut store = Store::open(data.path()).expect("store opens");
+        let refused = ingest::ingest_paths(
+            &mut store,
+            &[root().join("conformance").join(dir)],
+            ingest::Options::default(),
+            |path, r| {
+                if let Err(e) = r {
+                    panic!("{}: {}: {e}", case.name, path.display())
+                }
+            },
+        )
+        .expect("registry ingests");
+        assert_eq!(refused, 0);
+        store
+    });
+    let registry = store
+        .as_ref()
+        .filter(|s| s.is_loaded().expect("store reads"))
+        .map(|s| StoreIndications::new(s));
     let ctx = Context {
         regime: &config.regime,
         today,
-        indications: None,
+        indications: registry.as_ref().map(|r| r as &dyn IndicationSource),
         require_start_of_delivery: config.indications.require_start_of_delivery,
         history: &NoHistory,
     };

@@ -1,0 +1,645 @@
+//! The ledger: an exact, idempotent record of what was agreed and what was
+//! declared, and the budget guarantee that falls out of the two.
+//!
+//! One trait, [`LedgerStore`], with two backends: SQLite ([`sqlite`], the
+//! embedded default, one file under the data directory) and PostgreSQL
+//! ([`postgres`], several gateway instances share one ledger). Both keep the
+//! same tables and the same SQL semantics:
+//!
+//! - `ledger_message`: one row per processed message, unique on
+//!   (agb, message id): the next message with that id gets 0106;
+//! - `ledger_line`: one row per accepted line, unique on (agb, referentie):
+//!   recording is `INSERT .. ON CONFLICT DO NOTHING`, so a replay or a second
+//!   process recording the same line records nothing twice;
+//! - a credit line marks the line it names with a conditional
+//!   `UPDATE .. WHERE credited_by IS NULL`: a line is cancelled once; a credit
+//!   that finds its line already cancelled (by a concurrent process) is taken
+//!   out again, so it never subtracts twice;
+//! - `ledger_agreement` / `ledger_agreement_code`: imported agreements.
+//!
+//! Everything of one message happens in one transaction.
+//!
+//! Money is integer cents; volumes are integer base units (minutes for hour
+//! products, dagdelen for dagdeel products), so every sum is exact.
+
+pub mod agreements;
+pub mod postgres;
+pub mod report;
+pub mod sqlite;
+
+use crate::check::Outcome;
+use crate::message::Header;
+use crate::regime::{Agreement, Regime, Unit};
+use crate::rules::history::PriorLine;
+use crate::rules::{History, LineVerdict, Route};
+use crate::types::{
+    AgbCode, Cents, Datum, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode,
+};
+use chrono::Datelike;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Mutex;
+
+pub use agreements::{effective_agreements, import_agreements, parse_agreements_file};
+pub use report::{LedgerReport, ReportSection};
+
+/// Why the ledger could not do what was asked.
+#[derive(Debug)]
+pub enum LedgerError {
+    Sqlite(rusqlite::Error),
+    Postgres(::postgres::Error),
+    Io(io::Error),
+    /// Input that cannot be stored (an import file, a line value).
+    Invalid(String),
+    /// A concurrent transaction got in the way (deadlock, serialization
+    /// failure): running the same recording again is safe and will succeed.
+    Retry(String),
+}
+
+impl fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LedgerError::Sqlite(e) => write!(f, "ledger (SQLite): {e}"),
+            LedgerError::Postgres(e) => write!(f, "ledger (PostgreSQL): {e}"),
+            LedgerError::Io(e) => write!(f, "ledger: {e}"),
+            LedgerError::Invalid(m) => write!(f, "ledger: {m}"),
+            LedgerError::Retry(m) => write!(f, "ledger: concurrent update, try again: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for LedgerError {}
+
+impl From<rusqlite::Error> for LedgerError {
+    fn from(e: rusqlite::Error) -> Self {
+        LedgerError::Sqlite(e)
+    }
+}
+
+impl From<::postgres::Error> for LedgerError {
+    fn from(e: ::postgres::Error) -> Self {
+        use ::postgres::error::SqlState;
+        match e.code() {
+            Some(c)
+                if *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+            {
+                LedgerError::Retry(e.to_string())
+            }
+            _ => LedgerError::Postgres(e),
+        }
+    }
+}
+
+impl From<io::Error> for LedgerError {
+    fn from(e: io::Error) -> Self {
+        LedgerError::Io(e)
+    }
+}
+
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+/// The message whose accepted lines are recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedMessage {
+    /// Afzender: the provider.
+    pub agb: AgbCode,
+    /// Ontvanger: the zorgkantoor.
+    pub zorgkantoor: ZorgkantoorCode,
+    /// BerichtIdentificatie/Identificatie.
+    pub identificatie: Referentie,
+    pub dagtekening: Datum,
+    /// The day of receipt.
+    pub received: Datum,
+}
+
+impl RecordedMessage {
+    pub fn from_header(header: &Header, received: Datum) -> Self {
+        Self {
+            agb: header.afzender.clone(),
+            zorgkantoor: header.ontvanger.clone(),
+            identificatie: header.bericht.identificatie.clone(),
+            dagtekening: header.bericht.dagtekening,
+            received,
+        }
+    }
+}
+
+/// What one call of [`LedgerStore::record_message`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// The message id was already recorded for this Afzender (a replay, or a
+    /// concurrent process was first): nothing of this message was recorded.
+    pub already_processed: bool,
+    /// Accepted lines newly recorded.
+    pub inserted: u64,
+    /// Accepted lines whose (agb, referentie) was already in the ledger.
+    pub duplicates: u64,
+    /// Credit lines that cancelled the line they name.
+    pub credits_applied: u64,
+    /// Credit lines not recorded because the line they name was already
+    /// cancelled, or is not in the ledger (a concurrent process got there first).
+    pub credits_void: u64,
+}
+
+/// One accepted line as the ledger stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerLine {
+    pub agb: AgbCode,
+    pub referentie: Referentie,
+    pub message_id: Referentie,
+    pub zorgkantoor: ZorgkantoorCode,
+    pub bsn: String,
+    pub brin: Option<String>,
+    pub onderwijstijd: Option<bool>,
+    pub route: Route,
+    /// The code as forwarded.
+    pub product_code: ProductCode,
+    /// The code as declared (differs after a remap).
+    pub declared_code: ProductCode,
+    pub period_from: Datum,
+    pub period_to: Datum,
+    /// Year and month of Begindatum.
+    pub year: i32,
+    pub month: u32,
+    pub volume: u64,
+    pub eenheid: Eenheid,
+    /// `uur` or `dagdeel`, from the Eenheid.
+    pub unit: Unit,
+    /// Volume in base units (minutes for hours, dagdelen), negative on a credit.
+    pub base_volume: i64,
+    pub tarief: Cents,
+    pub bedrag: Cents,
+    /// Bedrag, negative on a credit.
+    pub bedrag_signed: i64,
+    pub debet_credit: DebetCredit,
+    pub vorig_referentie: Option<Referentie>,
+    /// The line's retourcodes (warnings), e.g. `0505,0506`.
+    pub codes: String,
+    /// The credit line that cancelled this line.
+    pub credited_by: Option<Referentie>,
+}
+
+/// Minutes per base unit of an hour product.
+pub const MINUTES_PER_HOUR: i64 = 60;
+
+pub fn unit_of(eenheid: Eenheid) -> Unit {
+    match eenheid {
+        Eenheid::Minuut | Eenheid::Uur => Unit::Uur,
+        Eenheid::Dagdeel => Unit::Dagdeel,
+    }
+}
+
+pub fn unit_str(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Uur => "uur",
+        Unit::Dagdeel => "dagdeel",
+    }
+}
+
+pub fn unit_parse(s: &str) -> Option<Unit> {
+    match s {
+        "uur" => Some(Unit::Uur),
+        "dagdeel" => Some(Unit::Dagdeel),
+        _ => None,
+    }
+}
+
+/// A volume in base units (minutes or dagdelen) in the agreement's unit:
+/// hours (exact as a decimal up to 28 digits) or dagdelen.
+pub fn base_to_unit(base: i64, unit: Unit) -> Decimal {
+    match unit {
+        Unit::Uur => Decimal::from(base) / Decimal::from(MINUTES_PER_HOUR),
+        Unit::Dagdeel => Decimal::from(base),
+    }
+}
+
+pub fn route_parse(s: &str) -> Route {
+    match s {
+        "ZIO" => Route::Zio,
+        "REGULIER" => Route::Regulier,
+        _ => Route::Afgewezen,
+    }
+}
+
+impl LedgerLine {
+    /// The ledger row for an accepted verdict of `msg`.
+    pub fn from_verdict(msg: &RecordedMessage, v: &LineVerdict) -> Self {
+        let p = &v.prestatie;
+        let base = match p.eenheid {
+            Eenheid::Uur => p.volume as i64 * MINUTES_PER_HOUR,
+            Eenheid::Minuut | Eenheid::Dagdeel => p.volume as i64,
+        };
+        let sign = match p.debet_credit {
+            DebetCredit::Debet => 1,
+            DebetCredit::Credit => -1,
+        };
+        let codes: Vec<&str> = v.codes.iter().map(|c| c.code()).collect();
+        Self {
+            agb: msg.agb.clone(),
+            referentie: p.referentie.clone(),
+            message_id: msg.identificatie.clone(),
+            zorgkantoor: msg.zorgkantoor.clone(),
+            bsn: v.bsn.as_str().to_owned(),
+            brin: p.brin.as_ref().map(|b| b.as_str().to_owned()),
+            onderwijstijd: p.onderwijstijd,
+            route: v.route,
+            product_code: v.product_code.clone(),
+            declared_code: p.product.clone(),
+            period_from: p.periode.from,
+            period_to: p.periode.to,
+            year: p.periode.from.year(),
+            month: p.periode.from.month(),
+            volume: p.volume,
+            eenheid: p.eenheid,
+            unit: unit_of(p.eenheid),
+            base_volume: sign * base,
+            tarief: p.tarief,
+            bedrag: p.bedrag,
+            bedrag_signed: sign * p.bedrag as i64,
+            debet_credit: p.debet_credit,
+            vorig_referentie: p.vorig_referentie.clone(),
+            codes: codes.join(","),
+            credited_by: None,
+        }
+    }
+}
+
+/// One (pair, code, school, month) aggregate for the reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeRow {
+    pub agb: AgbCode,
+    pub zorgkantoor: ZorgkantoorCode,
+    pub code: ProductCode,
+    pub unit: Unit,
+    /// `None` when grouped over every school.
+    pub brin: Option<String>,
+    /// 1-12; `None` when grouped over the year.
+    pub month: Option<u32>,
+    /// Net lines (debet lines not cancelled).
+    pub lines: u64,
+    /// Net volume in base units (debet minus credit).
+    pub base_volume: i64,
+    /// Net amount (debet minus credit).
+    pub amount_cents: i64,
+    /// Distinct BSNs behind the debet lines that were not cancelled.
+    pub pupils: u64,
+}
+
+/// Which lines a volume aggregate counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolumeFilter {
+    /// Accepted ZiO lines (route ZIO).
+    Zio,
+    /// Accepted regular lines that carry 0505 (regular code in school time
+    /// by a participant).
+    RegularInSchoolTime,
+}
+
+/// Grouping of a volume aggregate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolumeGrouping {
+    /// Per pair and code over the whole year.
+    Year,
+    /// Per pair, code, school and month.
+    SchoolMonth,
+}
+
+/// The ledger. Every method is one short transaction or one query; the
+/// implementations are `Send + Sync` (a connection behind a mutex), so one
+/// store serves a whole process.
+pub trait LedgerStore: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Records one message that was not rejected whole, in one transaction:
+    /// the message id (unique per Afzender: 0106 next time; when it is
+    /// already there nothing is recorded), every accepted line of `lines`
+    /// (rejected ones are skipped) once per (agb, referentie), and the
+    /// credits. Call it also when every line was rejected: the message id
+    /// then still counts as processed.
+    fn record_message(
+        &self,
+        msg: &RecordedMessage,
+        lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
+    ) -> Result<RecordSummary>;
+
+    /// 0106: this message id of this Afzender was recorded.
+    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool>;
+
+    /// 0308/0309: the recorded line of this provider with this reference.
+    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>>;
+
+    /// 0506: net declared volume for (pair, year, code) in base units
+    /// (minutes for hour lines, dagdelen), credits subtracted.
+    fn declared_base_volume(
+        &self,
+        agb: &AgbCode,
+        zk: &ZorgkantoorCode,
+        year: i32,
+        code: &ProductCode,
+    ) -> Result<i64>;
+
+    /// Stores (replaces) the agreement for its (agb, zorgkantoor, year).
+    fn put_agreement(&self, agreement: &Agreement, source: &str) -> Result<()>;
+
+    /// Imported agreements, all years or one.
+    fn stored_agreements(&self, year: Option<i32>) -> Result<Vec<Agreement>>;
+
+    /// Net realisatie per pair: debet minus credit of accepted lines with
+    /// route ZIO whose Begindatum lies in `year`.
+    fn realisatie(&self, year: i32) -> Result<Vec<(AgbCode, ZorgkantoorCode, i64)>>;
+
+    /// Volume aggregates of `year` for the reports.
+    fn volumes(
+        &self,
+        year: i32,
+        filter: VolumeFilter,
+        grouping: VolumeGrouping,
+    ) -> Result<Vec<VolumeRow>>;
+
+    /// Every recorded line of this provider, in recording order (audit,
+    /// tests).
+    fn lines_of(&self, agb: &AgbCode) -> Result<Vec<LedgerLine>>;
+}
+
+/// Opens the ledger a gateway is configured for: PostgreSQL when `pg_url` is
+/// given (`postgres://` or `postgresql://`), else SQLite in
+/// `DATA_DIR/gateway.db`.
+pub fn open(data_dir: &Path, pg_url: Option<&str>) -> Result<Box<dyn LedgerStore>> {
+    match pg_url {
+        Some(url) => Ok(Box::new(postgres::PgLedger::connect(url)?)),
+        None => Ok(Box::new(sqlite::SqliteLedger::open_data_dir(data_dir)?)),
+    }
+}
+
+/// Records a checked message: nothing when it was rejected whole (it does
+/// not count as processed), else the message id and its accepted lines.
+/// Retries a recording a concurrent transaction got in the way of; the
+/// accepted lines are read again from the outcome's spool each time.
+pub fn record_outcome(store: &dyn LedgerStore, outcome: &mut Outcome) -> Result<RecordSummary> {
+    let Some(header) = outcome.header.clone() else {
+        return Ok(RecordSummary::default());
+    };
+    if outcome.rejected_whole() {
+        return Ok(RecordSummary::default());
+    }
+    let msg = RecordedMessage::from_header(&header, outcome.today);
+    let mut attempt = 0;
+    loop {
+        let mut lines = outcome.accepted_lines()?;
+        match store.record_message(&msg, &mut lines) {
+            Err(LedgerError::Retry(_)) if attempt < 8 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(5)));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// What the rules see of the ledger ([`History`]): recorded references and
+/// message ids, and the declared volume for 0506. Volumes are cached for
+/// the view's lifetime (one message's check: recording happens after).
+///
+/// `History` cannot fail; a store error is kept and the view answers as if
+/// the ledger had nothing. Ask [`LedgerView::take_error`] after the check
+/// and refuse the answer when it is `Some`.
+pub struct LedgerView<'a> {
+    store: &'a dyn LedgerStore,
+    regime: &'a Regime,
+    volumes: Mutex<HashMap<(AgbCode, ZorgkantoorCode, i32, ProductCode), i64>>,
+    error: Mutex<Option<LedgerError>>,
+}
+
+impl<'a> LedgerView<'a> {
+    pub fn new(store: &'a dyn LedgerStore, regime: &'a Regime) -> Self {
+        Self {
+            store,
+            regime,
+            volumes: Mutex::new(HashMap::new()),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// The first store error met while answering the rules, if any.
+    pub fn take_error(&self) -> Option<LedgerError> {
+        self.error.lock().expect("ledger view").take()
+    }
+
+    fn keep<T>(&self, r: Result<T>, fallback: T) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                let mut slot = self.error.lock().expect("ledger view");
+                if slot.is_none() {
+                    *slot = Some(e);
+                }
+                fallback
+            }
+        }
+    }
+
+    /// Net declared volume so far for (pair, year, code) in base units
+    /// (minutes or dagdelen), credits subtracted.
+    pub fn declared_base_volume(
+        &self,
+        agb: &AgbCode,
+        zk: &ZorgkantoorCode,
+        year: i32,
+        code: &ProductCode,
+    ) -> i64 {
+        let key = (agb.clone(), zk.clone(), year, code.clone());
+        if let Some(v) = self.volumes.lock().expect("ledger view").get(&key) {
+            return *v;
+        }
+        let v = self.keep(self.store.declared_base_volume(agb, zk, year, code), 0);
+        self.volumes.lock().expect("ledger view").insert(key, v);
+        v
+    }
+}
+
+impl History for LedgerView<'_> {
+    fn reference_used(&self, agb: &AgbCode, referentie: &Referentie) -> bool {
+        self.keep(self.store.prior_line(agb, referentie), None)
+            .is_some()
+    }
+
+    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Option<PriorLine> {
+        self.keep(self.store.prior_line(agb, referentie), None)
+    }
+
+    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> bool {
+        self.keep(self.store.message_processed(agb, identificatie), false)
+    }
+
+    /// In the agreement's unit: hours (minutes / 60) for an hour product,
+    /// dagdelen for a dagdeel product.
+    fn declared_volume(
+        &self,
+        agb: &AgbCode,
+        zk: &ZorgkantoorCode,
+        year: i32,
+        code: &ProductCode,
+    ) -> Decimal {
+        let base = self.declared_base_volume(agb, zk, year, code);
+        let unit = self.regime.product(code).map_or(Unit::Uur, |p| p.unit);
+        base_to_unit(base, unit)
+    }
+}
+
+/// SQL both backends run, with PostgreSQL's `$n` placeholders (SQLite gets
+/// them as `?n`, see [`sqlite`]).
+pub(crate) mod sql {
+    use super::{VolumeFilter, VolumeGrouping};
+
+    pub const LINE_COLUMNS: &str = "agb, referentie, message_id, zorgkantoor, bsn, brin, \
+        onderwijstijd, route, product_code, declared_code, period_from, period_to, year, month, \
+        volume, eenheid, unit, base_volume, tarief, bedrag, bedrag_signed, debet_credit, \
+        vorig_referentie, codes";
+
+    pub const INSERT_MESSAGE: &str = "INSERT INTO ledger_message \
+        (agb, message_id, zorgkantoor, dagtekening, received) VALUES ($1, $2, $3, $4, $5) \
+        ON CONFLICT (agb, message_id) DO NOTHING";
+
+    pub const COUNT_MESSAGE_LINES: &str =
+        "UPDATE ledger_message SET lines_recorded = $3 WHERE agb = $1 AND message_id = $2";
+
+    pub const INSERT_LINE: &str = "INSERT INTO ledger_line (agb, referentie, message_id, \
+        zorgkantoor, bsn, brin, onderwijstijd, route, product_code, declared_code, period_from, \
+        period_to, year, month, volume, eenheid, unit, base_volume, tarief, bedrag, \
+        bedrag_signed, debet_credit, vorig_referentie, codes) VALUES ($1, $2, $3, $4, $5, $6, \
+        $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+        ON CONFLICT (agb, referentie) DO NOTHING";
+
+    /// Cancels the named line, once: `$1` the credit's reference.
+    pub const CREDIT_LINE: &str = "UPDATE ledger_line SET credited_by = $1 \
+        WHERE agb = $2 AND referentie = $3 AND credited_by IS NULL";
+
+    /// Takes a credit line out again when the line it names was cancelled
+    /// already (by a concurrent process).
+    pub const DELETE_LINE: &str = "DELETE FROM ledger_line WHERE agb = $1 AND referentie = $2";
+
+    pub const MESSAGE_PROCESSED: &str =
+        "SELECT 1 FROM ledger_message WHERE agb = $1 AND message_id = $2";
+
+    pub const PRIOR_LINE: &str = "SELECT credited_by IS NOT NULL FROM ledger_line \
+        WHERE agb = $1 AND referentie = $2";
+
+    pub const DECLARED_BASE_VOLUME: &str = "SELECT CAST(COALESCE(SUM(base_volume), 0) AS BIGINT) \
+        FROM ledger_line WHERE agb = $1 AND zorgkantoor = $2 AND year = $3 AND product_code = $4";
+
+    pub const REALISATIE: &str = "SELECT agb, zorgkantoor, CAST(SUM(bedrag_signed) AS BIGINT) \
+        FROM ledger_line WHERE year = $1 AND route = 'ZIO' \
+        GROUP BY agb, zorgkantoor ORDER BY agb, zorgkantoor";
+
+    pub const DELETE_AGREEMENT_CODES: &str =
+        "DELETE FROM ledger_agreement_code WHERE agb = $1 AND zorgkantoor = $2 AND year = $3";
+    pub const DELETE_AGREEMENT: &str =
+        "DELETE FROM ledger_agreement WHERE agb = $1 AND zorgkantoor = $2 AND year = $3";
+    pub const INSERT_AGREEMENT: &str = "INSERT INTO ledger_agreement \
+        (agb, zorgkantoor, year, herschikking_cents, source) VALUES ($1, $2, $3, $4, $5)";
+    pub const INSERT_AGREEMENT_CODE: &str = "INSERT INTO ledger_agreement_code \
+        (agb, zorgkantoor, year, code, volume, price_cents) VALUES ($1, $2, $3, $4, $5, $6)";
+    pub const SELECT_AGREEMENTS: &str = "SELECT agb, zorgkantoor, year, herschikking_cents \
+        FROM ledger_agreement WHERE ($1 = 0 OR year = $1) ORDER BY agb, zorgkantoor, year";
+    pub const SELECT_AGREEMENT_CODES: &str = "SELECT agb, zorgkantoor, year, code, volume, \
+        price_cents FROM ledger_agreement_code WHERE ($1 = 0 OR year = $1)";
+
+    /// Aggregates for the reports. Columns: agb, zorgkantoor, code, unit,
+    /// brin, month, lines, base volume, amount, pupils. `$1` is the year.
+    pub fn volumes(filter: VolumeFilter, grouping: VolumeGrouping) -> String {
+        let open = "debet_credit = 'D' AND credited_by IS NULL";
+        let filter = match filter {
+            VolumeFilter::Zio => "route = 'ZIO'",
+            VolumeFilter::RegularInSchoolTime => {
+                "route = 'REGULIER' AND (',' || codes || ',') LIKE '%,0505,%'"
+            }
+        };
+        let (cols, group) = match grouping {
+            VolumeGrouping::Year => (
+                "CAST(NULL AS TEXT), CAST(NULL AS INTEGER)",
+                "agb, zorgkantoor, product_code, unit",
+            ),
+            VolumeGrouping::SchoolMonth => (
+                "brin, month",
+                "agb, zorgkantoor, product_code, unit, brin, month",
+            ),
+        };
+        format!(
+            "SELECT agb, zorgkantoor, product_code, unit, {cols}, \
+             CAST(SUM(CASE WHEN {open} THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(base_volume) AS BIGINT), CAST(SUM(bedrag_signed) AS BIGINT), \
+             COUNT(DISTINCT CASE WHEN {open} THEN bsn END) \
+             FROM ledger_line WHERE year = $1 AND {filter} \
+             GROUP BY {group} ORDER BY {group}"
+        )
+    }
+
+    pub fn lines_of() -> String {
+        format!("SELECT {LINE_COLUMNS}, credited_by FROM ledger_line WHERE agb = $1 ORDER BY seq")
+    }
+}
+
+/// A stored agreement: agb, zorgkantoor, year, herschikking.
+pub(crate) type AgreementHead = (String, String, i32, i64);
+/// A stored agreement code: agb, zorgkantoor, year, code, volume, price.
+pub(crate) type AgreementCodeRow = (String, String, i32, String, Option<i64>, Option<i64>);
+
+/// Turns a stored agreement's rows back into an [`Agreement`].
+pub(crate) fn assemble_agreements(
+    heads: Vec<AgreementHead>,
+    codes: Vec<AgreementCodeRow>,
+) -> Result<Vec<Agreement>> {
+    let bad =
+        |what: &str, v: &str| LedgerError::Invalid(format!("stored agreement: bad {what} `{v}`"));
+    let mut out: Vec<Agreement> = Vec::with_capacity(heads.len());
+    let mut index = HashMap::new();
+    for (agb, zk, year, a) in heads {
+        let agreement = Agreement {
+            agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
+            zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
+            year,
+            herschikking_cents: u64::try_from(a)
+                .map_err(|_| bad("herschikking", &a.to_string()))?,
+            volumes: Default::default(),
+            prices_cents: Default::default(),
+        };
+        index.insert((agb, zk, year), out.len());
+        out.push(agreement);
+    }
+    for (agb, zk, year, code, volume, price) in codes {
+        let Some(&i) = index.get(&(agb, zk, year)) else {
+            continue;
+        };
+        let c = ProductCode::parse(&code).ok_or_else(|| bad("code", &code))?;
+        if let Some(v) = volume {
+            out[i].volumes.insert(c.clone(), v.max(0) as u64);
+        }
+        if let Some(p) = price {
+            out[i].prices_cents.insert(c, p.max(0) as u64);
+        }
+    }
+    Ok(out)
+}
+
+/// The rows [`LedgerStore::put_agreement`] writes for the codes: every code
+/// with a volume or a price.
+pub(crate) fn agreement_code_rows(a: &Agreement) -> Vec<(ProductCode, Option<i64>, Option<i64>)> {
+    let mut codes: Vec<&ProductCode> = a.volumes.keys().chain(a.prices_cents.keys()).collect();
+    codes.sort();
+    codes.dedup();
+    codes
+        .into_iter()
+        .map(|c| {
+            (
+                c.clone(),
+                a.volumes.get(c).map(|&v| v as i64),
+                a.prices_cents.get(c).map(|&p| p as i64),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,479 @@
+//! The shared ledger: the same tables and SQL in PostgreSQL, so several
+//! gateway instances record into one ledger. Two processes recording the
+//! same message at the same time end with each line once: the unique keys
+//! (agb, message_id) and (agb, referentie) make the second insert wait for
+//! the first transaction and then do nothing, and the conditional credit
+//! UPDATE re-reads the row once the first transaction committed.
+//!
+//! Uses the synchronous `postgres` client: call it from a plain thread (the
+//! server: `spawn_blocking`), never from inside an async task.
+
+use super::{
+    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, LedgerError,
+    LedgerLine, LedgerStore, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping,
+    VolumeRow,
+};
+use crate::regime::Agreement;
+use crate::rules::history::PriorLine;
+use crate::rules::LineVerdict;
+use crate::types::{AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode};
+use chrono::NaiveDate;
+use postgres::{Client, NoTls, Statement};
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+
+/// One schema step of the PostgreSQL ledger.
+pub struct PgMigration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
+/// Recorded in `ledger_schema_migrations`; applied under an advisory lock,
+/// so gateways starting together migrate once.
+pub const PG_MIGRATIONS: &[PgMigration] = &[PgMigration {
+    version: 1,
+    name: "ledger",
+    sql: "
+CREATE TABLE ledger_message (
+    agb TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    dagtekening DATE NOT NULL,
+    received DATE NOT NULL,
+    lines_recorded BIGINT NOT NULL DEFAULT 0,
+    recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (agb, message_id)
+);
+
+CREATE TABLE ledger_line (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agb TEXT NOT NULL,
+    referentie TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    bsn TEXT NOT NULL,
+    brin TEXT,
+    onderwijstijd BOOLEAN,
+    route TEXT NOT NULL,
+    product_code TEXT NOT NULL,
+    declared_code TEXT NOT NULL,
+    period_from DATE NOT NULL,
+    period_to DATE NOT NULL,
+    year INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    volume BIGINT NOT NULL,
+    eenheid TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    base_volume BIGINT NOT NULL,
+    tarief BIGINT NOT NULL,
+    bedrag BIGINT NOT NULL,
+    bedrag_signed BIGINT NOT NULL,
+    debet_credit TEXT NOT NULL,
+    vorig_referentie TEXT,
+    codes TEXT NOT NULL,
+    credited_by TEXT,
+    UNIQUE (agb, referentie)
+);
+CREATE INDEX ledger_line_volume ON ledger_line (agb, zorgkantoor, year, product_code);
+
+CREATE TABLE ledger_agreement (
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    herschikking_cents BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (agb, zorgkantoor, year)
+);
+
+CREATE TABLE ledger_agreement_code (
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    volume BIGINT,
+    price_cents BIGINT,
+    PRIMARY KEY (agb, zorgkantoor, year, code)
+);
+",
+}];
+
+/// Key of the advisory lock taken while migrating.
+const MIGRATION_LOCK: i64 = 0x7a69_6f4c_6467; // "zioLdg"
+
+struct Statements {
+    insert_message: Statement,
+    count_message_lines: Statement,
+    insert_line: Statement,
+    credit: Statement,
+    delete: Statement,
+    message_processed: Statement,
+    prior_line: Statement,
+    declared: Statement,
+}
+
+struct Conn {
+    client: Client,
+    st: Statements,
+}
+
+pub struct PgLedger {
+    conn: Mutex<Conn>,
+}
+
+fn migrate(client: &mut Client) -> Result<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
+             version INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    let applied: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
+            &[],
+        )?
+        .get(0);
+    let known = PG_MIGRATIONS.last().map_or(0, |m| m.version);
+    if applied > known {
+        return Err(LedgerError::Invalid(format!(
+            "the PostgreSQL ledger has schema version {applied}, newer than this gateway knows \
+             ({known}): use a newer zio-gateway"
+        )));
+    }
+    for m in PG_MIGRATIONS.iter().filter(|m| m.version > applied) {
+        tx.batch_execute(m.sql).map_err(|e| {
+            LedgerError::Invalid(format!("migration {} ({}) failed: {e}", m.version, m.name))
+        })?;
+        tx.execute(
+            "INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)",
+            &[&m.version, &m.name],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// `"name"` with embedded quotes doubled.
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+impl PgLedger {
+    /// Connects (`postgres://user@host:port/db`), migrates, prepares.
+    pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_in_schema(url, None)
+    }
+
+    /// Like [`PgLedger::connect`], with the ledger's tables in `schema`
+    /// (created when missing): several ledgers in one database (tests).
+    pub fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut client = Client::connect(url, NoTls)?;
+        if let Some(s) = schema {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(s)))?;
+            tx.commit()?;
+            client.batch_execute(&format!("SET search_path TO {}", quote_ident(s)))?;
+        }
+        migrate(&mut client)?;
+        let st = Statements {
+            insert_message: client.prepare(sql::INSERT_MESSAGE)?,
+            count_message_lines: client.prepare(sql::COUNT_MESSAGE_LINES)?,
+            insert_line: client.prepare(sql::INSERT_LINE)?,
+            credit: client.prepare(sql::CREDIT_LINE)?,
+            delete: client.prepare(sql::DELETE_LINE)?,
+            message_processed: client.prepare(sql::MESSAGE_PROCESSED)?,
+            prior_line: client.prepare(sql::PRIOR_LINE)?,
+            declared: client.prepare(sql::DECLARED_BASE_VOLUME)?,
+        };
+        Ok(Self {
+            conn: Mutex::new(Conn { client, st }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Conn> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn bad(what: &str, v: &str) -> LedgerError {
+    LedgerError::Invalid(format!("stored line: bad {what} `{v}`"))
+}
+
+fn read_line(r: &postgres::Row) -> Result<LedgerLine> {
+    let agb: String = r.get(0);
+    let referentie: String = r.get(1);
+    let zk: String = r.get(3);
+    let product: String = r.get(8);
+    let declared: String = r.get(9);
+    let eenheid: String = r.get(15);
+    let unit: String = r.get(16);
+    let dc: String = r.get(21);
+    Ok(LedgerLine {
+        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
+        referentie: Referentie::parse(&referentie).ok_or_else(|| bad("referentie", &referentie))?,
+        message_id: Referentie::new_unchecked(r.get(2)),
+        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
+        bsn: r.get(4),
+        brin: r.get(5),
+        onderwijstijd: r.get(6),
+        route: route_parse(r.get(7)),
+        product_code: ProductCode::parse(&product).ok_or_else(|| bad("code", &product))?,
+        declared_code: ProductCode::parse(&declared).ok_or_else(|| bad("code", &declared))?,
+        period_from: r.get::<_, NaiveDate>(10),
+        period_to: r.get::<_, NaiveDate>(11),
+        year: r.get(12),
+        month: r.get::<_, i32>(13) as u32,
+        volume: r.get::<_, i64>(14) as u64,
+        eenheid: Eenheid::parse(&eenheid).ok_or_else(|| bad("eenheid", &eenheid))?,
+        unit: unit_parse(&unit).ok_or_else(|| bad("unit", &unit))?,
+        base_volume: r.get(17),
+        tarief: r.get::<_, i64>(18) as u64,
+        bedrag: r.get::<_, i64>(19) as u64,
+        bedrag_signed: r.get(20),
+        debet_credit: DebetCredit::parse(&dc).ok_or_else(|| bad("debet_credit", &dc))?,
+        vorig_referentie: r
+            .get::<_, Option<String>>(22)
+            .map(Referentie::new_unchecked),
+        codes: r.get(23),
+        credited_by: r
+            .get::<_, Option<String>>(24)
+            .map(Referentie::new_unchecked),
+    })
+}
+
+impl LedgerStore for PgLedger {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn record_message(
+        &self,
+        msg: &RecordedMessage,
+        lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
+    ) -> Result<RecordSummary> {
+        let mut guard = self.lock();
+        let Conn { client, st } = &mut *guard;
+        let mut tx = client.transaction()?;
+        let mut sum = RecordSummary::default();
+        let agb = msg.agb.as_str();
+        let fresh = tx.execute(
+            &st.insert_message,
+            &[
+                &agb,
+                &msg.identificatie.as_str(),
+                &msg.zorgkantoor.as_str(),
+                &msg.dagtekening,
+                &msg.received,
+            ],
+        )?;
+        if fresh == 0 {
+            sum.already_processed = true;
+            return Ok(sum); // rolled back on drop
+        }
+        for v in lines {
+            let v = v?;
+            if !v.accepted() {
+                continue;
+            }
+            let l = LedgerLine::from_verdict(msg, &v);
+            let month = l.month as i32;
+            let (volume, tarief, bedrag) = (l.volume as i64, l.tarief as i64, l.bedrag as i64);
+            let vorig = l.vorig_referentie.as_ref().map(|r| r.as_str());
+            let n = tx.execute(
+                &st.insert_line,
+                &[
+                    &agb,
+                    &l.referentie.as_str(),
+                    &l.message_id.as_str(),
+                    &l.zorgkantoor.as_str(),
+                    &l.bsn,
+                    &l.brin,
+                    &l.onderwijstijd,
+                    &l.route.as_str(),
+                    &l.product_code.as_str(),
+                    &l.declared_code.as_str(),
+                    &l.period_from,
+                    &l.period_to,
+                    &l.year,
+                    &month,
+                    &volume,
+                    &l.eenheid.code(),
+                    &unit_str(l.unit),
+                    &l.base_volume,
+                    &tarief,
+                    &bedrag,
+                    &l.bedrag_signed,
+                    &l.debet_credit.code(),
+                    &vorig,
+                    &l.codes,
+                ],
+            )?;
+            if n == 0 {
+                sum.duplicates += 1;
+                continue;
+            }
+            sum.inserted += 1;
+            if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, vorig) {
+                let n = tx.execute(&st.credit, &[&l.referentie.as_str(), &agb, &vorig])?;
+                if n == 1 {
+                    sum.credits_applied += 1;
+                } else {
+                    tx.execute(&st.delete, &[&agb, &l.referentie.as_str()])?;
+                    sum.inserted -= 1;
+                    sum.credits_void += 1;
+                }
+            }
+        }
+        let n = sum.inserted as i64;
+        tx.execute(
+            &st.count_message_lines,
+            &[&agb, &msg.identificatie.as_str(), &n],
+        )?;
+        tx.commit()?;
+        Ok(sum)
+    }
+
+    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
+        let mut guard = self.lock();
+        let Conn { client, st } = &mut *guard;
+        let rows = client.query(
+            &st.message_processed,
+            &[&agb.as_str(), &identificatie.as_str()],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
+        let mut guard = self.lock();
+        let Conn { client, st } = &mut *guard;
+        let row = client.query_opt(&st.prior_line, &[&agb.as_str(), &referentie.as_str()])?;
+        Ok(row.map(|r| {
+            if r.get::<_, bool>(0) {
+                PriorLine::Credited
+            } else {
+                PriorLine::Open
+            }
+        }))
+    }
+
+    fn declared_base_volume(
+        &self,
+        agb: &AgbCode,
+        zk: &ZorgkantoorCode,
+        year: i32,
+        code: &ProductCode,
+    ) -> Result<i64> {
+        let mut guard = self.lock();
+        let Conn { client, st } = &mut *guard;
+        let row = client.query_one(
+            &st.declared,
+            &[&agb.as_str(), &zk.as_str(), &year, &code.as_str()],
+        )?;
+        Ok(row.get(0))
+    }
+
+    fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {
+        let mut guard = self.lock();
+        let mut tx = guard.client.transaction()?;
+        let (agb, zk) = (a.agb.as_str(), a.zorgkantoor.as_str());
+        tx.execute(sql::DELETE_AGREEMENT_CODES, &[&agb, &zk, &a.year])?;
+        tx.execute(sql::DELETE_AGREEMENT, &[&agb, &zk, &a.year])?;
+        let herschikking = a.herschikking_cents as i64;
+        tx.execute(
+            sql::INSERT_AGREEMENT,
+            &[&agb, &zk, &a.year, &herschikking, &source],
+        )?;
+        for (code, volume, price) in agreement_code_rows(a) {
+            tx.execute(
+                sql::INSERT_AGREEMENT_CODE,
+                &[&agb, &zk, &a.year, &code.as_str(), &volume, &price],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn stored_agreements(&self, year: Option<i32>) -> Result<Vec<Agreement>> {
+        let mut guard = self.lock();
+        let c = &mut guard.client;
+        let y = year.unwrap_or(0);
+        let heads = c
+            .query(sql::SELECT_AGREEMENTS, &[&y])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        let codes = c
+            .query(sql::SELECT_AGREEMENT_CODES, &[&y])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+            .collect();
+        assemble_agreements(heads, codes)
+    }
+
+    fn realisatie(&self, year: i32) -> Result<Vec<(AgbCode, ZorgkantoorCode, i64)>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(sql::REALISATIE, &[&year])?
+            .iter()
+            .map(|r| {
+                let agb: String = r.get(0);
+                let zk: String = r.get(1);
+                Ok((
+                    AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
+                    ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
+                    r.get(2),
+                ))
+            })
+            .collect()
+    }
+
+    fn volumes(
+        &self,
+        year: i32,
+        filter: VolumeFilter,
+        grouping: VolumeGrouping,
+    ) -> Result<Vec<VolumeRow>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(&sql::volumes(filter, grouping), &[&year])?
+            .iter()
+            .map(|r| {
+                let agb: String = r.get(0);
+                let zk: String = r.get(1);
+                let code: String = r.get(2);
+                let unit: String = r.get(3);
+                Ok(VolumeRow {
+                    agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
+                    zorgkantoor: ZorgkantoorCode::parse(&zk)
+                        .ok_or_else(|| bad("zorgkantoor", &zk))?,
+                    code: ProductCode::parse(&code).ok_or_else(|| bad("code", &code))?,
+                    unit: unit_parse(&unit).ok_or_else(|| bad("unit", &unit))?,
+                    brin: r.get(4),
+                    month: r.get::<_, Option<i32>>(5).map(|m| m as u32),
+                    lines: r.get::<_, i64>(6) as u64,
+                    base_volume: r.get(7),
+                    amount_cents: r.get(8),
+                    pupils: r.get::<_, i64>(9) as u64,
+                })
+            })
+            .collect()
+    }
+
+    fn lines_of(&self, agb: &AgbCode) -> Result<Vec<LedgerLine>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(&sql::lines_of(), &[&agb.as_str()])?
+            .iter()
+            .map(read_line)
+            .collect()
+    }
+}

@@ -1,0 +1,563 @@
+//! Shared by the ledger tests: the behaviour every backend must show, run
+//! against SQLite (tests/ledger_sqlite.rs) and PostgreSQL
+//! (tests/ledger_pg.rs), the worked example of conformance/ledger/, and
+//! finding a PostgreSQL to test against.
+
+#![allow(dead_code)]
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use zio_gateway::check::{check_message, Outcome, Verwerking};
+use zio_gateway::config::Config;
+use zio_gateway::ledger::agreements::apply_stored_agreements;
+use zio_gateway::ledger::postgres::PgLedger;
+use zio_gateway::ledger::{
+    import_agreements, record_outcome, LedgerReport, LedgerStore, LedgerView, RecordSummary,
+    RecordedMessage,
+};
+use zio_gateway::message::Prestatie;
+use zio_gateway::rules::{Context, LineVerdict, Route};
+use zio_gateway::types::{
+    parse_datum, AgbCode, Brin, Bsn, DebetCredit, Eenheid, Period, ProductCode, Referentie,
+    ZorgkantoorCode,
+};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---- PostgreSQL -------------------------------------------------------------
+
+/// The PostgreSQL to test against: `ZIO_TEST_PG_URL`, else a throwaway
+/// server from scripts/pg-test-server.sh (stopped by its watchdog when this
+/// test process ends); `None` when neither works.
+pub fn pg_url() -> Option<String> {
+    static URL: OnceLock<Option<String>> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(u) = std::env::var("ZIO_TEST_PG_URL") {
+            if !u.is_empty() {
+                return Some(u);
+            }
+        }
+        let out = std::process::Command::new("bash")
+            .arg(root().join("scripts/pg-test-server.sh"))
+            .arg("start")
+            .env("ZIO_PG_OWNER_PID", std::process::id().to_string())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .ok()?;
+        let url = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+        (out.status.success() && !url.is_empty()).then_some(url)
+    })
+    .clone()
+}
+
+/// A fresh PostgreSQL ledger in its own schema; `None` (after printing
+/// "SKIPPED: no PostgreSQL") when there is no PostgreSQL.
+pub fn pg_ledger(test: &str) -> Option<PgLedger> {
+    let Some(url) = pg_url() else {
+        // Straight to the process's stderr: the test harness captures
+        // print!/eprint!, and this must be seen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: no PostgreSQL (set ZIO_TEST_PG_URL or install postgresql): {test}"
+        );
+        return None;
+    };
+    let schema = pg_schema(test);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .expect("drop schema");
+    Some(PgLedger::connect_in_schema(&url, Some(&schema)).expect("pg ledger"))
+}
+
+/// A second connection to the same ledger as `pg_ledger(test)`.
+pub fn pg_ledger_again(test: &str) -> PgLedger {
+    let url = pg_url().expect("pg_ledger first");
+    PgLedger::connect_in_schema(&url, Some(&pg_schema(test))).expect("pg ledger")
+}
+
+fn pg_schema(test: &str) -> String {
+    format!("t_{}_{}", test, std::process::id())
+}
+
+// ---- lines made by hand -----------------------------------------------------
+
+pub fn agb(s: &str) -> AgbCode {
+    AgbCode::parse(s).unwrap()
+}
+pub fn zk(s: &str) -> ZorgkantoorCode {
+    ZorgkantoorCode::parse(s).unwrap()
+}
+pub fn code(s: &str) -> ProductCode {
+    ProductCode::parse(s).unwrap()
+}
+pub fn rf(s: &str) -> Referentie {
+    Referentie::parse(s).unwrap()
+}
+pub fn day(s: &str) -> zio_gateway::types::Datum {
+    parse_datum(s).unwrap()
+}
+
+pub fn message(provider: &str, id: &str) -> RecordedMessage {
+    RecordedMessage {
+        agb: agb(provider),
+        zorgkantoor: zk("5509"),
+        identificatie: rf(id),
+        dagtekening: day("2024-04-01"),
+        received: day("2024-04-02"),
+    }
+}
+
+/// An accepted H307 line of `hours` hours (76.50 an hour) on `date`, or a
+/// credit of `credit_of` with the same volume and amount.
+pub fn zio_line(r: &str, date: &str, hours: u64, credit_of: Option<&str>) -> LineVerdict {
+    verdict(r, "H307", date, hours, Eenheid::Uur, credit_of, Route::Zio)
+}
+
+pub fn verdict(
+    r: &str,
+    product: &str,
+    date: &str,
+    volume: u64,
+    eenheid: Eenheid,
+    credit_of: Option<&str>,
+    route: Route,
+) -> LineVerdict {
+    let d = day(date);
+    let tarief = if eenheid == Eenheid::Dagdeel {
+        6120
+    } else {
+        7650
+    };
+    let bedrag = match eenheid {
+        Eenheid::Minuut => (volume * tarief + 30) / 60,
+        _ => volume * tarief,
+    };
+    LineVerdict {
+        client_index: 1,
+        bsn: Bsn::parse("123456782").unwrap(),
+        geboortedatum: day("2012-05-01"),
+        besluitnummer: 4100001,
+        prestatie: Prestatie {
+            referentie: rf(r),
+            vorig_referentie: credit_of.map(rf),
+            product: code(product),
+            periode: Period::new(d, d),
+            volume,
+            eenheid,
+            tarief,
+            bedrag,
+            debet_credit: if credit_of.is_some() {
+                DebetCredit::Credit
+            } else {
+                DebetCredit::Debet
+            },
+            onderwijstijd: Some(true),
+            brin: Some(Brin::parse("12AB").unwrap()),
+        },
+        route,
+        product_code: code(product),
+        oorspronkelijke_product_code: None,
+        codes: Vec::new(),
+    }
+}
+
+pub fn record(
+    store: &dyn LedgerStore,
+    msg: &RecordedMessage,
+    lines: &[LineVerdict],
+) -> RecordSummary {
+    let mut it = lines.iter().cloned().map(Ok);
+    store.record_message(msg, &mut it).expect("record")
+}
+
+// ---- behaviour every backend shows -----------------------------------------
+
+/// A replayed message records nothing; a line already recorded under another
+/// message id is not recorded twice; 0106 knows the message.
+pub fn replay_records_nothing_twice(store: &dyn LedgerStore) {
+    let p = "11110001";
+    let lines = vec![
+        zio_line("A1", "2024-03-04", 2, None),
+        zio_line("A2", "2024-03-05", 3, None),
+    ];
+    let m1 = message(p, "M1");
+    assert!(!store.message_processed(&agb(p), &rf("M1")).unwrap());
+    let s = record(store, &m1, &lines);
+    assert_eq!(
+        (s.inserted, s.duplicates, s.already_processed),
+        (2, 0, false)
+    );
+    assert!(store.message_processed(&agb(p), &rf("M1")).unwrap());
+    // The same message again: nothing.
+    let s = record(store, &m1, &lines);
+    assert!(s.already_processed);
+    assert_eq!(s.inserted, 0);
+    // The same lines under a new id: the id is recorded, the lines are not.
+    let mut more = lines.clone();
+    more.push(zio_line("A3", "2024-03-06", 1, None));
+    let s = record(store, &message(p, "M2"), &more);
+    assert_eq!(
+        (s.inserted, s.duplicates, s.already_processed),
+        (1, 2, false)
+    );
+    assert!(store.message_processed(&agb(p), &rf("M2")).unwrap());
+    assert_eq!(store.lines_of(&agb(p)).unwrap().len(), 3);
+    // References are per provider.
+    let s = record(store, &message("11110002", "M1"), &lines);
+    assert_eq!(s.inserted, 2);
+    assert_eq!(
+        store
+            .declared_base_volume(&agb(p), &zk("5509"), 2024, &code("H307"))
+            .unwrap(),
+        6 * 60
+    );
+}
+
+/// Rejected verdicts are not recorded, but the message id is.
+pub fn rejected_lines_are_not_recorded(store: &dyn LedgerStore) {
+    let p = "11110001";
+    let mut bad = zio_line("B1", "2024-03-04", 2, None);
+    bad.route = Route::Afgewezen;
+    let s = record(store, &message(p, "ALL-REJECTED"), &[bad]);
+    assert_eq!(s.inserted, 0);
+    assert!(store
+        .message_processed(&agb(p), &rf("ALL-REJECTED"))
+        .unwrap());
+    assert_eq!(store.prior_line(&agb(p), &rf("B1")).unwrap(), None);
+}
+
+/// A credit cancels the line it names, once; credits and minutes count
+/// exactly in the declared volume.
+pub fn credits_cancel_once(store: &dyn LedgerStore) {
+    use zio_gateway::rules::history::PriorLine;
+    let p = "11110001";
+    let s = record(
+        store,
+        &message(p, "D1"),
+        &[
+            zio_line("L1", "2024-03-04", 4, None),
+            verdict(
+                "L2",
+                "H307",
+                "2024-03-05",
+                50,
+                Eenheid::Minuut,
+                None,
+                Route::Zio,
+            ),
+            verdict(
+                "L3",
+                "H308",
+                "2024-03-05",
+                3,
+                Eenheid::Dagdeel,
+                None,
+                Route::Zio,
+            ),
+        ],
+    );
+    assert_eq!(s.inserted, 3);
+    assert_eq!(
+        store.prior_line(&agb(p), &rf("L1")).unwrap(),
+        Some(PriorLine::Open)
+    );
+    // Two credits of L1 in one message: the second finds it cancelled.
+    let s = record(
+        store,
+        &message(p, "C1"),
+        &[
+            zio_line("K1", "2024-03-04", 4, Some("L1")),
+            zio_line("K2", "2024-03-04", 4, Some("L1")),
+        ],
+    );
+    assert_eq!((s.inserted, s.credits_applied, s.credits_void), (1, 1, 1));
+    assert_eq!(
+        store.prior_line(&agb(p), &rf("L1")).unwrap(),
+        Some(PriorLine::Credited)
+    );
+    assert_eq!(store.prior_line(&agb(p), &rf("K2")).unwrap(), None);
+    // A credit of a line that is not in the ledger is not recorded either.
+    let s = record(
+        store,
+        &message(p, "C2"),
+        &[zio_line("K3", "2024-03-04", 4, Some("NOPE"))],
+    );
+    assert_eq!((s.inserted, s.credits_void), (0, 1));
+    // 4 h + 50 min - 4 h = 50 minutes; dagdelen apart.
+    let h307 = store
+        .declared_base_volume(&agb(p), &zk("5509"), 2024, &code("H307"))
+        .unwrap();
+    assert_eq!(h307, 50);
+    let h308 = store
+        .declared_base_volume(&agb(p), &zk("5509"), 2024, &code("H308"))
+        .unwrap();
+    assert_eq!(h308, 3);
+    let lines = store.lines_of(&agb(p)).unwrap();
+    let l1 = lines
+        .iter()
+        .find(|l| l.referentie.as_str() == "L1")
+        .unwrap();
+    assert_eq!(l1.credited_by.as_ref().map(|r| r.as_str()), Some("K1"));
+    let k1 = lines
+        .iter()
+        .find(|l| l.referentie.as_str() == "K1")
+        .unwrap();
+    assert_eq!((k1.bedrag_signed, k1.base_volume), (-30600, -240));
+    // Realisatie: 30600 + 6375 (50 min x 76.50) + 18360 - 30600.
+    let b = store.realisatie(2024).unwrap();
+    assert_eq!(b, vec![(agb(p), zk("5509"), 6375 + 18360)]);
+}
+
+/// Agreements: stored ones replace configured ones for the same key, whole.
+pub fn agreements_round_trip(store: &dyn LedgerStore) {
+    use zio_gateway::regime::Agreement;
+    let a = Agreement {
+        agb: agb("11110001"),
+        zorgkantoor: zk("5509"),
+        year: 2024,
+        herschikking_cents: 123456,
+        volumes: [(code("H307"), 10), (code("H308"), 5)]
+            .into_iter()
+            .collect(),
+        prices_cents: [(code("H307"), 7650)].into_iter().collect(),
+    };
+    store.put_agreement(&a, "test").unwrap();
+    let mut b = a.clone();
+    b.year = 2025;
+    store.put_agreement(&b, "test").unwrap();
+    let dbg = |v: Vec<Agreement>| format!("{v:?}");
+    assert_eq!(
+        dbg(store.stored_agreements(Some(2024)).unwrap()),
+        dbg(vec![a.clone()])
+    );
+    assert_eq!(store.stored_agreements(None).unwrap().len(), 2);
+    // Replacing drops codes that are no longer there.
+    let mut c = a.clone();
+    c.volumes.remove(&code("H308"));
+    c.herschikking_cents = 1;
+    store.put_agreement(&c, "test").unwrap();
+    assert_eq!(
+        dbg(store.stored_agreements(Some(2024)).unwrap()),
+        dbg(vec![c])
+    );
+}
+
+// ---- the worked example (conformance/ledger) --------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    pub description: String,
+    pub config: String,
+    #[serde(default)]
+    pub import: Vec<String>,
+    pub message: Vec<ExampleMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleMessage {
+    pub file: String,
+    pub today: String,
+    pub verwerking: String,
+    #[serde(default)]
+    pub message_codes: Vec<String>,
+    #[serde(default)]
+    pub line_codes: BTreeMap<String, Vec<String>>,
+    pub recorded: u64,
+}
+
+pub fn example_dir() -> PathBuf {
+    root().join("conformance/ledger")
+}
+
+fn verwerking(v: Verwerking) -> &'static str {
+    v.as_str()
+}
+
+/// Checks one message against the ledger as `check --record` does and
+/// records it.
+pub fn check_and_record(
+    store: &dyn LedgerStore,
+    config: &Config,
+    path: &Path,
+    today: &str,
+) -> (Outcome, RecordSummary) {
+    let view = LedgerView::new(store, &config.regime);
+    let ctx = Context {
+        regime: &config.regime,
+        today: day(today),
+        indications: None,
+        require_start_of_delivery: false,
+        history: &view,
+    };
+    let file = std::fs::File::open(path).unwrap();
+    let mut outcome = check_message(BufReader::new(file), config, &ctx).unwrap();
+    assert!(view.take_error().is_none());
+    let summary = record_outcome(store, &mut outcome).unwrap();
+    (outcome, summary)
+}
+
+/// Runs the whole worked example into `store` and returns the configuration
+/// (with the imported agreements applied).
+pub fn run_example(store: &dyn LedgerStore) -> Config {
+    let dir = example_dir();
+    let ex: Example =
+        toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
+    let mut config = Config::load_file(&dir.join(&ex.config)).unwrap();
+    for f in &ex.import {
+        import_agreements(store, &dir.join(f), &config.regime).unwrap();
+    }
+    apply_stored_agreements(&mut config.regime, store).unwrap();
+    for m in &ex.message {
+        let (mut outcome, summary) = check_and_record(store, &config, &dir.join(&m.file), &m.today);
+        let what = &m.file;
+        assert_eq!(verwerking(outcome.verwerking()), m.verwerking, "{what}");
+        let mut got: Vec<String> = outcome
+            .message_codes
+            .iter()
+            .map(|c| c.code.code().to_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, m.message_codes, "{what}: message codes");
+        let mut lines = BTreeMap::new();
+        for v in outcome.lines.iter().unwrap() {
+            let v = v.unwrap();
+            if !v.codes.is_empty() {
+                let codes: Vec<String> = v.codes.iter().map(|c| c.code().to_owned()).collect();
+                lines.insert(v.prestatie.referentie.as_str().to_owned(), codes);
+            }
+        }
+        if !outcome.rejected_whole() {
+            assert_eq!(lines, m.line_codes, "{what}: line codes");
+        }
+        assert_eq!(summary.inserted, m.recorded, "{what}: recorded");
+        assert_eq!(summary.duplicates, 0, "{what}");
+    }
+    config
+}
+
+/// The hand-computed figures of conformance/ledger/README.md.
+pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
+    let r = LedgerReport::build(store, &config.regime, 2024).unwrap();
+    let n: Vec<(&str, i64, i64, i64)> = r
+        .nacalculatie
+        .iter()
+        .map(|x| {
+            (
+                x.agb.as_str(),
+                x.herschikking_cents,
+                x.realisatie_cents,
+                x.budgetgarantie_cents,
+            )
+        })
+        .collect();
+    // 11110001: B = debet 654075 - credit 68850 = 585225; A - B = 424575.
+    // 11110002: B = debet 298350 - credit 91800 = 206550 > A = 153000: 0.
+    // 11110003: A from the import (500000), nothing declared.
+    assert_eq!(
+        n,
+        vec![
+            ("11110001", 1_009_800, 585_225, 424_575),
+            ("11110002", 153_000, 206_550, 0),
+            ("11110003", 500_000, 0, 500_000),
+        ]
+    );
+    // The JSON form, exactly as expected-2024.json (the nacalculatie section).
+    let mut json = Vec::new();
+    r.write_json(&mut json).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(example_dir().join("expected-2024.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got["year"], want["year"]);
+    assert_eq!(got["nacalculatie"], want["nacalculatie"]);
+
+    // One line per row: agb code agreed declared absence percent pupils lines amount.
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let v: Vec<String> = r
+        .volumes
+        .iter()
+        .map(|x| {
+            format!(
+                "{} {} {} {} {} {} {} {} {}",
+                x.agb,
+                x.code,
+                opt(&x.agreed),
+                x.declared,
+                opt(&x.absence),
+                opt(&x.absence_percent),
+                x.pupils,
+                x.lines,
+                x.amount_cents
+            )
+        })
+        .collect();
+    assert_eq!(
+        v,
+        [
+            // 10 + 10 (600 min) + 20 + 1.5 (90 min) + 15 + 5 - 5 + 12 = 68.5 h
+            "11110001 H307 100 68.50 31.50 31.50 2 6 524025",
+            // 5 - 5 + 10 dagdelen
+            "11110001 H308 40 10 30 75.00 1 1 61200",
+            // 12 + 8 + 4 - 12 + 10 + 5 (300 min) = 27 h
+            "11110002 H307 20 27.00 -7.00 -35.00 3 4 206550",
+            "11110003 H309 50 0 50 100.00 0 0 0",
+        ]
+    );
+    // agb code brin month declared pupils lines amount
+    let cells = |rows: &[zio_gateway::ledger::report::VolumeCellRow]| -> Vec<String> {
+        rows.iter()
+            .map(|x| {
+                format!(
+                    "{} {} {} {} {} {} {} {}",
+                    x.agb,
+                    x.code,
+                    opt(&x.brin),
+                    x.month,
+                    x.declared,
+                    x.pupils,
+                    x.lines,
+                    x.amount_cents
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        cells(&r.volumes_by_school_month),
+        [
+            "11110001 H307 12AB 2024-01 10.00 1 1 76500",
+            "11110001 H307 12AB 2024-02 20.00 1 1 153000",
+            "11110001 H307 12AB 2024-03 15.00 1 1 114750",
+            "11110001 H307 34CD 2024-01 10.00 1 1 76500",
+            "11110001 H307 34CD 2024-02 1.50 1 1 11475",
+            "11110001 H307 34CD 2024-09 12.00 1 1 91800",
+            "11110001 H308 12AB 2024-01 0 0 0 0",
+            "11110001 H308 12AB 2024-03 10 1 1 61200",
+            "11110002 H307 56EF 2024-03 12.00 1 2 91800",
+            "11110002 H307 56EF 2024-05 15.00 2 2 114750",
+        ]
+    );
+    assert_eq!(
+        cells(&r.regular_in_school_time),
+        ["11110001 H300 34CD 2024-01 2.00 1 1 15300"]
+    );
+
+    // 2023: only the December line of 11110001.
+    let r = LedgerReport::build(store, &config.regime, 2023).unwrap();
+    let mut json = Vec::new();
+    r.write_json(&mut json).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(example_dir().join("expected-2023.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got["nacalculatie"], want["nacalculatie"]);
+}

@@ -1,0 +1,136 @@
+//! The server streams: the peak of live heap bytes while a batch ten times
+//! larger goes through `POST /declaraties` (request in, answer out) is no
+//! larger than for the small batch, give or take a fixed allowance. Counted
+//! with a global allocator, so this is its own test binary; the client side
+//! streams too (a synthetic body generated as it is sent, the answer read
+//! frame by frame and dropped).
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use zio_gateway::config::Config;
+use zio_gateway::server::body::ChannelBody;
+use zio_gateway::server::{self, Options, State};
+use zio_gateway::synth::SynthBatch;
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Sends a synthetic batch of `lines` and returns (peak heap above the start,
+/// answer bytes, the answer's last bytes).
+async fn through_the_server(addr: std::net::SocketAddr, lines: u64) -> (usize, u64, String) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+
+    let (tx, rx) = mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut batch = SynthBatch::new(lines, 4);
+        loop {
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = batch.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                break;
+            }
+        }
+    });
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/declaraties")
+        .header("host", "localhost")
+        .body(ChannelBody::new(rx))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut total = 0u64;
+    let mut tail: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            total += data.len() as u64;
+            tail.extend_from_slice(&data);
+            if tail.len() > 4096 {
+                tail.drain(..tail.len() - 2048);
+            }
+        }
+    }
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    (peak, total, String::from_utf8_lossy(&tail).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "about 70 s in a debug build: run with --release"
+)]
+async fn peak_memory_does_not_grow_with_the_batch() {
+    let config =
+        Config::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(State::new(config, Options::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    // Warm up (thread pools, lazily built tables), then measure.
+    let _ = through_the_server(addr, 1_000).await;
+    let (small, small_bytes, tail) = through_the_server(addr, 60_000).await;
+    assert!(
+        tail.contains("<AantalGeaccepteerd>60000</AantalGeaccepteerd>"),
+        "{tail}"
+    );
+    let (large, large_bytes, tail) = through_the_server(addr, 600_000).await;
+    assert!(
+        tail.contains("<AantalGeaccepteerd>600000</AantalGeaccepteerd>"),
+        "{tail}"
+    );
+    eprintln!(
+        "peak heap: 60,000 lines {small} bytes ({small_bytes} answer bytes); \
+         600,000 lines {large} bytes ({large_bytes} answer bytes)"
+    );
+    assert!(
+        large <= small + small / 4 + 4 * 1024 * 1024,
+        "peak grew from {small} to {large} bytes for 10x the lines"
+    );
+    assert!(large < 96 * 1024 * 1024, "peak {large} bytes");
+
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
