@@ -4,9 +4,10 @@
 
 use crate::check::check_message;
 use crate::config::Config;
+use crate::ledger;
 use crate::message::writer::Format;
 use crate::registry::{ingest, RegistryStore, StoreIndications};
-use crate::rules::{Context, IndicationSource, NoHistory};
+use crate::rules::{Context, History, IndicationSource, NoHistory};
 use crate::store::Store;
 use crate::types::{parse_datum, Datum};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -56,6 +57,15 @@ pub enum Command {
         /// The day of receipt for date rules, YYYY-MM-DD (default: today).
         #[arg(long)]
         today: Option<String>,
+        /// Record the accepted lines in the ledger, exactly as the server
+        /// will (without it, `check` changes nothing).
+        #[arg(long)]
+        record: bool,
+    },
+    /// The ledger: reports and agreement imports.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
     },
     /// Load iWlz 2.2 messages (IO31, AW33, AW35, AW39) into the registry and
     /// report per message what changed. A directory stands for its *.xml
@@ -96,6 +106,62 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// The nacalculatie ZiO (A, B, max(0, A - B)) and the volume and absence
+    /// sections for one year.
+    Report {
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ReportFormat,
+        /// For CSV: which section (nacalculatie, volumes, absence, regular).
+        #[arg(long, default_value = "nacalculatie")]
+        section: String,
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Import agreements (CSV or TOML in the `[[agreements]]` shape); they
+    /// replace the configured agreement for the same participant and year.
+    Import {
+        file: PathBuf,
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Csv,
+}
+
+/// PostgreSQL URL of a shared ledger; without it the ledger is SQLite in
+/// the data directory.
+pub const LEDGER_URL_ENV: &str = "ZIO_GATEWAY_LEDGER_URL";
+
+fn ledger_url() -> Option<String> {
+    std::env::var(LEDGER_URL_ENV).ok().filter(|s| !s.is_empty())
+}
+
+/// Opens the ledger; `create`: also when no store exists yet.
+fn open_ledger(
+    data: &std::path::Path,
+    create: bool,
+) -> Result<Option<Box<dyn ledger::LedgerStore>>, UsageError> {
+    let url = ledger_url();
+    if url.is_none() && !create && !data.join("gateway.db").exists() {
+        return Ok(None);
+    }
+    ledger::open(data, url.as_deref())
+        .map(Some)
+        .map_err(|e| UsageError(format!("{}: ledger: {e}", data.display())))
+}
+
 /// A failure that ends the command with exit status 2.
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -123,9 +189,19 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             data,
             format,
             today,
+            record,
         } => {
             let today = parse_today(today.as_deref())?;
-            let config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            // The ledger (0106, 0308/0309 across messages, 0506) when one exists.
+            let ledger = open_ledger(&data, record)?;
+            if let Some(l) = &ledger {
+                ledger::agreements::apply_stored_agreements(&mut config.regime, &**l)
+                    .map_err(|e| UsageError(format!("ledger agreements: {e}")))?;
+            }
+            let view = ledger
+                .as_ref()
+                .map(|l| ledger::LedgerView::new(&**l, &config.regime));
             // The registry (04xx) when a store exists and anything was ingested.
             let store = Store::open_existing(&data).map_err(|e| UsageError(e.to_string()))?;
             let loaded = match &store {
@@ -148,13 +224,25 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
                 today,
                 indications: registry.as_ref().map(|r| r as &dyn IndicationSource),
                 require_start_of_delivery: config.indications.require_start_of_delivery,
-                history: &NoHistory,
+                history: match &view {
+                    Some(v) => v as &dyn History,
+                    None => &NoHistory,
+                },
             };
             let mut outcome =
                 check_message(BufReader::with_capacity(64 * 1024, input), &config, &ctx)
                     .map_err(|e| UsageError(format!("{}: read error: {e}", batch.display())))?;
             if let Some(e) = registry.as_ref().and_then(|r| r.failure()) {
                 return Err(UsageError(format!("registry lookup failed: {e}")));
+            }
+            if let Some(e) = view.as_ref().and_then(|v| v.take_error()) {
+                return Err(UsageError(format!("ledger lookup failed: {e}")));
+            }
+            if record {
+                let l = ledger.as_ref().expect("opened with create");
+                let summary = ledger::record_outcome(&**l, &mut outcome)
+                    .map_err(|e| UsageError(format!("ledger: nothing recorded: {e}")))?;
+                eprintln!("zio-gateway: recorded: {summary:?}");
             }
             let stdout = io::stdout().lock();
             let mut w = io::BufWriter::with_capacity(64 * 1024, stdout);
@@ -164,6 +252,7 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
                 .map_err(|e| UsageError(format!("cannot write the answer: {e}")))?;
             Ok(0)
         }
+        Command::Ledger { command } => run_ledger(command),
         Command::Ingest {
             files,
             config,
@@ -208,6 +297,45 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
                 ..Default::default()
             };
             crate::server::serve(config, &listen, options).map_err(UsageError)?;
+            Ok(0)
+        }
+    }
+}
+
+fn run_ledger(command: LedgerCommand) -> Result<i32, UsageError> {
+    match command {
+        LedgerCommand::Report {
+            year,
+            format,
+            section,
+            config,
+            data,
+        } => {
+            let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            let store = open_ledger(&data, true)?.expect("created");
+            ledger::agreements::apply_stored_agreements(&mut config.regime, &*store)
+                .map_err(|e| UsageError(format!("ledger agreements: {e}")))?;
+            let report = ledger::report::LedgerReport::build(&*store, &config.regime, year)
+                .map_err(|e| UsageError(format!("ledger report: {e}")))?;
+            let out = io::stdout().lock();
+            match format {
+                ReportFormat::Json => report.write_json(out),
+                ReportFormat::Csv => {
+                    let s = ledger::report::ReportSection::parse(&section).ok_or_else(|| {
+                        UsageError(format!("--section: `{section}` is not a report section"))
+                    })?;
+                    report.write_csv(s, out)
+                }
+            }
+            .map_err(|e| UsageError(format!("cannot write the report: {e}")))?;
+            Ok(0)
+        }
+        LedgerCommand::Import { file, config, data } => {
+            let config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            let store = open_ledger(&data, true)?.expect("created");
+            let n = ledger::agreements::import_agreements(&*store, &file, &config.regime)
+                .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+            println!("{}: {n:?} agreements imported", file.display());
             Ok(0)
         }
     }

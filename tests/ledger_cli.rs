@@ -1,0 +1,80 @@
+//! The ledger through the command line: `check` records nothing without
+//! `--record`, records once with it (a replay is 0106), and `ledger report`
+//! shows the recorded ZiO amount as realisatie.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_zio-gateway"))
+}
+
+fn check(data: &std::path::Path, record: bool) -> serde_json::Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut c = bin();
+    c.args([
+        "check",
+        "samples/declaratie-maart-2024.xml",
+        "--today",
+        "2024-04-10",
+        "--format",
+        "json",
+    ])
+    .arg("--data")
+    .arg(data)
+    .current_dir(root)
+    .env_remove("ZIO_GATEWAY_LEDGER_URL");
+    if record {
+        c.arg("--record");
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn realisatie(data: &std::path::Path) -> i64 {
+    let out = bin()
+        .args(["ledger", "report", "--year", "2024", "--data"])
+        .arg(data)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ZIO_GATEWAY_LEDGER_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = &v["nacalculatie"][0];
+    assert_eq!(row["agb"], "12345678");
+    assert_eq!(
+        row["budgetgarantie_cents"].as_i64().unwrap(),
+        (row["herschikking_cents"].as_i64().unwrap() - row["realisatie_cents"].as_i64().unwrap())
+            .max(0)
+    );
+    row["realisatie_cents"].as_i64().unwrap()
+}
+
+#[test]
+fn check_records_only_when_asked_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let plain = check(&data, false);
+    assert_eq!(plain["verwerking"], "Geaccepteerd");
+    assert!(!data.exists(), "check without --record created the store");
+
+    let first = check(&data, true);
+    assert_eq!(first["verwerking"], "Geaccepteerd");
+    // The sample's only ZiO line: 10 hours H307 at 7650.
+    assert_eq!(realisatie(&data), 76_500);
+
+    let replay = check(&data, true);
+    assert_eq!(replay["verwerking"], "Afgewezen");
+    assert_eq!(replay["retourcodes"][0]["code"], "0106");
+    assert_eq!(realisatie(&data), 76_500, "a replay counted twice");
+}
