@@ -71,6 +71,9 @@ pub struct Outcome {
     /// The declaration's header, when it could be read.
     pub header: Option<Header>,
     pub message_codes: Vec<MessageCode>,
+    /// Message-level warnings that reject nothing (0901: accepted lines are
+    /// stored and will be delivered later). Written with the message codes.
+    pub notices: Vec<MessageCode>,
     /// Line verdicts in input order; meaningless when `message_codes` is not empty.
     pub lines: Spool,
     pub totals: AnswerTotals,
@@ -163,6 +166,7 @@ pub fn check_message<R: BufRead>(
     let mut out = Outcome {
         header: None,
         message_codes: Vec::new(),
+        notices: Vec::new(),
         lines: Spool::new()?,
         totals: AnswerTotals::default(),
         today: ctx.today,
@@ -270,7 +274,8 @@ impl Outcome {
         };
         let whole = self.rejected_whole();
         let header = self.header.clone();
-        let codes = self.message_codes.clone();
+        let mut codes = self.message_codes.clone();
+        codes.extend(self.notices.iter().cloned());
         let head = crate::message::writer::AnswerHead {
             identificatie: &id,
             dagtekening: self.today,

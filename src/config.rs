@@ -35,6 +35,70 @@ pub struct Config {
     pub regime: Regime,
     pub limits: Limits,
     pub indications: Indications,
+    pub server: Server,
+    pub store: StoreSettings,
+    pub upstreams: Upstreams,
+    /// Bearer tokens per provider AGB (hashed).
+    pub tokens: Vec<Token>,
+    pub rate_limits: RateLimits,
+}
+
+/// The HTTP daemon (`serve`).
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: String,
+    /// Check requests running at once; more wait (back-pressure), then 503.
+    pub max_concurrent: usize,
+    pub queue_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
+    /// Longest silence between two chunks of a request body.
+    pub body_idle_timeout_ms: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StoreSettings {
+    /// A shared PostgreSQL ledger; `None`: SQLite in the data directory.
+    pub postgres_url: Option<String>,
+}
+
+/// Where accepted lines go, per route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// POST each forwarded message to this URL; delivered on a 2xx.
+    Http(String),
+    /// Write each forwarded message as a file into this directory (written
+    /// under a temporary name, synced, then renamed).
+    Spool(PathBuf),
+    /// Accepted lines are recorded but not forwarded.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub zio: Upstream,
+    pub regulier: Upstream,
+    pub timeout_ms: u64,
+    /// First retry delay; doubles per attempt (with jitter) up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub agb: AgbCode,
+    /// SHA-256 of the bearer token, 64 lower-case hex digits.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Requests per second per provider AGB (`burst` at once).
+    pub requests_per_second: u32,
+    pub burst: u32,
+    /// Declared lines per minute per provider AGB.
+    pub lines_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +140,112 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     indications: RawIndications,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    upstreams: RawUpstreams,
+    #[serde(default)]
+    tokens: Vec<RawToken>,
+    #[serde(default)]
+    rate_limits: RawRateLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: String,
+    max_concurrent: usize,
+    queue_timeout_ms: u64,
+    header_read_timeout_ms: u64,
+    body_idle_timeout_ms: u64,
+    drain_timeout_ms: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_concurrent: 64,
+            queue_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            body_idle_timeout_ms: 30_000,
+            drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    postgres_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawUpstreams {
+    zio: String,
+    regulier: String,
+    timeout_ms: u64,
+    retry_initial_ms: u64,
+    retry_max_ms: u64,
+}
+
+impl Default for RawUpstreams {
+    fn default() -> Self {
+        Self {
+            zio: "none".into(),
+            regulier: "none".into(),
+            timeout_ms: 10_000,
+            retry_initial_ms: 500,
+            retry_max_ms: 60_000,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    agb: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRateLimits {
+    requests_per_second: u32,
+    burst: u32,
+    lines_per_minute: u32,
+}
+
+impl Default for RawRateLimits {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 20,
+            burst: 40,
+            lines_per_minute: 2_000_000,
+        }
+    }
+}
+
+fn upstream(key: &str, v: &str) -> Result<Upstream, String> {
+    if v == "none" {
+        Ok(Upstream::None)
+    } else if let Some(dir) = v.strip_prefix("spool:") {
+        if dir.is_empty() {
+            return Err(format!("[upstreams] key `{key}`: `spool:` needs a directory"));
+        }
+        Ok(Upstream::Spool(PathBuf::from(dir)))
+    } else if v.starts_with("http://") {
+        v.parse::<hyper::Uri>()
+            .map_err(|e| format!("[upstreams] key `{key}`: `{v}` is not a URL: {e}"))?;
+        Ok(Upstream::Http(v.to_owned()))
+    } else {
+        Err(format!(
+            "[upstreams] key `{key}`: `{v}` is not \"none\", \"spool:DIR\" or an http:// URL"
+        ))
+    }
 }
 
 #[derive(Deserialize)]
@@ -479,6 +649,41 @@ fn build(raw: RawConfig) -> Result<Config, String> {
         }
     }
 
+    let rs = raw.server;
+    if rs.max_concurrent == 0 {
+        return Err("[server] key `max_concurrent`: must be at least 1".into());
+    }
+    let ru = raw.upstreams;
+    if ru.retry_initial_ms == 0 || ru.retry_max_ms < ru.retry_initial_ms {
+        return Err("[upstreams] key `retry_max_ms`: must be at least retry_initial_ms (> 0)".into());
+    }
+    let upstreams = Upstreams {
+        zio: upstream("zio", &ru.zio)?,
+        regulier: upstream("regulier", &ru.regulier)?,
+        timeout_ms: ru.timeout_ms,
+        retry_initial_ms: ru.retry_initial_ms,
+        retry_max_ms: ru.retry_max_ms,
+    };
+    let mut tokens = Vec::new();
+    for (i, t) in raw.tokens.iter().enumerate() {
+        let tbl = format!("[[tokens]] #{}", i + 1);
+        let agb = agb(&tbl, &t.agb)?;
+        let hex_ok = t.sha256.len() == 64 && t.sha256.bytes().all(|c| c.is_ascii_hexdigit());
+        if !hex_ok {
+            return Err(format!(
+                "{tbl} key `sha256`: not 64 hex digits (store the SHA-256 of the token, never the token)"
+            ));
+        }
+        tokens.push(Token {
+            agb,
+            sha256: t.sha256.to_ascii_lowercase(),
+        });
+    }
+    let rl = raw.rate_limits;
+    if rl.requests_per_second == 0 || rl.burst == 0 || rl.lines_per_minute == 0 {
+        return Err("[rate_limits]: every limit must be at least 1".into());
+    }
+
     Ok(Config {
         source: PathBuf::new(),
         gateway: Gateway { zorgkantoren, code },
@@ -500,6 +705,24 @@ fn build(raw: RawConfig) -> Result<Config, String> {
         },
         indications: Indications {
             require_start_of_delivery: raw.indications.require_start_of_delivery,
+        },
+        server: Server {
+            listen: rs.listen,
+            max_concurrent: rs.max_concurrent,
+            queue_timeout_ms: rs.queue_timeout_ms,
+            header_read_timeout_ms: rs.header_read_timeout_ms,
+            body_idle_timeout_ms: rs.body_idle_timeout_ms,
+            drain_timeout_ms: rs.drain_timeout_ms,
+        },
+        store: StoreSettings {
+            postgres_url: raw.store.postgres_url.filter(|u| !u.is_empty()),
+        },
+        upstreams,
+        tokens,
+        rate_limits: RateLimits {
+            requests_per_second: rl.requests_per_second,
+            burst: rl.burst,
+            lines_per_minute: rl.lines_per_minute,
         },
     })
 }
@@ -572,6 +795,17 @@ mod tests {
         let text = format!("{MINIMAL}[regime.codes]\nH307 = \"H999\"\n");
         let e = parse(&text).unwrap_err();
         assert!(e.to_string().contains("[regime.codes] key `H307`"), "{e}");
+    }
+
+    #[test]
+    fn server_keys_are_checked() {
+        let e = parse(&format!("{MINIMAL}[upstreams]\nzio = \"ftp://x\"\n")).unwrap_err();
+        assert!(e.to_string().contains("[upstreams] key `zio`"), "{e}");
+        let e = parse(&format!("{MINIMAL}[[tokens]]\nagb = \"12345678\"\nsha256 = \"secret\"\n")).unwrap_err();
+        assert!(e.to_string().contains("[[tokens]] #1 key `sha256`"), "{e}");
+        let c = parse(&format!("{MINIMAL}[upstreams]\nzio = \"spool:out/zio\"\nregulier = \"http://127.0.0.1:9/r\"\n")).unwrap();
+        assert_eq!(c.upstreams.zio, Upstream::Spool(PathBuf::from("out/zio")));
+        assert_eq!(c.upstreams.regulier, Upstream::Http("http://127.0.0.1:9/r".into()));
     }
 
     #[test]
