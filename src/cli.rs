@@ -1,4 +1,4 @@
-//! The command line: `check`, `ingest` (and, as they land, `ledger`, `serve`).
+//! The command line: `check`, `ingest`, `ledger`, `serve`.
 //! Exit status 0 when the message was read, whatever the verdicts; 2 for a
 //! usage or configuration error, with a message naming the file and the key.
 
@@ -82,27 +82,31 @@ pub enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
-    /// Run the HTTP daemon: POST /declaraties, POST /testbatches, GET
-    /// /metrics, /healthz, /readyz. Stops on SIGTERM after draining.
+    /// Run the HTTP daemon: POST /declaraties, /testbatches, /registry; GET
+    /// /ledger/nacalculatie, /ledger/report, /metrics, /healthz, /readyz.
+    /// Settings come from `[server]`; the flags override them. Prints the
+    /// bound address as the first line of standard output. Stops on SIGTERM
+    /// after draining.
     Serve {
         /// Directory holding gateway.toml.
         #[arg(long, default_value = "config")]
         config: PathBuf,
-        /// The gateway's store.
+        /// The gateway's store (created when missing).
         #[arg(long, default_value = "data")]
         data: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// Address to listen on (`[server] listen`); port 0 picks a free one.
+        #[arg(long)]
+        listen: Option<String>,
         /// Largest message in bytes (0104); overrides `[limits] max_message_bytes`.
         #[arg(long)]
         max_body: Option<u64>,
-        /// Check requests running at once; more wait (back-pressure).
-        #[arg(long, default_value_t = 64)]
-        max_concurrent: usize,
-        /// Seconds a request's head may take to arrive.
-        #[arg(long, default_value_t = 10)]
-        header_read_timeout: u64,
+        /// Check requests running at once (`[server] max_concurrent`).
+        #[arg(long)]
+        max_concurrent: Option<usize>,
+        /// Seconds a request's head may take to arrive
+        /// (`[server] header_read_timeout_ms`).
+        #[arg(long)]
+        header_read_timeout: Option<u64>,
     },
 }
 
@@ -140,20 +144,13 @@ pub enum ReportFormat {
     Csv,
 }
 
-/// PostgreSQL URL of a shared ledger; without it the ledger is SQLite in
-/// the data directory.
-pub const LEDGER_URL_ENV: &str = "ZIO_GATEWAY_LEDGER_URL";
-
-fn ledger_url() -> Option<String> {
-    std::env::var(LEDGER_URL_ENV).ok().filter(|s| !s.is_empty())
-}
-
 /// Opens the ledger; `create`: also when no store exists yet.
 fn open_ledger(
+    config: &Config,
     data: &std::path::Path,
     create: bool,
 ) -> Result<Option<Box<dyn ledger::LedgerStore>>, UsageError> {
-    let url = ledger_url();
+    let url = config.ledger_url();
     if url.is_none() && !create && !data.join("gateway.db").exists() {
         return Ok(None);
     }
@@ -194,7 +191,7 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             let today = parse_today(today.as_deref())?;
             let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
             // The ledger (0106, 0308/0309 across messages, 0506) when one exists.
-            let ledger = open_ledger(&data, record)?;
+            let ledger = open_ledger(&config, &data, record)?;
             if let Some(l) = &ledger {
                 ledger::agreements::apply_stored_agreements(&mut config.regime, &**l)
                     .map_err(|e| UsageError(format!("ledger agreements: {e}")))?;
@@ -281,7 +278,7 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
         }
         Command::Serve {
             config,
-            data: _,
+            data,
             listen,
             max_body,
             max_concurrent,
@@ -291,12 +288,15 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             if let Some(n) = max_body {
                 config.limits.max_message_bytes = (n > 0).then_some(n);
             }
-            let options = crate::server::Options {
-                max_concurrent,
-                header_read_timeout: std::time::Duration::from_secs(header_read_timeout),
-                ..Default::default()
-            };
-            crate::server::serve(config, &listen, options).map_err(UsageError)?;
+            let mut options = crate::server::Options::from_config(&config.server);
+            if let Some(n) = max_concurrent {
+                options.max_concurrent = n.max(1);
+            }
+            if let Some(s) = header_read_timeout {
+                options.header_read_timeout = std::time::Duration::from_secs(s);
+            }
+            let listen = listen.unwrap_or_else(|| config.server.listen.clone());
+            crate::server::serve(config, &data, &listen, options).map_err(UsageError)?;
             Ok(0)
         }
     }
@@ -312,7 +312,7 @@ fn run_ledger(command: LedgerCommand) -> Result<i32, UsageError> {
             data,
         } => {
             let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
-            let store = open_ledger(&data, true)?.expect("created");
+            let store = open_ledger(&config, &data, true)?.expect("created");
             ledger::agreements::apply_stored_agreements(&mut config.regime, &*store)
                 .map_err(|e| UsageError(format!("ledger agreements: {e}")))?;
             let report = ledger::report::LedgerReport::build(&*store, &config.regime, year)
@@ -332,7 +332,7 @@ fn run_ledger(command: LedgerCommand) -> Result<i32, UsageError> {
         }
         LedgerCommand::Import { file, config, data } => {
             let config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
-            let store = open_ledger(&data, true)?.expect("created");
+            let store = open_ledger(&config, &data, true)?.expect("created");
             let n = ledger::agreements::import_agreements(&*store, &file, &config.regime)
                 .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
             println!("{}: {n:?} agreements imported", file.display());

@@ -234,7 +234,9 @@ fn upstream(key: &str, v: &str) -> Result<Upstream, String> {
         Ok(Upstream::None)
     } else if let Some(dir) = v.strip_prefix("spool:") {
         if dir.is_empty() {
-            return Err(format!("[upstreams] key `{key}`: `spool:` needs a directory"));
+            return Err(format!(
+                "[upstreams] key `{key}`: `spool:` needs a directory"
+            ));
         }
         Ok(Upstream::Spool(PathBuf::from(dir)))
     } else if v.starts_with("http://") {
@@ -408,7 +410,19 @@ impl Default for RawIndications {
 
 // ---- loading and validation -------------------------------------------------
 
+/// A PostgreSQL URL here overrides `[store] postgres_url` (tests, one-off runs).
+pub const LEDGER_URL_ENV: &str = "ZIO_GATEWAY_LEDGER_URL";
+
 impl Config {
+    /// The shared PostgreSQL ledger to use, if any: the environment first,
+    /// then `[store] postgres_url`; `None` means SQLite in the data directory.
+    pub fn ledger_url(&self) -> Option<String> {
+        std::env::var(LEDGER_URL_ENV)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.store.postgres_url.clone())
+    }
+
     /// Loads `DIR/gateway.toml`.
     pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
         Self::load_file(&dir.join(FILE_NAME))
@@ -655,7 +669,9 @@ fn build(raw: RawConfig) -> Result<Config, String> {
     }
     let ru = raw.upstreams;
     if ru.retry_initial_ms == 0 || ru.retry_max_ms < ru.retry_initial_ms {
-        return Err("[upstreams] key `retry_max_ms`: must be at least retry_initial_ms (> 0)".into());
+        return Err(
+            "[upstreams] key `retry_max_ms`: must be at least retry_initial_ms (> 0)".into(),
+        );
     }
     let upstreams = Upstreams {
         zio: upstream("zio", &ru.zio)?,
@@ -801,11 +817,20 @@ mod tests {
     fn server_keys_are_checked() {
         let e = parse(&format!("{MINIMAL}[upstreams]\nzio = \"ftp://x\"\n")).unwrap_err();
         assert!(e.to_string().contains("[upstreams] key `zio`"), "{e}");
-        let e = parse(&format!("{MINIMAL}[[tokens]]\nagb = \"12345678\"\nsha256 = \"secret\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{MINIMAL}[[tokens]]\nagb = \"12345678\"\nsha256 = \"secret\"\n"
+        ))
+        .unwrap_err();
         assert!(e.to_string().contains("[[tokens]] #1 key `sha256`"), "{e}");
-        let c = parse(&format!("{MINIMAL}[upstreams]\nzio = \"spool:out/zio\"\nregulier = \"http://127.0.0.1:9/r\"\n")).unwrap();
+        let c = parse(&format!(
+            "{MINIMAL}[upstreams]\nzio = \"spool:out/zio\"\nregulier = \"http://127.0.0.1:9/r\"\n"
+        ))
+        .unwrap();
         assert_eq!(c.upstreams.zio, Upstream::Spool(PathBuf::from("out/zio")));
-        assert_eq!(c.upstreams.regulier, Upstream::Http("http://127.0.0.1:9/r".into()));
+        assert_eq!(
+            c.upstreams.regulier,
+            Upstream::Http("http://127.0.0.1:9/r".into())
+        );
     }
 
     #[test]

@@ -9,6 +9,30 @@ use prometheus::{
     exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter,
     IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
+use std::sync::{Arc, Mutex};
+
+/// What the forwarding side reports, read at every scrape.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ForwardSnapshot {
+    /// Forwarded messages stored in the outbox, not yet delivered.
+    pub outbox_pending: i64,
+    /// Upstream delivery attempts so far, by outcome (a bounded set of
+    /// labels such as `delivered`, `failed`, `retry`). Monotonic per label.
+    pub upstream_attempts: Vec<(&'static str, u64)>,
+}
+
+/// The stats hook of the forwarder (`forward::Stats`, atomics). Any
+/// `Fn() -> ForwardSnapshot` is one, so wiring is a closure:
+/// `metrics.set_forward_stats(move || ForwardSnapshot { .. })`.
+pub trait ForwardStats: Send + Sync {
+    fn snapshot(&self) -> ForwardSnapshot;
+}
+
+impl<F: Fn() -> ForwardSnapshot + Send + Sync> ForwardStats for F {
+    fn snapshot(&self) -> ForwardSnapshot {
+        self()
+    }
+}
 
 /// Every metric the server emits, registered in its own registry.
 pub struct Metrics {
@@ -30,6 +54,15 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Check requests refused with 503 because no permit came in time.
     pub busy_total: IntCounter,
+    /// Requests refused with 401 (no or unknown bearer token).
+    pub unauthorized_total: IntCounter,
+    /// Requests refused with 429 by limit (`requests`, `lines`).
+    pub rate_limited_total: IntCounterVec,
+    /// Forwarded messages waiting in the outbox (from the stats hook).
+    pub outbox_pending: IntGauge,
+    /// Upstream attempts by outcome (from the stats hook).
+    pub upstream_attempts_total: IntCounterVec,
+    forward_stats: Mutex<Option<Arc<dyn ForwardStats>>>,
 }
 
 impl Metrics {
@@ -91,6 +124,32 @@ impl Metrics {
             "Check requests refused with 503 because the concurrency cap was reached",
         )
         .expect("valid metric");
+        let unauthorized_total = IntCounter::new(
+            "zio_gateway_unauthorized_total",
+            "Requests refused with 401: no or unknown bearer token",
+        )
+        .expect("valid metric");
+        let rate_limited_total = IntCounterVec::new(
+            Opts::new(
+                "zio_gateway_rate_limited_total",
+                "Requests refused with 429 by limit (requests, lines)",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric");
+        let outbox_pending = IntGauge::new(
+            "zio_gateway_outbox_pending",
+            "Forwarded messages stored in the outbox and not yet delivered",
+        )
+        .expect("valid metric");
+        let upstream_attempts_total = IntCounterVec::new(
+            Opts::new(
+                "zio_gateway_upstream_attempts_total",
+                "Upstream delivery attempts by outcome",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(lines_total.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(messages_total.clone()),
@@ -100,6 +159,10 @@ impl Metrics {
             Box::new(batch_bytes.clone()),
             Box::new(in_flight.clone()),
             Box::new(busy_total.clone()),
+            Box::new(unauthorized_total.clone()),
+            Box::new(rate_limited_total.clone()),
+            Box::new(outbox_pending.clone()),
+            Box::new(upstream_attempts_total.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -113,11 +176,39 @@ impl Metrics {
             batch_bytes,
             in_flight,
             busy_total,
+            unauthorized_total,
+            rate_limited_total,
+            outbox_pending,
+            upstream_attempts_total,
+            forward_stats: Mutex::new(None),
+        }
+    }
+
+    /// Reads `zio_gateway_outbox_pending` and
+    /// `zio_gateway_upstream_attempts_total` from `stats` at every scrape.
+    pub fn set_forward_stats(&self, stats: impl ForwardStats + 'static) {
+        *self.forward_stats.lock().expect("metrics") = Some(Arc::new(stats));
+    }
+
+    /// Copies the hook's values into the metrics (counters only grow: a
+    /// value lower than the one shown is ignored).
+    fn pull_forward_stats(&self) {
+        let hook = self.forward_stats.lock().expect("metrics").clone();
+        let Some(hook) = hook else { return };
+        let s = hook.snapshot();
+        self.outbox_pending.set(s.outbox_pending);
+        for (outcome, n) in s.upstream_attempts {
+            let c = self.upstream_attempts_total.with_label_values(&[outcome]);
+            let shown = c.get();
+            if n > shown {
+                c.inc_by(n - shown);
+            }
         }
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> (String, Vec<u8>) {
+        self.pull_forward_stats();
         let encoder = TextEncoder::new();
         let mut buf = Vec::new();
         // Encoding into a Vec only fails on inconsistent metric families,
@@ -147,5 +238,24 @@ mod tests {
         assert!(ty.starts_with("text/plain"));
         assert!(text.contains("zio_gateway_lines_total{code=\"none\",route=\"ZIO\"} 1"));
         assert!(text.contains("zio_gateway_batch_lines_count 1"));
+    }
+
+    #[test]
+    fn forward_stats_are_read_at_scrape() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let m = Metrics::new();
+        let delivered = Arc::new(AtomicU64::new(3));
+        let d = delivered.clone();
+        m.set_forward_stats(move || ForwardSnapshot {
+            outbox_pending: 2,
+            upstream_attempts: vec![("delivered", d.load(Ordering::Relaxed)), ("failed", 1)],
+        });
+        let text = String::from_utf8(m.render().1).unwrap();
+        assert!(text.contains("zio_gateway_outbox_pending 2"), "{text}");
+        assert!(text.contains("zio_gateway_upstream_attempts_total{outcome=\"delivered\"} 3"));
+        delivered.store(5, Ordering::Relaxed);
+        let text = String::from_utf8(m.render().1).unwrap();
+        assert!(text.contains("zio_gateway_upstream_attempts_total{outcome=\"delivered\"} 5"));
+        assert!(text.contains("zio_gateway_upstream_attempts_total{outcome=\"failed\"} 1"));
     }
 }

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ledger",
         sql: crate::ledger::sqlite::SCHEMA_V1,
     },
+    Migration {
+        version: 3,
+        name: "forwarding outbox",
+        sql: crate::ledger::sqlite::SCHEMA_V2,
+    },
 ];
 
 /// A store that cannot be opened, read or written.
@@ -116,9 +121,10 @@ impl Store {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         let c = &self.conn;
-        // NORMAL is durable in WAL mode except for the last transactions
-        // before a power cut; it never corrupts the database.
-        c.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: a commit is on disk before the answer says "accepted", also
+        // across a power loss (NORMAL in WAL mode survives a crashed process
+        // but may lose the last commits on power loss).
+        c.pragma_update(None, "synchronous", "FULL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
         c.pragma_update(None, "temp_store", "MEMORY")?;
         // 64 MiB of page cache: the registry's indexes of a million clients

@@ -13,10 +13,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use zio_gateway::config::Config;
+use zio_gateway::config::{Config, Token};
 use zio_gateway::server::{self, Options, State};
+use zio_gateway::types::AgbCode;
 
 const REQUEST: &str = "conformance/cases/001-valid-basic/request.xml";
+/// The bearer token of 11110001 (the Afzender of the conformance cases).
+const TOKEN: &str = "test-token-11110001";
+const AUTH: (&str, &str) = ("authorization", "Bearer test-token-11110001");
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn with_token(config: &mut Config) {
+    config.tokens.push(Token {
+        agb: AgbCode::parse("11110001").unwrap(),
+        sha256: sha256_hex(TOKEN),
+    });
+}
 
 struct Server {
     addr: SocketAddr,
@@ -34,6 +53,9 @@ impl Server {
         if let Some(n) = max_body {
             config.limits.max_message_bytes = Some(n);
         }
+        with_token(&mut config);
+        config.rate_limits.requests_per_second = 10_000;
+        config.rate_limits.burst = 10_000;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::new(config, options));
@@ -102,7 +124,9 @@ fn declaration() -> Bytes {
 }
 
 async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
-    send(addr, Method::POST, path, headers, declaration()).await
+    let mut h = vec![AUTH];
+    h.extend_from_slice(headers);
+    send(addr, Method::POST, path, &h, declaration()).await
 }
 
 async fn get(addr: SocketAddr, path: &str) -> Answer {
@@ -185,7 +209,14 @@ async fn an_oversize_body_much_larger_than_the_limit_still_gets_its_answer() {
     // and discards the rest so the client can read its answer.
     let mut body = std::fs::read(REQUEST).unwrap();
     body.extend(std::iter::repeat_n(b' ', 1 << 20));
-    let a = send(s.addr, Method::POST, "/declaraties", &[], Bytes::from(body)).await;
+    let a = send(
+        s.addr,
+        Method::POST,
+        "/declaraties",
+        &[AUTH],
+        Bytes::from(body),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("<Code>0104</Code>"), "{}", a.body);
     s.shutdown().await;
@@ -269,7 +300,7 @@ async fn shutdown_drains_in_flight_requests() {
     let (first, rest) = body.split_at(400);
     let mut stream = TcpStream::connect(s.addr).await.unwrap();
     let head = format!(
-        "POST /declaraties HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "POST /declaraties HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -306,7 +337,7 @@ async fn a_chunked_body_streams_through() {
     let body = std::fs::read(REQUEST).unwrap();
     let mut stream = TcpStream::connect(s.addr).await.unwrap();
     stream
-        .write_all(b"POST /testbatches HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+        .write_all(format!("POST /testbatches HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {TOKEN}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n").as_bytes())
         .await
         .unwrap();
     for piece in body.chunks(97) {
@@ -338,7 +369,7 @@ async fn the_concurrency_cap_answers_503_when_full() {
     let body = std::fs::read(REQUEST).unwrap();
     let mut held = TcpStream::connect(s.addr).await.unwrap();
     let head = format!(
-        "POST /declaraties HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "POST /declaraties HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     held.write_all(head.as_bytes()).await.unwrap();
@@ -380,4 +411,128 @@ async fn a_slow_request_head_times_out() {
     let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the server keeps a stalled head open");
     s.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_valid_token_401() {
+    let s = Server::start(None).await;
+    for auth in [None, Some("Bearer wrong-token"), Some("Basic dGVzdA==")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        for path in ["/declaraties", "/testbatches", "/registry"] {
+            let a = send(s.addr, Method::POST, path, &headers, declaration()).await;
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{path} {auth:?}");
+            assert!(a.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"));
+        }
+        let a = send(
+            s.addr,
+            Method::GET,
+            "/ledger/report?year=2024",
+            &headers,
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    // Health and metrics stay open.
+    assert_eq!(get(s.addr, "/healthz").await.status, StatusCode::OK);
+    assert_eq!(get(s.addr, "/metrics").await.status, StatusCode::OK);
+    let m = get(s.addr, "/metrics").await.body;
+    assert!(m.contains("zio_gateway_unauthorized_total 12"), "{m}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_forged_afzender_gets_0107() {
+    let mut config = Config::load_dir(Path::new("conformance/config")).expect("config");
+    config.tokens.push(Token {
+        agb: AgbCode::parse("22220002").unwrap(),
+        sha256: sha256_hex("other-token"),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(State::new(config, Options::default()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    for path in ["/declaraties", "/testbatches"] {
+        let a = send(
+            addr,
+            Method::POST,
+            path,
+            &[("authorization", "Bearer other-token")],
+            declaration(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.body.contains("<Code>0107</Code>"), "{}", a.body);
+        assert!(
+            a.body
+                .contains("<AantalGeaccepteerd>0</AantalGeaccepteerd>"),
+            "{}",
+            a.body
+        );
+        assert!(!a.body.contains("<Prestatie>"), "{}", a.body);
+    }
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn over_the_request_rate_429_with_retry_after() {
+    let mut config = Config::load_dir(Path::new("conformance/config")).expect("config");
+    with_token(&mut config);
+    config.rate_limits.requests_per_second = 1;
+    config.rate_limits.burst = 2;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(State::new(config, Options::default()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..4 {
+        let a = post(addr, "/testbatches", &[]).await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            retry = Some(a.headers["retry-after"].to_str().unwrap().to_owned());
+        }
+        statuses.push(a.status);
+    }
+    assert_eq!(statuses[0], StatusCode::OK);
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let secs: u64 = retry.unwrap().parse().unwrap();
+    assert!((1..=2).contains(&secs));
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn over_the_line_budget_the_next_request_gets_429() {
+    let mut config = Config::load_dir(Path::new("conformance/config")).expect("config");
+    with_token(&mut config);
+    config.rate_limits.lines_per_minute = 3;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(State::new(config, Options::default()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    // 2 lines each: the second message takes the budget (3) into debt.
+    assert_eq!(post(addr, "/testbatches", &[]).await.status, StatusCode::OK);
+    assert_eq!(post(addr, "/testbatches", &[]).await.status, StatusCode::OK);
+    let a = post(addr, "/testbatches", &[]).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+    let secs: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=21).contains(&secs), "{secs}");
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
 }

@@ -37,6 +37,7 @@ async fn post(addr: SocketAddr, path: &str, body: Vec<u8>) -> (String, String) {
         .method(Method::POST)
         .uri(path)
         .header("host", "localhost")
+        .header("authorization", "Bearer test-token-11110001")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     let resp = sender.send_request(req).await.unwrap();
@@ -55,7 +56,15 @@ async fn no_bsn_in_any_log_line() {
         .with_writer(move || sink.clone())
         .init();
 
-    let config = Config::load_dir(Path::new("conformance/config")).unwrap();
+    let mut config = Config::load_dir(Path::new("conformance/config")).unwrap();
+    use sha2::Digest;
+    config.tokens.push(zio_gateway::config::Token {
+        agb: zio_gateway::types::AgbCode::parse("11110001").unwrap(),
+        sha256: sha2::Sha256::digest(b"test-token-11110001")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = Arc::new(State::new(config, Options::default()));

@@ -73,6 +73,8 @@ async fn through_the_server(addr: std::net::SocketAddr, lines: u64) -> (usize, u
         .method(Method::POST)
         .uri("/declaraties")
         .header("host", "localhost")
+        // The example configuration's token of 12345678 (the synthetic sender).
+        .header("authorization", "Bearer voorbeeld-token-12345678")
         .body(ChannelBody::new(rx))
         .unwrap();
     let resp = sender.send_request(req).await.unwrap();

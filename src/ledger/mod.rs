@@ -33,7 +33,7 @@ use crate::regime::{Agreement, Regime, Unit};
 use crate::rules::history::PriorLine;
 use crate::rules::{History, LineVerdict, Route};
 use crate::types::{
-    AgbCode, Cents, Datum, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode,
+    AgbCode, Cents, Datum, DebetCredit, Eenheid, Period, ProductCode, Referentie, ZorgkantoorCode,
 };
 use chrono::Datelike;
 use rust_decimal::Decimal;
@@ -143,6 +143,124 @@ pub struct RecordSummary {
     /// Credit lines not recorded because the line they name was already
     /// cancelled, or is not in the ledger (a concurrent process got there first).
     pub credits_void: u64,
+    /// Forwarded messages queued in the outbox (0, 1 or 2).
+    pub outbox_rows: u64,
+}
+
+/// What [`LedgerStore::record_message_forwarding`] needs to queue the
+/// forwarded messages (`messages.md` "Forwarding") in the outbox, in the same
+/// transaction as the lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardPlan {
+    /// The incoming message's Declaratieperiode (forwarded unchanged).
+    pub periode: Period,
+    /// Queue the ZIO lines (the ZIO upstream is configured).
+    pub zio: bool,
+    /// Queue the REGULIER lines.
+    pub regulier: bool,
+    /// Unix milliseconds: when the row is recorded.
+    pub now_ms: i64,
+    /// The recording request holds the new rows until then (it tries the
+    /// first delivery itself); the worker takes them after that.
+    pub held_until_ms: i64,
+}
+
+/// One forwarded message waiting in (or delivered from) the outbox: one per
+/// (agb, message id, route) with at least one newly recorded line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub agb: AgbCode,
+    /// The incoming message's Identificatie.
+    pub message_id: Referentie,
+    pub route: Route,
+    /// The forwarded message's Identificatie (`forward::forward_id`).
+    pub forward_id: String,
+    pub zorgkantoor: ZorgkantoorCode,
+    pub dagtekening: Datum,
+    pub periode: Period,
+    /// Lines recorded for this route.
+    pub lines: u64,
+    /// `pending` or `delivered`.
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl OutboxRow {
+    pub fn delivered(&self) -> bool {
+        self.state == "delivered"
+    }
+}
+
+/// Which outbox rows [`LedgerStore::outbox_claim`] takes.
+#[derive(Clone, Copy, Debug)]
+pub enum ClaimScope<'a> {
+    /// Pending rows that are due and not held, oldest first, at most `limit`.
+    Due { limit: u32 },
+    /// Every pending row of one message, held or not (the request that
+    /// recorded it).
+    Message {
+        agb: &'a AgbCode,
+        message_id: &'a Referentie,
+    },
+}
+
+/// One recorded line as it is forwarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardLine {
+    pub bsn: String,
+    pub geboortedatum: Datum,
+    pub besluitnummer: u64,
+    pub referentie: String,
+    pub vorig_referentie: Option<String>,
+    /// The code as forwarded (after a remap).
+    pub product_code: String,
+    pub period_from: Datum,
+    pub period_to: Datum,
+    pub volume: u64,
+    /// `01`, `04` or `16`.
+    pub eenheid: String,
+    pub tarief: i64,
+    pub bedrag: i64,
+    /// `D` or `C`.
+    pub debet_credit: String,
+    pub onderwijstijd: Option<bool>,
+    pub brin: Option<String>,
+}
+
+/// Counts newly recorded lines per route, for the outbox rows.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RouteCounts {
+    pub zio: u64,
+    pub regulier: u64,
+}
+
+impl RouteCounts {
+    pub fn add(&mut self, route: Route, n: i64) {
+        let slot = match route {
+            Route::Zio => &mut self.zio,
+            Route::Regulier => &mut self.regulier,
+            Route::Afgewezen => return,
+        };
+        *slot = slot.saturating_add_signed(n);
+    }
+
+    /// (route, lines) of the routes `plan` queues that have lines.
+    pub fn queued(&self, plan: &ForwardPlan) -> Vec<(Route, u64)> {
+        let mut out = Vec::new();
+        if plan.zio && self.zio > 0 {
+            out.push((Route::Zio, self.zio));
+        }
+        if plan.regulier && self.regulier > 0 {
+            out.push((Route::Regulier, self.regulier));
+        }
+        out
+    }
 }
 
 /// One accepted line as the ledger stores it.
@@ -325,7 +443,51 @@ pub trait LedgerStore: Send + Sync {
         &self,
         msg: &RecordedMessage,
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
+    ) -> Result<RecordSummary> {
+        self.record_message_forwarding(msg, None, lines)
+    }
+
+    /// [`LedgerStore::record_message`], and with a `plan` in the same
+    /// transaction one outbox row per queued route with newly recorded lines
+    /// (state pending, attempts 0, held by the caller until
+    /// `plan.held_until_ms`).
+    fn record_message_forwarding(
+        &self,
+        msg: &RecordedMessage,
+        plan: Option<&ForwardPlan>,
+        lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary>;
+
+    /// Takes outbox rows for delivery: holds them until `now_ms + lease_ms`
+    /// (no other worker, in this process or another, takes them meanwhile;
+    /// PostgreSQL: `FOR UPDATE SKIP LOCKED`). Ordered by id.
+    fn outbox_claim(
+        &self,
+        scope: ClaimScope<'_>,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>>;
+
+    /// Streams the recorded lines of the row's message and route, in the
+    /// order received, to `each`.
+    fn outbox_lines(
+        &self,
+        row: &OutboxRow,
+        each: &mut dyn FnMut(ForwardLine) -> io::Result<()>,
+    ) -> Result<()>;
+
+    /// Marks a row delivered (the upstream said 2xx, or the spool file is
+    /// in place). `false` when it was delivered already.
+    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool>;
+
+    /// Counts a failed attempt and releases the row until `next_attempt_ms`.
+    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()>;
+
+    /// Rows not delivered yet.
+    fn outbox_pending(&self) -> Result<u64>;
+
+    /// Every outbox row, by id (audit, tests).
+    fn outbox_rows(&self) -> Result<Vec<OutboxRow>>;
 
     /// 0106: this message id of this Afzender was recorded.
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool>;
@@ -381,6 +543,16 @@ pub fn open(data_dir: &Path, pg_url: Option<&str>) -> Result<Box<dyn LedgerStore
 /// Retries a recording a concurrent transaction got in the way of; the
 /// accepted lines are read again from the outcome's spool each time.
 pub fn record_outcome(store: &dyn LedgerStore, outcome: &mut Outcome) -> Result<RecordSummary> {
+    record_outcome_forwarding(store, outcome, None)
+}
+
+/// [`record_outcome`], queueing the forwarded messages in the outbox when
+/// `plan` is given (its `periode` is taken from the outcome's header).
+pub fn record_outcome_forwarding(
+    store: &dyn LedgerStore,
+    outcome: &mut Outcome,
+    plan: Option<&ForwardPlan>,
+) -> Result<RecordSummary> {
     let Some(header) = outcome.header.clone() else {
         return Ok(RecordSummary::default());
     };
@@ -391,7 +563,11 @@ pub fn record_outcome(store: &dyn LedgerStore, outcome: &mut Outcome) -> Result<
     let mut attempt = 0;
     loop {
         let mut lines = outcome.accepted_lines()?;
-        match store.record_message(&msg, &mut lines) {
+        let plan = plan.map(|p| ForwardPlan {
+            periode: header.periode,
+            ..p.clone()
+        });
+        match store.record_message_forwarding(&msg, plan.as_ref(), &mut lines) {
             Err(LedgerError::Retry(_)) if attempt < 8 => {
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(5)));
@@ -511,9 +687,57 @@ pub(crate) mod sql {
     pub const INSERT_LINE: &str = "INSERT INTO ledger_line (agb, referentie, message_id, \
         zorgkantoor, bsn, brin, onderwijstijd, route, product_code, declared_code, period_from, \
         period_to, year, month, volume, eenheid, unit, base_volume, tarief, bedrag, \
-        bedrag_signed, debet_credit, vorig_referentie, codes) VALUES ($1, $2, $3, $4, $5, $6, \
-        $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+        bedrag_signed, debet_credit, vorig_referentie, codes, geboortedatum, besluitnummer) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+        $18, $19, $20, $21, $22, $23, $24, $25, $26) \
         ON CONFLICT (agb, referentie) DO NOTHING";
+
+    pub const INSERT_OUTBOX: &str = "INSERT INTO forward_outbox (agb, message_id, route, \
+        forward_id, zorgkantoor, dagtekening, period_from, period_to, lines, state, attempts, \
+        next_attempt_at, claimed_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+        'pending', 0, $10, $11, $10) ON CONFLICT (agb, message_id, route) DO NOTHING";
+
+    pub const OUTBOX_COLUMNS: &str = "id, agb, message_id, route, forward_id, zorgkantoor, \
+        dagtekening, period_from, period_to, lines, state, attempts, next_attempt_at, \
+        delivered_at, last_error";
+
+    /// Claims rows: `$1` now, `$2` lease; Due: `$3` limit; Message: `$3`
+    /// agb, `$4` message id. `pg`: lock with SKIP LOCKED.
+    pub fn outbox_claim(message: bool, pg: bool) -> String {
+        let which = if message {
+            "agb = $3 AND message_id = $4 AND state = 'pending'"
+        } else {
+            "state = 'pending' AND next_attempt_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until <= $1)"
+        };
+        let limit = if message { "" } else { " LIMIT $3" };
+        let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+        format!(
+            "UPDATE forward_outbox SET claimed_until = CAST($1 AS BIGINT) + CAST($2 AS BIGINT) WHERE id IN \
+             (SELECT id FROM forward_outbox WHERE {which} ORDER BY next_attempt_at, id{limit}{lock}) \
+             RETURNING {OUTBOX_COLUMNS}"
+        )
+    }
+
+    pub const OUTBOX_LINES: &str = "SELECT bsn, geboortedatum, besluitnummer, referentie, \
+        vorig_referentie, product_code, period_from, period_to, volume, eenheid, tarief, bedrag, \
+        debet_credit, onderwijstijd, brin FROM ledger_line \
+        WHERE agb = $1 AND message_id = $2 AND route = $3 ORDER BY seq";
+
+    pub const OUTBOX_DELIVERED: &str = "UPDATE forward_outbox SET state = 'delivered', \
+        delivered_at = $2, claimed_until = NULL, attempts = attempts + 1, last_error = NULL \
+        WHERE id = $1 AND state = 'pending'";
+
+    pub const OUTBOX_RETRY: &str = "UPDATE forward_outbox SET attempts = attempts + 1, \
+        next_attempt_at = $2, claimed_until = NULL, last_error = $3 \
+        WHERE id = $1 AND state = 'pending'";
+
+    pub const OUTBOX_PENDING: &str =
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM forward_outbox WHERE state = 'pending'";
+
+    pub fn outbox_rows() -> String {
+        format!("SELECT {OUTBOX_COLUMNS} FROM forward_outbox ORDER BY id")
+    }
 
     /// Cancels the named line, once: `$1` the credit's reference.
     pub const CREDIT_LINE: &str = "UPDATE ledger_line SET credited_by = $1 \

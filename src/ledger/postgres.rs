@@ -9,13 +9,14 @@
 //! server: `spawn_blocking`), never from inside an async task.
 
 use super::{
-    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, LedgerError,
-    LedgerLine, LedgerStore, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping,
-    VolumeRow,
+    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, ClaimScope,
+    ForwardLine, ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
+    RecordedMessage, Result, RouteCounts, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::regime::Agreement;
 use crate::rules::history::PriorLine;
 use crate::rules::LineVerdict;
+use crate::types::Period;
 use crate::types::{AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode};
 use chrono::NaiveDate;
 use postgres::{Client, NoTls, Statement};
@@ -32,10 +33,11 @@ pub struct PgMigration {
 /// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
 /// Recorded in `ledger_schema_migrations`; applied under an advisory lock,
 /// so gateways starting together migrate once.
-pub const PG_MIGRATIONS: &[PgMigration] = &[PgMigration {
-    version: 1,
-    name: "ledger",
-    sql: "
+pub const PG_MIGRATIONS: &[PgMigration] = &[
+    PgMigration {
+        version: 1,
+        name: "ledger",
+        sql: "
 CREATE TABLE ledger_message (
     agb TEXT NOT NULL,
     message_id TEXT NOT NULL,
@@ -97,7 +99,39 @@ CREATE TABLE ledger_agreement_code (
     PRIMARY KEY (agb, zorgkantoor, year, code)
 );
 ",
-}];
+    },
+    PgMigration {
+        version: 2,
+        name: "forwarding outbox",
+        sql: "
+ALTER TABLE ledger_line ADD COLUMN geboortedatum DATE;
+ALTER TABLE ledger_line ADD COLUMN besluitnummer BIGINT;
+CREATE INDEX ledger_line_message ON ledger_line (agb, message_id, route, seq);
+
+CREATE TABLE forward_outbox (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agb TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    route TEXT NOT NULL,
+    forward_id TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    dagtekening DATE NOT NULL,
+    period_from DATE NOT NULL,
+    period_to DATE NOT NULL,
+    lines BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    claimed_until BIGINT,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT,
+    last_error TEXT,
+    UNIQUE (agb, message_id, route)
+);
+CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
+",
+    },
+];
 
 /// Key of the advisory lock taken while migrating.
 const MIGRATION_LOCK: i64 = 0x7a69_6f4c_6467; // "zioLdg"
@@ -111,6 +145,7 @@ struct Statements {
     message_processed: Statement,
     prior_line: Statement,
     declared: Statement,
+    insert_outbox: Statement,
 }
 
 struct Conn {
@@ -190,6 +225,7 @@ impl PgLedger {
             message_processed: client.prepare(sql::MESSAGE_PROCESSED)?,
             prior_line: client.prepare(sql::PRIOR_LINE)?,
             declared: client.prepare(sql::DECLARED_BASE_VOLUME)?,
+            insert_outbox: client.prepare(sql::INSERT_OUTBOX)?,
         };
         Ok(Self {
             conn: Mutex::new(Conn { client, st }),
@@ -247,20 +283,67 @@ fn read_line(r: &postgres::Row) -> Result<LedgerLine> {
     })
 }
 
+fn read_outbox(r: &postgres::Row) -> Result<OutboxRow> {
+    let agb: String = r.get(1);
+    let zk: String = r.get(5);
+    Ok(OutboxRow {
+        id: r.get(0),
+        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
+        message_id: Referentie::new_unchecked(r.get(2)),
+        route: route_parse(r.get(3)),
+        forward_id: r.get(4),
+        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
+        dagtekening: r.get::<_, NaiveDate>(6),
+        periode: Period::new(r.get::<_, NaiveDate>(7), r.get::<_, NaiveDate>(8)),
+        lines: r.get::<_, i64>(9) as u64,
+        state: r.get(10),
+        attempts: r.get::<_, i32>(11) as u32,
+        next_attempt_at: r.get(12),
+        delivered_at: r.get(13),
+        last_error: r.get(14),
+    })
+}
+
+fn read_forward_line(r: &postgres::Row) -> Result<ForwardLine> {
+    Ok(ForwardLine {
+        bsn: r.get(0),
+        geboortedatum: r
+            .get::<_, Option<NaiveDate>>(1)
+            .ok_or_else(|| bad("geboortedatum", "NULL"))?,
+        besluitnummer: r
+            .get::<_, Option<i64>>(2)
+            .ok_or_else(|| bad("besluitnummer", "NULL"))? as u64,
+        referentie: r.get(3),
+        vorig_referentie: r.get(4),
+        product_code: r.get(5),
+        period_from: r.get::<_, NaiveDate>(6),
+        period_to: r.get::<_, NaiveDate>(7),
+        volume: r.get::<_, i64>(8) as u64,
+        eenheid: r.get(9),
+        tarief: r.get(10),
+        bedrag: r.get(11),
+        debet_credit: r.get(12),
+        onderwijstijd: r.get(13),
+        brin: r.get(14),
+    })
+}
+
 impl LedgerStore for PgLedger {
     fn backend(&self) -> &'static str {
         "postgres"
     }
 
-    fn record_message(
+    fn record_message_forwarding(
         &self,
         msg: &RecordedMessage,
+        plan: Option<&ForwardPlan>,
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary> {
         let mut guard = self.lock();
         let Conn { client, st } = &mut *guard;
         let mut tx = client.transaction()?;
         let mut sum = RecordSummary::default();
+        let mut routes = RouteCounts::default();
         let agb = msg.agb.as_str();
         let fresh = tx.execute(
             &st.insert_message,
@@ -312,6 +395,8 @@ impl LedgerStore for PgLedger {
                     &l.debet_credit.code(),
                     &vorig,
                     &l.codes,
+                    &v.geboortedatum,
+                    &(v.besluitnummer as i64),
                 ],
             )?;
             if n == 0 {
@@ -319,6 +404,7 @@ impl LedgerStore for PgLedger {
                 continue;
             }
             sum.inserted += 1;
+            routes.add(l.route, 1);
             if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, vorig) {
                 let n = tx.execute(&st.credit, &[&l.referentie.as_str(), &agb, &vorig])?;
                 if n == 1 {
@@ -326,8 +412,30 @@ impl LedgerStore for PgLedger {
                 } else {
                     tx.execute(&st.delete, &[&agb, &l.referentie.as_str()])?;
                     sum.inserted -= 1;
+                    routes.add(l.route, -1);
                     sum.credits_void += 1;
                 }
+            }
+        }
+        if let Some(plan) = plan {
+            for (route, n) in routes.queued(plan) {
+                let fid = crate::forward::forward_id(msg.identificatie.as_str(), route);
+                sum.outbox_rows += tx.execute(
+                    &st.insert_outbox,
+                    &[
+                        &agb,
+                        &msg.identificatie.as_str(),
+                        &route.as_str(),
+                        &fid,
+                        &msg.zorgkantoor.as_str(),
+                        &msg.dagtekening,
+                        &plan.periode.from,
+                        &plan.periode.to,
+                        &(n as i64),
+                        &plan.now_ms,
+                        &plan.held_until_ms,
+                    ],
+                )?;
             }
         }
         let n = sum.inserted as i64;
@@ -337,6 +445,81 @@ impl LedgerStore for PgLedger {
         )?;
         tx.commit()?;
         Ok(sum)
+    }
+
+    fn outbox_claim(
+        &self,
+        scope: ClaimScope<'_>,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>> {
+        let mut guard = self.lock();
+        let c = &mut guard.client;
+        let found = match scope {
+            ClaimScope::Due { limit } => c.query(
+                &sql::outbox_claim(false, true),
+                &[&now_ms, &lease_ms, &i64::from(limit)],
+            )?,
+            ClaimScope::Message { agb, message_id } => c.query(
+                &sql::outbox_claim(true, true),
+                &[&now_ms, &lease_ms, &agb.as_str(), &message_id.as_str()],
+            )?,
+        };
+        let mut rows = found.iter().map(read_outbox).collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    fn outbox_lines(
+        &self,
+        row: &OutboxRow,
+        each: &mut dyn FnMut(ForwardLine) -> io::Result<()>,
+    ) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut guard = self.lock();
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [
+            &row.agb.as_str(),
+            &row.message_id.as_str(),
+            &row.route.as_str(),
+        ];
+        // Rows arrive as they are read: a large message is never held whole.
+        let mut it = guard.client.query_raw(sql::OUTBOX_LINES, params)?;
+        while let Some(r) = it.next()? {
+            each(read_forward_line(&r)?)?;
+        }
+        Ok(())
+    }
+
+    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool> {
+        let mut guard = self.lock();
+        let n = guard
+            .client
+            .execute(sql::OUTBOX_DELIVERED, &[&id, &now_ms])?;
+        Ok(n == 1)
+    }
+
+    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .execute(sql::OUTBOX_RETRY, &[&id, &next_attempt_ms, &error])?;
+        Ok(())
+    }
+
+    fn outbox_pending(&self) -> Result<u64> {
+        let mut guard = self.lock();
+        let n: i64 = guard.client.query_one(sql::OUTBOX_PENDING, &[])?.get(0);
+        Ok(n as u64)
+    }
+
+    fn outbox_rows(&self) -> Result<Vec<OutboxRow>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(&sql::outbox_rows(), &[])?
+            .iter()
+            .map(read_outbox)
+            .collect()
     }
 
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {

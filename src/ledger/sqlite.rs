@@ -3,14 +3,15 @@
 //! ([`SCHEMA_V1`] is its ledger step).
 
 use super::{
-    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, LedgerError,
-    LedgerLine, LedgerStore, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping,
-    VolumeRow,
+    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, ClaimScope,
+    ForwardLine, ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
+    RecordedMessage, Result, RouteCounts, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::regime::Agreement;
 use crate::rules::history::PriorLine;
 use crate::rules::LineVerdict;
 use crate::store::Store;
+use crate::types::Period;
 use crate::types::{
     parse_datum, AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode,
 };
@@ -82,6 +83,37 @@ CREATE TABLE ledger_agreement_code (
     price_cents INTEGER,
     PRIMARY KEY (agb, zorgkantoor, year, code)
 ) WITHOUT ROWID;
+";
+
+/// Forwarding (store migration 3): the columns a forwarded line needs that
+/// the ledger lacked, an index to read one message's lines in order, and the
+/// outbox. Times are Unix milliseconds.
+pub const SCHEMA_V2: &str = "
+ALTER TABLE ledger_line ADD COLUMN geboortedatum TEXT;
+ALTER TABLE ledger_line ADD COLUMN besluitnummer INTEGER;
+CREATE INDEX ledger_line_message ON ledger_line (agb, message_id, route, seq);
+
+CREATE TABLE forward_outbox (
+    id INTEGER PRIMARY KEY,
+    agb TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    route TEXT NOT NULL,
+    forward_id TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    dagtekening TEXT NOT NULL,
+    period_from TEXT NOT NULL,
+    period_to TEXT NOT NULL,
+    lines INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_until INTEGER,
+    created_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    last_error TEXT,
+    UNIQUE (agb, message_id, route)
+);
+CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
 ";
 
 /// `$n` placeholders as SQLite's `?n`.
@@ -174,14 +206,69 @@ fn read_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerLine> {
     Ok(line)
 }
 
+fn read_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    let s = |i: usize| r.get::<_, String>(i);
+    let date = |i: usize| -> rusqlite::Result<crate::types::Datum> {
+        let v = s(i)?;
+        parse_datum(&v).ok_or_else(|| bad("date", &v))
+    };
+    let agb = s(1)?;
+    let zk = s(5)?;
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
+        message_id: Referentie::new_unchecked(s(2)?),
+        route: route_parse(&s(3)?),
+        forward_id: s(4)?,
+        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
+        dagtekening: date(6)?,
+        periode: Period::new(date(7)?, date(8)?),
+        lines: r.get::<_, i64>(9)? as u64,
+        state: s(10)?,
+        attempts: r.get::<_, i64>(11)? as u32,
+        next_attempt_at: r.get(12)?,
+        delivered_at: r.get(13)?,
+        last_error: r.get(14)?,
+    })
+}
+
+fn read_forward_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<ForwardLine> {
+    let s = |i: usize| r.get::<_, String>(i);
+    let date = |i: usize| -> rusqlite::Result<crate::types::Datum> {
+        let v: Option<String> = r.get(i)?;
+        let v = v.unwrap_or_default();
+        parse_datum(&v).ok_or_else(|| bad("date", &v))
+    };
+    Ok(ForwardLine {
+        bsn: s(0)?,
+        geboortedatum: date(1)?,
+        besluitnummer: r
+            .get::<_, Option<i64>>(2)?
+            .ok_or_else(|| bad("besluitnummer", "NULL"))? as u64,
+        referentie: s(3)?,
+        vorig_referentie: r.get(4)?,
+        product_code: s(5)?,
+        period_from: date(6)?,
+        period_to: date(7)?,
+        volume: r.get::<_, i64>(8)? as u64,
+        eenheid: s(9)?,
+        tarief: r.get(10)?,
+        bedrag: r.get(11)?,
+        debet_credit: s(12)?,
+        onderwijstijd: r.get::<_, Option<i64>>(13)?.map(|b| b != 0),
+        brin: r.get(14)?,
+    })
+}
+
 impl LedgerStore for SqliteLedger {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
 
-    fn record_message(
+    fn record_message_forwarding(
         &self,
         msg: &RecordedMessage,
+        plan: Option<&ForwardPlan>,
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary> {
         let mut store = self.lock();
@@ -191,6 +278,7 @@ impl LedgerStore for SqliteLedger {
             .conn_mut()
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut sum = RecordSummary::default();
+        let mut routes = RouteCounts::default();
         let agb = msg.agb.as_str();
         let fresh = tx
             .prepare_cached(&q(sql::INSERT_MESSAGE))?
@@ -240,12 +328,15 @@ impl LedgerStore for SqliteLedger {
                     l.debet_credit.code(),
                     l.vorig_referentie.as_ref().map(|r| r.as_str()),
                     l.codes,
+                    v.geboortedatum.to_string(),
+                    v.besluitnummer as i64,
                 ])?;
                 if n == 0 {
                     sum.duplicates += 1;
                     continue;
                 }
                 sum.inserted += 1;
+                routes.add(l.route, 1);
                 if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, &l.vorig_referentie) {
                     let n = credit.execute(params![l.referentie.as_str(), agb, vorig.as_str()])?;
                     if n == 1 {
@@ -253,9 +344,28 @@ impl LedgerStore for SqliteLedger {
                     } else {
                         delete.execute(params![agb, l.referentie.as_str()])?;
                         sum.inserted -= 1;
+                        routes.add(l.route, -1);
                         sum.credits_void += 1;
                     }
                 }
+            }
+        }
+        if let Some(plan) = plan {
+            let mut insert = tx.prepare_cached(&q(sql::INSERT_OUTBOX))?;
+            for (route, n) in routes.queued(plan) {
+                sum.outbox_rows += insert.execute(params![
+                    agb,
+                    msg.identificatie.as_str(),
+                    route.as_str(),
+                    crate::forward::forward_id(msg.identificatie.as_str(), route),
+                    msg.zorgkantoor.as_str(),
+                    msg.dagtekening.to_string(),
+                    plan.periode.from.to_string(),
+                    plan.periode.to.to_string(),
+                    n as i64,
+                    plan.now_ms,
+                    plan.held_until_ms,
+                ])? as u64;
             }
         }
         tx.prepare_cached(&q(sql::COUNT_MESSAGE_LINES))?
@@ -266,6 +376,86 @@ impl LedgerStore for SqliteLedger {
             ])?;
         tx.commit()?;
         Ok(sum)
+    }
+
+    fn outbox_claim(
+        &self,
+        scope: ClaimScope<'_>,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxRow>> {
+        let store = self.lock();
+        let c = store.conn();
+        let mut rows = match scope {
+            ClaimScope::Due { limit } => c
+                .prepare_cached(&q(&sql::outbox_claim(false, false)))?
+                .query_map(params![now_ms, lease_ms, limit], read_outbox)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            ClaimScope::Message { agb, message_id } => c
+                .prepare_cached(&q(&sql::outbox_claim(true, false)))?
+                .query_map(
+                    params![now_ms, lease_ms, agb.as_str(), message_id.as_str()],
+                    read_outbox,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    fn outbox_lines(
+        &self,
+        row: &OutboxRow,
+        each: &mut dyn FnMut(ForwardLine) -> io::Result<()>,
+    ) -> Result<()> {
+        let store = self.lock();
+        let mut st = store.conn().prepare_cached(&q(sql::OUTBOX_LINES))?;
+        let mut rows = st.query(params![
+            row.agb.as_str(),
+            row.message_id.as_str(),
+            row.route.as_str()
+        ])?;
+        while let Some(r) = rows.next()? {
+            each(read_forward_line(r)?)?;
+        }
+        Ok(())
+    }
+
+    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool> {
+        let store = self.lock();
+        let n = store
+            .conn()
+            .prepare_cached(&q(sql::OUTBOX_DELIVERED))?
+            .execute(params![id, now_ms])?;
+        Ok(n == 1)
+    }
+
+    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
+        let store = self.lock();
+        store
+            .conn()
+            .prepare_cached(&q(sql::OUTBOX_RETRY))?
+            .execute(params![id, next_attempt_ms, error])?;
+        Ok(())
+    }
+
+    fn outbox_pending(&self) -> Result<u64> {
+        let store = self.lock();
+        let n: i64 = store
+            .conn()
+            .prepare_cached(sql::OUTBOX_PENDING)?
+            .query_row([], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn outbox_rows(&self) -> Result<Vec<OutboxRow>> {
+        let store = self.lock();
+        let rows = store
+            .conn()
+            .prepare(&sql::outbox_rows())?
+            .query_map([], read_outbox)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {

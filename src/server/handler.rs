@@ -2,24 +2,39 @@
 //! (after Pingora's proxy phases):
 //!
 //! 1. [`request_filter`]: method and path to an [`Endpoint`], or an early answer.
-//! 2. [`admit`]: a concurrency permit for check requests, or 503 (back-pressure).
-//! 3. [`check`]: the body streamed into the checker on a blocking thread; the
-//!    answer streamed back.
-//! 4. [`logging`]: metrics and the one log line per request.
+//! 2. [`authenticate`]: the bearer token names the provider (401 without one),
+//!    whose rate limits may refuse the request (429 with Retry-After).
+//! 3. [`admit`]: a concurrency permit for check requests, or 503 (back-pressure).
+//! 4. [`check`]: the body streamed into the checker on a blocking thread; a
+//!    message whose Afzender is not the authenticated provider is rejected
+//!    whole (0107); accepted lines recorded in the ledger, then forwarded,
+//!    and only then the answer streamed back.
+//! 5. [`logging`]: metrics and the one log line per request.
+//!
+//! Who may call what: `/declaraties` and `/testbatches` any provider with a
+//! token, for its own messages only (0107). `/registry` and `/ledger/*` also
+//! need a configured token (any one: the gateway has no operator role yet).
+//! `/metrics`, `/healthz`, `/readyz` are open (bind them to an internal
+//! network).
 //!
 //! Nothing here logs a line's content: no BSN, no reference, only the
 //! sender's AGB code and the message identificatie.
 
+use super::auth::{bearer, retry_after_secs};
 use super::body::{
     feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
 };
 use super::State;
-use crate::check::{check_message, Outcome};
+use crate::check::{check_message, AnswerTotals, MessageCode, Outcome};
 use crate::message::writer::Format;
+use crate::retourcode::Retourcode;
+use crate::types::AgbCode;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -42,6 +57,12 @@ pub enum Endpoint {
     Metrics,
     Healthz,
     Readyz,
+    /// `POST /registry`: an iWlz message into the registry.
+    Registry,
+    /// `GET /ledger/nacalculatie?year=Y[&format=csv]`.
+    LedgerNacalculatie,
+    /// `GET /ledger/report?year=Y`.
+    LedgerReport,
     /// No such path (404) or method (405).
     Other,
 }
@@ -55,8 +76,23 @@ impl Endpoint {
             Endpoint::Metrics => "metrics",
             Endpoint::Healthz => "healthz",
             Endpoint::Readyz => "readyz",
+            Endpoint::Registry => "registry",
+            Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
+            Endpoint::LedgerReport => "ledger_report",
             Endpoint::Other => "other",
         }
+    }
+
+    /// Needs a bearer token.
+    pub fn protected(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Declaraties
+                | Endpoint::Testbatches
+                | Endpoint::Registry
+                | Endpoint::LedgerNacalculatie
+                | Endpoint::LedgerReport
+        )
     }
 }
 
@@ -65,6 +101,8 @@ pub struct RequestCtx {
     pub id: String,
     pub endpoint: Endpoint,
     pub started: Instant,
+    /// The authenticated provider.
+    pub agb: Option<AgbCode>,
     /// Set by the check phase, for the log line.
     pub checked: Option<Summary>,
 }
@@ -94,25 +132,46 @@ pub async fn handle(
             id,
             endpoint: Endpoint::Other,
             started: Instant::now(),
+            agb: None,
             checked: None,
         };
         let mut resp = match request_filter(&req) {
             Err(early) => *early,
             Ok(ep) => {
                 ctx.endpoint = ep;
-                match ep {
-                    Endpoint::Declaraties | Endpoint::Testbatches => match admit(&state).await {
-                        Ok(permit) => check(&state, &mut ctx, req, permit).await,
-                        Err(busy) => busy,
-                    },
-                    Endpoint::Metrics => {
-                        let (ty, body) = state.metrics.render();
-                        with_type(StatusCode::OK, &ty, body.into())
+                let refused = if ep.protected() {
+                    match authenticate(&state, &req) {
+                        Ok(agb) => {
+                            ctx.agb = Some(agb);
+                            None
+                        }
+                        Err(r) => Some(*r),
                     }
-                    Endpoint::Healthz => plain(StatusCode::OK, "ok\n"),
-                    Endpoint::Readyz if state.is_ready() => plain(StatusCode::OK, "ready\n"),
-                    Endpoint::Readyz => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
-                    Endpoint::Other => plain(StatusCode::NOT_FOUND, "not found\n"),
+                } else {
+                    None
+                };
+                match (refused, ep) {
+                    (Some(r), _) => r,
+                    (None, Endpoint::Declaraties | Endpoint::Testbatches) => {
+                        match admit(&state).await {
+                            Ok(permit) => check(&state, &mut ctx, req, permit).await,
+                            Err(busy) => busy,
+                        }
+                    }
+                    (None, Endpoint::Registry) => super::admin::registry(&state, req).await,
+                    (None, Endpoint::LedgerNacalculatie | Endpoint::LedgerReport) => {
+                        super::admin::ledger(&state, ep, &req).await
+                    }
+                    (None, ep) => match ep {
+                        Endpoint::Metrics => {
+                            let (ty, body) = state.metrics.render();
+                            with_type(StatusCode::OK, &ty, body.into())
+                        }
+                        Endpoint::Healthz => plain(StatusCode::OK, "ok\n"),
+                        Endpoint::Readyz if state.is_ready() => plain(StatusCode::OK, "ready\n"),
+                        Endpoint::Readyz => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+                        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+                    },
                 }
             }
         };
@@ -135,6 +194,9 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/metrics" => (Endpoint::Metrics, Method::GET),
         "/healthz" => (Endpoint::Healthz, Method::GET),
         "/readyz" => (Endpoint::Readyz, Method::GET),
+        "/registry" => (Endpoint::Registry, Method::POST),
+        "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
+        "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
         _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
     };
     let method = req.method();
@@ -149,7 +211,50 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
     }
 }
 
-/// Phase 2: a slot among `max_concurrent` check requests. Waiting for one is
+/// Phase 2: the provider of the bearer token (401 with `WWW-Authenticate`
+/// otherwise), then its rate limits (429 with `Retry-After`).
+pub fn authenticate<B>(
+    state: &State,
+    req: &Request<B>,
+) -> Result<AgbCode, Box<Response<RespBody>>> {
+    let agb = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .and_then(|t| state.tokens.identify(t));
+    let Some(agb) = agb else {
+        state.metrics.unauthorized_total.inc();
+        let mut r = plain(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required\n",
+        );
+        r.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"zio-gateway\""),
+        );
+        return Err(Box::new(r));
+    };
+    if let Err(refusal) = state.limiter.admit(&agb) {
+        state
+            .metrics
+            .rate_limited_total
+            .with_label_values(&[refusal.label()])
+            .inc();
+        tracing::warn!(agb = %agb, limit = refusal.label(), "rate limit: 429");
+        let mut r = plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limit reached, retry later\n",
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after_secs(refusal.retry_after()).to_string()) {
+            r.headers_mut().insert(RETRY_AFTER, v);
+        }
+        return Err(Box::new(r));
+    }
+    Ok(agb)
+}
+
+/// Phase 3: a slot among `max_concurrent` check requests. Waiting for one is
 /// the back-pressure; past `queue_timeout` the client hears 503 and when to
 /// come back.
 pub async fn admit(state: &Arc<State>) -> Result<OwnedSemaphorePermit, Response<RespBody>> {
@@ -167,7 +272,7 @@ pub async fn admit(state: &Arc<State>) -> Result<OwnedSemaphorePermit, Response<
     }
 }
 
-/// Phase 3: stream the body into `check_message` on a blocking thread and
+/// Phase 4: stream the body into `check_message` on a blocking thread and
 /// stream its answer back. The permit is held until the answer is written.
 pub async fn check(
     state: &Arc<State>,
@@ -176,6 +281,7 @@ pub async fn check(
     permit: OwnedSemaphorePermit,
 ) -> Response<RespBody> {
     let test = ctx.endpoint == Endpoint::Testbatches;
+    let agb = ctx.agb.clone().expect("authenticated before the check");
     let format = negotiate(&req);
     let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
     let st = state.clone();
@@ -196,6 +302,7 @@ pub async fn check(
         let _in_flight = InFlight::new(&st, permit);
         run_check(
             &st,
+            &agb,
             format,
             test,
             ChannelReader::new(body_rx),
@@ -216,12 +323,22 @@ pub async fn check(
                 .insert(CONTENT_TYPE, HeaderValue::from_static(ty));
             r
         }
-        Ok(Err(e)) => {
+        Ok(Err(Failure::Body(e))) => {
             tracing::warn!(error = %e, "the request body could not be read");
             plain(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read\n",
             )
+        }
+        Ok(Err(Failure::Backend(e))) => {
+            tracing::error!(error = %e, "store failure: nothing recorded, 503");
+            let mut r = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store unavailable: nothing recorded, send again later\n",
+            );
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            r
         }
         Err(_) => {
             tracing::error!("the checker stopped without an answer");
@@ -252,28 +369,67 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The blocking part: check, forward (real messages only), then write the
-/// answer. The summary goes out before the answer so the response head can.
+/// Why a check produced no answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The request body could not be read (400).
+    Body(io::Error),
+    /// The ledger, the registry or the outbox failed (503): nothing recorded.
+    Backend(String),
+}
+
+/// 0107: a message whose Afzender is not the authenticated provider is
+/// rejected whole (nothing recorded, nothing forwarded). The verdicts it got
+/// against another provider's history are dropped with it, and so is 0106
+/// (whether another provider's message id was processed is not ours to tell).
+pub fn enforce_afzender(outcome: &mut Outcome, agb: &AgbCode) {
+    let Some(h) = &outcome.header else { return };
+    if h.afzender == *agb {
+        return;
+    }
+    outcome
+        .message_codes
+        .retain(|m| m.code != Retourcode::R0106);
+    outcome.message_codes.push(MessageCode {
+        code: Retourcode::R0107,
+        detail: None,
+        locatie: Some("/Declaratiebericht/Header/Afzender".into()),
+    });
+    outcome.message_codes.sort_by_key(|m| m.code);
+    outcome.totals = AnswerTotals::default();
+}
+
+/// The blocking part: check (with the ledger and the registry), 0107, record
+/// the accepted lines (real messages only), forward, then write the answer.
+/// The summary goes out before the answer so the response head can; it goes
+/// out only once the lines are recorded, so an answer the client receives
+/// means they are.
+#[allow(clippy::too_many_arguments)]
 fn run_check(
     state: &State,
+    agb: &AgbCode,
     format: Format,
     test: bool,
     body: ChannelReader,
-    head_tx: oneshot::Sender<io::Result<Summary>>,
+    head_tx: oneshot::Sender<Result<Summary, Failure>>,
     ans_tx: mpsc::Sender<super::body::Chunk>,
 ) {
     let config = &*state.config;
     let today = chrono::Local::now().date_naive();
-    let cctx = state.backends.context(config, today);
-    let result = check_message(body, config, &cctx).and_then(|mut outcome| {
-        let summary = summarize(&mut outcome, test)?;
-        if !test && !outcome.rejected_whole() {
-            state.forwarder.forward(&mut outcome)?;
+    let checked = state
+        .backends
+        .check_with(config, today, |cctx| check_message(body, config, cctx));
+    let result = match checked {
+        Err(e) => Err(Failure::Backend(e.0)),
+        Ok(Err(e)) => Err(Failure::Body(e)),
+        Ok(Ok(mut outcome)) => {
+            enforce_afzender(&mut outcome, agb);
+            settle(state, &mut outcome, test).map(|summary| (outcome, summary))
         }
-        Ok((outcome, summary))
-    });
+    };
     let mut outcome = match result {
         Ok((outcome, summary)) => {
+            state.limiter.charge_lines(agb, summary.line_count);
             if head_tx.send(Ok(summary)).is_err() {
                 return;
             }
@@ -298,6 +454,34 @@ fn run_check(
             w.fail(e);
         }
     }
+}
+
+/// After the check: the summary, then (real messages not rejected whole)
+/// the ledger and the forwarder.
+fn settle(state: &State, outcome: &mut Outcome, test: bool) -> Result<Summary, Failure> {
+    let summary = summarize(outcome, test).map_err(Failure::Body)?;
+    if test || outcome.rejected_whole() {
+        return Ok(summary);
+    }
+    if let Some(l) = &state.backends.ledger {
+        // The forwarder records: the lines and (with upstreams) the outbox
+        // rows of the forwarded messages, in one transaction.
+        let rec = state
+            .forwarder
+            .record(&**l, outcome)
+            .map_err(|e| Failure::Backend(format!("ledger: nothing recorded: {e}")))?;
+        tracing::debug!(
+            inserted = rec.inserted,
+            duplicates = rec.duplicates,
+            already_processed = rec.already_processed,
+            "recorded"
+        );
+    }
+    state
+        .forwarder
+        .forward(outcome)
+        .map_err(|e| Failure::Backend(format!("forwarding: {e}")))?;
+    Ok(summary)
 }
 
 /// Reads the verdicts once for the metrics and the log.
@@ -364,9 +548,11 @@ pub fn logging(state: &State, ctx: &RequestCtx, status: StatusCode) {
         .with_label_values(&[ep])
         .observe(elapsed.as_secs_f64());
     let ms = elapsed.as_secs_f64() * 1000.0;
+    let agb = ctx.agb.as_ref().map_or("-", |a| a.as_str());
     match &ctx.checked {
         Some(s) => tracing::info!(
             endpoint = ep,
+            agb,
             status = status.as_u16(),
             elapsed_ms = ms,
             verwerking = s.verwerking,
@@ -378,6 +564,7 @@ pub fn logging(state: &State, ctx: &RequestCtx, status: StatusCode) {
         ),
         None => tracing::info!(
             endpoint = ep,
+            agb,
             status = status.as_u16(),
             elapsed_ms = ms,
             "request"
@@ -415,7 +602,7 @@ fn incoming_request_id<B>(req: &Request<B>) -> Option<String> {
     ok.then(|| v.to_owned())
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<RespBody> {
+pub(super) fn plain(status: StatusCode, text: &'static str) -> Response<RespBody> {
     with_type(
         status,
         "text/plain; charset=utf-8",
@@ -423,7 +610,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<RespBody> {
     )
 }
 
-fn with_type(status: StatusCode, ty: &str, body: Bytes) -> Response<RespBody> {
+pub(super) fn with_type(status: StatusCode, ty: &str, body: Bytes) -> Response<RespBody> {
     let mut r = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
     *r.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(ty) {

@@ -1,0 +1,113 @@
+//! The forwarded Declaratiebericht, written as a stream from the ledger: the
+//! header from the outbox row, the recorded lines of one message and route in
+//! the order received, grouped into clients (runs of the same BSN,
+//! Geboortedatum and Besluitnummer), and Totalen recomputed over exactly
+//! those lines. Valid against `schemas/declaratie.xsd`.
+
+use crate::ledger::{ForwardLine, LedgerError, LedgerStore, OutboxRow};
+use crate::message::NS_DECLARATIE;
+use quick_xml::escape::escape;
+use std::io::{self, Write};
+
+/// What was written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub lines: u64,
+    pub debet: i64,
+    pub credit: i64,
+}
+
+fn el<W: Write>(w: &mut W, indent: usize, name: &str, value: &str) -> io::Result<()> {
+    writeln!(w, "{:indent$}<{name}>{}</{name}>", "", escape(value))
+}
+
+/// Writes the forwarded message of `row` to `out`. Holds one line in memory.
+pub fn render<W: Write>(
+    store: &dyn LedgerStore,
+    row: &OutboxRow,
+    mut out: W,
+) -> Result<Rendered, LedgerError> {
+    let w = &mut out;
+    writeln!(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+    writeln!(w, "<Declaratiebericht xmlns=\"{NS_DECLARATIE}\">")?;
+    writeln!(w, "  <Header>")?;
+    writeln!(w, "    <BerichtIdentificatie>")?;
+    el(w, 6, "Identificatie", &row.forward_id)?;
+    el(w, 6, "Dagtekening", &row.dagtekening.to_string())?;
+    writeln!(w, "    </BerichtIdentificatie>")?;
+    el(w, 4, "Afzender", row.agb.as_str())?;
+    el(w, 4, "Ontvanger", row.zorgkantoor.as_str())?;
+    writeln!(w, "    <Declaratieperiode>")?;
+    el(w, 6, "Begindatum", &row.periode.from.to_string())?;
+    el(w, 6, "Einddatum", &row.periode.to.to_string())?;
+    writeln!(w, "    </Declaratieperiode>")?;
+    writeln!(w, "  </Header>")?;
+    writeln!(w, "  <Clienten>")?;
+    let mut sum = Rendered::default();
+    let mut client: Option<(String, chrono::NaiveDate, u64)> = None;
+    store.outbox_lines(row, &mut |l: ForwardLine| {
+        let key = (l.bsn.clone(), l.geboortedatum, l.besluitnummer);
+        if client.as_ref() != Some(&key) {
+            if client.is_some() {
+                writeln!(w, "      </Prestaties>")?;
+                writeln!(w, "    </Client>")?;
+            }
+            writeln!(w, "    <Client>")?;
+            el(w, 6, "Bsn", &l.bsn)?;
+            el(w, 6, "Geboortedatum", &l.geboortedatum.to_string())?;
+            el(w, 6, "Besluitnummer", &l.besluitnummer.to_string())?;
+            writeln!(w, "      <Prestaties>")?;
+            client = Some(key);
+        }
+        write_line(w, &l)?;
+        sum.lines += 1;
+        if l.debet_credit == "C" {
+            sum.credit += l.bedrag;
+        } else {
+            sum.debet += l.bedrag;
+        }
+        Ok(())
+    })?;
+    if client.is_none() {
+        return Err(LedgerError::Invalid(format!(
+            "outbox row {}: no recorded lines for {} route {}",
+            row.id,
+            row.message_id.as_str(),
+            row.route.as_str()
+        )));
+    }
+    writeln!(w, "      </Prestaties>")?;
+    writeln!(w, "    </Client>")?;
+    writeln!(w, "  </Clienten>")?;
+    writeln!(w, "  <Totalen>")?;
+    el(w, 4, "AantalPrestaties", &sum.lines.to_string())?;
+    el(w, 4, "TotaalDebet", &sum.debet.to_string())?;
+    el(w, 4, "TotaalCredit", &sum.credit.to_string())?;
+    writeln!(w, "  </Totalen>")?;
+    writeln!(w, "</Declaratiebericht>")?;
+    w.flush()?;
+    Ok(sum)
+}
+
+fn write_line<W: Write>(w: &mut W, l: &ForwardLine) -> io::Result<()> {
+    writeln!(w, "        <Prestatie>")?;
+    el(w, 10, "ReferentieNummer", &l.referentie)?;
+    if let Some(v) = &l.vorig_referentie {
+        el(w, 10, "VorigReferentieNummer", v)?;
+    }
+    el(w, 10, "ProductCode", &l.product_code)?;
+    el(w, 10, "Begindatum", &l.period_from.to_string())?;
+    el(w, 10, "Einddatum", &l.period_to.to_string())?;
+    el(w, 10, "GeleverdVolume", &l.volume.to_string())?;
+    el(w, 10, "Eenheid", &l.eenheid)?;
+    el(w, 10, "ProductTarief", &l.tarief.to_string())?;
+    el(w, 10, "Bedrag", &l.bedrag.to_string())?;
+    el(w, 10, "DebetCredit", &l.debet_credit)?;
+    if let Some(o) = l.onderwijstijd {
+        el(w, 10, "Onderwijstijd", if o { "true" } else { "false" })?;
+    }
+    if let Some(b) = &l.brin {
+        el(w, 10, "Brin", b)?;
+    }
+    writeln!(w, "        </Prestatie>")
+}

@@ -1,0 +1,255 @@
+//! The registry and ledger endpoints (a bearer token required, see
+//! [`super::handler`]):
+//!
+//! - `POST /registry`: one iWlz 2.2 message (IO31, AW33, AW35, AW39), the
+//!   HTTP twin of `zio-gateway ingest`. 200 with JSON of what changed; 400
+//!   with `error` and `locatie` (line:column and element path) for a
+//!   malformed message, which changes nothing; 413 above the size limit.
+//! - `GET /ledger/nacalculatie?year=Y` (`&format=csv`): the nacalculatie
+//!   section in the JSON form of `messages.md` (or its CSV).
+//! - `GET /ledger/report?year=Y`: the whole `LedgerReport` as JSON.
+//!
+//! The body of `/registry` is streamed to a temporary file on a blocking
+//! thread (hashed on the way: the SHA-256 names the message), never held
+//! whole in memory.
+
+use super::body::{feed, ChannelReader, BODY_CHANNEL_CHUNKS};
+use super::handler::{plain, with_type, Endpoint, RespBody};
+use super::State;
+use crate::ledger::report::{LedgerReport, ReportSection};
+use crate::registry::ingest::{self, IngestError, IngestReport, Tally};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{self, BufReader, Read, Seek, Write};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Largest registry message when `[limits] max_message_bytes` is 0.
+const REGISTRY_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+fn json_response(status: StatusCode, v: &Value) -> Response<RespBody> {
+    let mut body = serde_json::to_vec(v).unwrap_or_default();
+    body.push(b'\n');
+    with_type(status, "application/json", Bytes::from(body))
+}
+
+fn tally(t: &Tally) -> Value {
+    json!({"added": t.added, "updated": t.updated, "unchanged": t.unchanged, "older": t.older})
+}
+
+/// The JSON answer of an ingested message.
+pub fn report_json(r: &IngestReport) -> Value {
+    let c = &r.counts;
+    json!({
+        "soort": r.header.soort.name(),
+        "identificatie": r.header.identificatie.to_string(),
+        "dagtekening": r.header.dagtekening.to_string(),
+        "sha256": r.sha256,
+        "clienten": r.clienten,
+        "already_ingested": r.already_ingested,
+        "changed": c.changed(),
+        "counts": {
+            "indications": tally(&c.indicaties),
+            "function_allocations": tally(&c.toewijzingen),
+            "zzp_allocations": tally(&c.zzp_toewijzingen),
+            "starts_of_delivery": tally(&c.aanvangen),
+            "mutations": tally(&c.mutaties),
+        },
+        "summary": r.to_string(),
+    })
+}
+
+enum IngestFailure {
+    TooLarge,
+    Ingest(IngestError),
+}
+
+/// Spools the body to a temporary file (hashing it), then ingests it.
+fn spool_and_ingest(
+    state: &State,
+    mut body: ChannelReader,
+    cap: u64,
+) -> Result<IngestReport, IngestFailure> {
+    let io_err = |e: io::Error| IngestFailure::Ingest(IngestError::Io(e));
+    let mut file = tempfile::tempfile().map_err(io_err)?;
+    let mut hash = Sha256::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = body.read(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > cap {
+            return Err(IngestFailure::TooLarge);
+        }
+        hash.update(&buf[..n]);
+        file.write_all(&buf[..n]).map_err(io_err)?;
+    }
+    drop(body);
+    file.rewind().map_err(io_err)?;
+    let sha: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let registry = state.backends.registry.as_ref().ok_or_else(|| {
+        IngestFailure::Ingest(IngestError::Io(io::Error::other("no registry store")))
+    })?;
+    registry
+        .with_writer(|store| {
+            ingest::ingest_reader(
+                store,
+                BufReader::with_capacity(256 * 1024, file),
+                sha,
+                ingest::Options::default(),
+            )
+        })
+        .map_err(IngestFailure::Ingest)
+}
+
+/// `POST /registry`.
+pub async fn registry(state: &Arc<State>, req: Request<Incoming>) -> Response<RespBody> {
+    if state.backends.registry.is_none() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no registry store\n");
+    }
+    let cap = state
+        .config
+        .limits
+        .max_message_bytes
+        .unwrap_or(REGISTRY_MAX_BYTES);
+    let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
+    tokio::spawn(feed(req.into_body(), tx, state.options.body_idle_timeout));
+    let st = state.clone();
+    let span = tracing::Span::current();
+    let done = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        spool_and_ingest(&st, ChannelReader::new(rx), cap)
+    })
+    .await;
+    match done {
+        Ok(Ok(report)) => {
+            tracing::info!(
+                soort = report.header.soort.name(),
+                clienten = report.clienten,
+                already_ingested = report.already_ingested,
+                changed = report.counts.changed(),
+                "registry message ingested"
+            );
+            json_response(StatusCode::OK, &report_json(&report))
+        }
+        Ok(Err(IngestFailure::TooLarge)) => json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &json!({"error": format!("message larger than {cap} bytes")}),
+        ),
+        Ok(Err(IngestFailure::Ingest(IngestError::Message(e)))) => {
+            // The message text may quote values (a BSN): the caller sees it,
+            // the log gets the location only.
+            let locatie = e.locatie();
+            tracing::warn!(
+                locatie = locatie.as_deref().unwrap_or("-"),
+                "registry message refused"
+            );
+            json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": format!("not ingested: {e}"), "locatie": locatie}),
+            )
+        }
+        Ok(Err(IngestFailure::Ingest(IngestError::Io(e)))) => {
+            tracing::warn!(error = %e, "registry message could not be read");
+            json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": format!("the request body could not be read: {e}")}),
+            )
+        }
+        Ok(Err(IngestFailure::Ingest(IngestError::Store(e)))) => {
+            tracing::error!(error = %e, "registry store failure");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "registry store failure: nothing changed"}),
+            )
+        }
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+    }
+}
+
+/// The value of `key` in the query string (no percent-decoding needed for
+/// the plain values used here).
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// `GET /ledger/nacalculatie` and `GET /ledger/report`.
+pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Response<RespBody> {
+    let query = req.uri().query().unwrap_or("");
+    let Some(year) = query_param(query, "year")
+        .and_then(|y| y.parse::<i32>().ok())
+        .filter(|y| (1900..=9999).contains(y))
+    else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "query parameter `year` (YYYY) is required"}),
+        );
+    };
+    let csv = match query_param(query, "format") {
+        None | Some("json") => false,
+        Some("csv") if ep == Endpoint::LedgerNacalculatie => true,
+        Some(_) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "`format` is json or csv (csv: nacalculatie only)"}),
+            )
+        }
+    };
+    if state.backends.ledger.is_none() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no ledger\n");
+    }
+    let st = state.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let l = st.backends.ledger.as_ref().expect("checked above");
+        LedgerReport::build(&**l, &st.config.regime, year)
+    })
+    .await;
+    let report = match built {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "ledger report failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable\n");
+        }
+        Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+    };
+    let mut out = Vec::new();
+    let written = match (ep, csv) {
+        (Endpoint::LedgerNacalculatie, true) => {
+            report.write_csv(ReportSection::Nacalculatie, &mut out)
+        }
+        (Endpoint::LedgerNacalculatie, false) => {
+            let v = json!({"year": report.year, "nacalculatie": report.nacalculatie});
+            serde_json::to_writer(&mut out, &v)
+                .map_err(io::Error::other)
+                .and_then(|_| out.write_all(b"\n"))
+        }
+        _ => report.write_json(&mut out),
+    };
+    match written {
+        Ok(()) if csv => with_type(StatusCode::OK, "text/csv; charset=utf-8", out.into()),
+        Ok(()) => with_type(StatusCode::OK, "application/json", out.into()),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_param;
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(query_param("year=2024&format=csv", "year"), Some("2024"));
+        assert_eq!(query_param("year=2024&format=csv", "format"), Some("csv"));
+        assert_eq!(query_param("", "year"), None);
+    }
+}

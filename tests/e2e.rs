@@ -1,0 +1,756 @@
+//! End-to-end: the real `zio-gateway serve` binary on a loopback port (it
+//! prints the bound address of `--listen 127.0.0.1:0` as its first line),
+//! with a temporary configuration (the example one, no upstreams) and a
+//! temporary data directory. Every test is bounded (timeouts everywhere).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_zio-gateway");
+/// The example configuration's token, for AGB 12345678.
+const TOKEN: &str = "voorbeeld-token-12345678";
+const AUTH: (&str, &str) = ("authorization", "Bearer voorbeeld-token-12345678");
+const JSON: (&str, &str) = ("accept", "application/json");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The example configuration without upstreams, edited by `edit`.
+fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("config/gateway.toml")).unwrap();
+    let text = text
+        .replace("zio = \"spool:data/upstream/zio\"", "zio = \"none\"")
+        .replace(
+            "regulier = \"spool:data/upstream/regulier\"",
+            "regulier = \"none\"",
+        );
+    assert!(
+        text.contains("zio = \"none\""),
+        "the example config changed"
+    );
+    let cfg = dir.join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("gateway.toml"), edit(text)).unwrap();
+    cfg
+}
+
+struct Gateway {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Gateway {
+    /// Starts `serve` on `dir/config` and `dir/data` and waits for its address.
+    fn start(dir: &Path, extra: &[&str]) -> Gateway {
+        let log = dir.join(format!("serve-{}.log", std::process::id()));
+        let log = unique(log);
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join("config"))
+            .arg("--data")
+            .arg(dir.join("data"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the binary");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no address printed: {}",
+                    std::fs::read_to_string(&log).unwrap()
+                );
+            }
+        };
+        let addr = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!(
+                "first line `{line}` is not an address: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        Gateway { child, addr, log }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// Waits for the process to end (bounded).
+    fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("the gateway did not stop within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn unique(p: PathBuf) -> PathBuf {
+    let mut p = p;
+    let mut n = 0;
+    while p.exists() {
+        n += 1;
+        p.set_extension(format!("{n}.log"));
+    }
+    p
+}
+
+/// Declaration `id` of 12345678 (or `afzender`): two lines, both accepted by
+/// the example configuration (H307 in school time, H300 regular), with
+/// references unique to `id`.
+fn declaration_from(afzender: &str, id: &str) -> Bytes {
+    let t = std::fs::read_to_string(root().join("conformance/cases/001-valid-basic/request.xml"))
+        .unwrap();
+    Bytes::from(
+        t.replace(
+            "<Afzender>11110001</Afzender>",
+            &format!("<Afzender>{afzender}</Afzender>"),
+        )
+        .replace(
+            "<Identificatie>CONF-001</Identificatie>",
+            &format!("<Identificatie>{id}</Identificatie>"),
+        )
+        .replace(
+            "<ReferentieNummer>R1<",
+            &format!("<ReferentieNummer>{id}-1<"),
+        )
+        .replace(
+            "<ReferentieNummer>R2<",
+            &format!("<ReferentieNummer>{id}-2<"),
+        ),
+    )
+}
+
+fn declaration(id: &str) -> Bytes {
+    declaration_from("12345678", id)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    fn verwerking(&self) -> String {
+        self.json()["verwerking"].as_str().unwrap_or("").to_owned()
+    }
+
+    fn codes(&self) -> Vec<String> {
+        self.json()["retourcodes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["code"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> std::io::Result<Answer> {
+    let go = async {
+        let stream = TcpStream::connect(addr).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = sender
+            .send_request(req.body(Full::new(body)).unwrap())
+            .await
+            .map_err(std::io::Error::other)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes();
+        Ok(Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(10), go)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::other("timed out")))
+}
+
+async fn declare(addr: SocketAddr, id: &str) -> Answer {
+    send(
+        addr,
+        Method::POST,
+        "/declaraties",
+        &[AUTH, JSON],
+        declaration(id),
+    )
+    .await
+    .unwrap()
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Answer {
+    send(addr, Method::GET, path, &[AUTH], Bytes::new())
+        .await
+        .unwrap()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("zio-e2e-")
+        .tempdir()
+        .unwrap()
+}
+
+/// `zio-gateway ledger report` on `dir`: (ZiO lines recorded for 12345678 in
+/// 2024: one per message of [`declaration`]; the JSON).
+fn ledger_report(dir: &Path) -> (u64, serde_json::Value) {
+    let out = Command::new(BIN)
+        .args(["ledger", "report", "--year", "2024", "--config"])
+        .arg(dir.join("config"))
+        .arg("--data")
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = v["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["agb"] == "12345678")
+        .map(|r| r["lines"].as_u64().unwrap())
+        .sum::<u64>();
+    (lines, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_is_recorded_and_a_replay_gets_0106() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let mut g = Gateway::start(dir.path(), &[]);
+    assert_eq!(get(g.addr, "/readyz").await.status, StatusCode::OK);
+
+    let a = declare(g.addr, "E2E-1").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.verwerking(), "Geaccepteerd", "{}", a.body);
+    assert!(a.headers.contains_key("x-request-id"));
+
+    let again = declare(g.addr, "E2E-1").await;
+    assert_eq!(again.verwerking(), "Afgewezen", "{}", again.body);
+    assert_eq!(again.codes(), ["0106"], "{}", again.body);
+
+    // A test batch of a new message: checked, nothing recorded.
+    let t = send(
+        g.addr,
+        Method::POST,
+        "/testbatches",
+        &[AUTH, JSON],
+        declaration("E2E-T"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.verwerking(), "Test", "{}", t.body);
+    let t = send(
+        g.addr,
+        Method::POST,
+        "/testbatches",
+        &[AUTH, JSON],
+        declaration("E2E-T"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        t.codes().is_empty(),
+        "a test batch was recorded: {}",
+        t.body
+    );
+    // ... while a test batch of a recorded message sees the ledger.
+    let t = send(
+        g.addr,
+        Method::POST,
+        "/testbatches",
+        &[AUTH, JSON],
+        declaration("E2E-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.codes(), ["0106"], "{}", t.body);
+
+    // The ledger over HTTP: the H307 line (76500) is the realisatie.
+    let n = get(g.addr, "/ledger/nacalculatie?year=2024").await;
+    assert_eq!(n.status, StatusCode::OK, "{}", n.body);
+    let v = n.json();
+    assert_eq!(v["year"], 2024);
+    let row = &v["nacalculatie"][0];
+    assert_eq!(row["agb"], "12345678");
+    assert_eq!(row["realisatie_cents"], 76500);
+    assert_eq!(row["budgetgarantie_cents"], 9180000 - 76500);
+    let csv = get(g.addr, "/ledger/nacalculatie?year=2024&format=csv").await;
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(
+        csv.body.starts_with("agb,zorgkantoor,herschikking_cents"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body.contains("12345678,5509,9180000,76500,9103500"),
+        "{}",
+        csv.body
+    );
+    let r = get(g.addr, "/ledger/report?year=2024").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["volumes"].is_array(), "{}", r.body);
+    assert_eq!(
+        get(g.addr, "/ledger/report").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The CLI sees the same ledger: the ZiO line, once.
+    assert_eq!(ledger_report(dir.path()).0, 1);
+
+    // Metrics carry the new families.
+    let m = get(g.addr, "/metrics").await.body;
+    assert!(m.contains("zio_gateway_outbox_pending"), "{m}");
+    assert!(m.contains("zio_gateway_lines_total"), "{m}");
+
+    g.signal("TERM");
+    assert_eq!(g.wait(Duration::from_secs(10)).code(), Some(0));
+    let logs = g.logs();
+    assert!(!logs.contains("111222333"), "a BSN in the logs:\n{logs}");
+    for line in logs.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if v["fields"]["message"] == "checked" {
+            assert!(v["span"]["request_id"].is_string(), "{line}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_afzender_gets_0107_and_nothing_is_recorded() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let g = Gateway::start(dir.path(), &[]);
+    let body = declaration_from("11110001", "FORGED-1");
+    let a = send(
+        g.addr,
+        Method::POST,
+        "/declaraties",
+        &[AUTH, JSON],
+        body.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.verwerking(), "Afgewezen", "{}", a.body);
+    assert_eq!(a.codes(), ["0107"], "{}", a.body);
+    assert_eq!(a.json()["totalen"]["aantal_geaccepteerd"], 0);
+    // Nothing recorded: the same again is 0107 again, not 0106.
+    let a = send(g.addr, Method::POST, "/declaraties", &[AUTH, JSON], body)
+        .await
+        .unwrap();
+    assert_eq!(a.codes(), ["0107"], "{}", a.body);
+    drop(g);
+    assert_eq!(ledger_report(dir.path()).0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_gets_401() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let g = Gateway::start(dir.path(), &[]);
+    for auth in [
+        vec![],
+        vec![("authorization", "Bearer voorbeeld-token-00000000")],
+        vec![("authorization", "voorbeeld-token-12345678")],
+    ] {
+        for path in ["/declaraties", "/testbatches", "/registry"] {
+            let a = send(g.addr, Method::POST, path, &auth, declaration("X"))
+                .await
+                .unwrap();
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{path} {auth:?}");
+            assert_eq!(
+                a.headers["www-authenticate"],
+                "Bearer realm=\"zio-gateway\""
+            );
+        }
+        let a = send(
+            g.addr,
+            Method::GET,
+            "/ledger/nacalculatie?year=2024",
+            &auth,
+            Bytes::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let a = declare(g.addr, "OK-1").await;
+    assert_eq!(a.verwerking(), "Geaccepteerd", "{}", a.body);
+    assert!(!g.logs().contains(TOKEN), "the token was logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_limit_sender_gets_429_with_retry_after() {
+    let dir = tmp();
+    write_config(dir.path(), |t| {
+        t.replace("requests_per_second = 20", "requests_per_second = 1")
+            .replace("burst = 40", "burst = 2")
+    });
+    let g = Gateway::start(dir.path(), &[]);
+    let mut refused = None;
+    for i in 0..5 {
+        let a = send(
+            g.addr,
+            Method::POST,
+            "/testbatches",
+            &[AUTH, JSON],
+            declaration(&format!("L-{i}")),
+        )
+        .await
+        .unwrap();
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(a);
+            break;
+        }
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    let a = refused.expect("no 429 within 5 quick requests");
+    let secs: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&secs), "{secs}");
+    let m = send(g.addr, Method::GET, "/metrics", &[], Bytes::new())
+        .await
+        .unwrap();
+    assert!(
+        m.body
+            .contains("zio_gateway_rate_limited_total{limit=\"requests\"} 1"),
+        "{}",
+        m.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_body_gets_0104() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let g = Gateway::start(dir.path(), &["--max-body", "600"]);
+    let a = declare(g.addr, "BIG-1").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.codes(), ["0104"], "{}", a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_is_cut_off_at_the_header_timeout() {
+    let dir = tmp();
+    write_config(dir.path(), |t| {
+        t.replace(
+            "header_read_timeout_ms = 10000",
+            "header_read_timeout_ms = 500",
+        )
+    });
+    let g = Gateway::start(dir.path(), &[]);
+    let mut s = TcpStream::connect(g.addr).await.unwrap();
+    s.write_all(b"POST /declaraties HTTP/1.1\r\nhost: loc")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was not closed");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // The server still serves.
+    assert_eq!(get(g.addr, "/healthz").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_and_exits_0() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let mut g = Gateway::start(dir.path(), &[]);
+    // A request in flight: head and half the body sent.
+    let body = declaration("DRAIN-1");
+    let mut s = TcpStream::connect(g.addr).await.unwrap();
+    let head = format!(
+        "POST /declaraties HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {TOKEN}\r\n\
+         accept: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body[..200]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    g.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not ready any more, no new connections ... but the request finishes.
+    s.write_all(&body[200..]).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\"verwerking\":\"Geaccepteerd\""), "{text}");
+    assert_eq!(g.wait(Duration::from_secs(10)).code(), Some(0));
+    assert_eq!(ledger_report(dir.path()).0, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_sigkill_every_acknowledged_message_is_recorded_exactly_once() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let mut g = Gateway::start(dir.path(), &[]);
+    let addr = g.addr;
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let acked = acked.clone();
+        let sent = sent.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15 {
+                let id = format!("K{w}-{i}");
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match send(
+                    addr,
+                    Method::POST,
+                    "/declaraties",
+                    &[AUTH, JSON],
+                    declaration(&id),
+                )
+                .await
+                {
+                    Ok(a) if a.status == StatusCode::OK => {
+                        if a.verwerking() == "Geaccepteerd" {
+                            acked.lock().unwrap().push(id);
+                        }
+                    }
+                    Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    _ => break, // the server is gone
+                }
+            }
+        }));
+    }
+    // Kill once some messages are acknowledged (bounded wait).
+    let end = Instant::now() + Duration::from_secs(10);
+    while acked.lock().unwrap().len() < 10 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    g.signal("KILL");
+    let status = g.wait(Duration::from_secs(5));
+    assert!(!status.success());
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 10, "only {} acknowledged", acked.len());
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+
+    // Recorded exactly once: one ZiO line per message at most (references
+    // are unique), and every acknowledged message's line is there.
+    let (lines, _) = ledger_report(dir.path());
+    eprintln!(
+        "SIGKILL: {sent} sent, {} acknowledged, {lines} recorded",
+        acked.len()
+    );
+    assert!(
+        lines >= acked.len() as u64,
+        "{lines} lines for {} acknowledged",
+        acked.len()
+    );
+    assert!(lines <= sent, "{lines} lines for {sent} sent");
+
+    // After a restart every acknowledged message is known (0106) and
+    // recording it again changes nothing.
+    let g = Gateway::start(dir.path(), &[]);
+    for id in &acked {
+        let a = declare(g.addr, id).await;
+        assert_eq!(a.codes(), ["0106"], "{id}: {}", a.body);
+    }
+    drop(g);
+    assert_eq!(ledger_report(dir.path()).0, lines);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_messages_over_http() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let g = Gateway::start(dir.path(), &[]);
+    let io31 = std::fs::read(root().join("tests/registry_samples/io31-example.xml")).unwrap();
+    let a = send(
+        g.addr,
+        Method::POST,
+        "/registry",
+        &[AUTH],
+        Bytes::from(io31.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["soort"], "IO31", "{}", a.body);
+    assert_eq!(v["already_ingested"], false);
+    assert_eq!(v["changed"], true);
+    assert!(
+        v["counts"]["indications"]["added"].as_u64().unwrap() >= 1,
+        "{}",
+        a.body
+    );
+    // The same bytes again: nothing changes.
+    let a = send(
+        g.addr,
+        Method::POST,
+        "/registry",
+        &[AUTH],
+        Bytes::from(io31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.json()["already_ingested"], true, "{}", a.body);
+    // Malformed: 400 with a location, nothing changed.
+    let a = send(
+        g.addr,
+        Method::POST,
+        "/registry",
+        &[AUTH],
+        Bytes::from_static(b"<?xml version=\"1.0\"?>\n<Bericht><Header>"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    let v = a.json();
+    assert!(v["error"].is_string(), "{}", a.body);
+    assert!(v["locatie"].is_string(), "{}", a.body);
+    // With the registry loaded the 04xx checks run: this declaration's
+    // client has no indication here.
+    let d = declare(g.addr, "REG-1").await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(
+        d.body.contains("\"04"),
+        "no 04xx after loading the registry: {}",
+        d.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_lines_reach_a_spool_upstream() {
+    let dir = tmp();
+    let zio = dir.path().join("upstream-zio");
+    let regulier = dir.path().join("upstream-regulier");
+    let (z, r) = (zio.display().to_string(), regulier.display().to_string());
+    write_config(dir.path(), |t| {
+        t.replace("zio = \"none\"", &format!("zio = \"spool:{z}\""))
+            .replace("regulier = \"none\"", &format!("regulier = \"spool:{r}\""))
+    });
+    let g = Gateway::start(dir.path(), &[]);
+    let a = declare(g.addr, "FWD-1").await;
+    assert_eq!(a.verwerking(), "Geaccepteerd", "{}", a.body);
+    let files = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while (files(&zio).is_empty() || files(&regulier).is_empty()) && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (fz, fr) = (files(&zio), files(&regulier));
+    assert_eq!(fz.len(), 1, "{fz:?}");
+    assert_eq!(fr.len(), 1, "{fr:?}");
+    let m = send(g.addr, Method::GET, "/metrics", &[], Bytes::new())
+        .await
+        .unwrap()
+        .body;
+    assert!(
+        m.contains("zio_gateway_upstream_attempts_total{outcome=\"delivered\"} 2"),
+        "{m}"
+    );
+    assert!(m.contains("zio_gateway_outbox_pending 0"), "{m}");
+}

@@ -1,0 +1,103 @@
+//! Forwarding a large message holds one line in memory, not the message: the
+//! forwarded Declaratiebericht is rendered from the ledger as a stream.
+//! Also prints what record and forward cost per line (SQLite, spool).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::BufReader;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use zio_gateway::check::check_message;
+use zio_gateway::config::{Config, Upstream, Upstreams};
+use zio_gateway::forward::{Forwarder, OutboxForwarder};
+use zio_gateway::ledger::sqlite::SqliteLedger;
+use zio_gateway::ledger::{LedgerStore, LedgerView};
+use zio_gateway::rules::Context;
+use zio_gateway::synth::SynthBatch;
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn forward_peak(lines: u64) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        Config::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")).unwrap();
+    let store: Arc<dyn LedgerStore> =
+        Arc::new(SqliteLedger::open_data_dir(&dir.path().join("data")).unwrap());
+    let spool = dir.path().join("zio");
+    let fwd = OutboxForwarder::new(
+        store.clone(),
+        Upstreams {
+            zio: Upstream::Spool(spool.clone()),
+            regulier: Upstream::Spool(spool.clone()),
+            timeout_ms: 5_000,
+            retry_initial_ms: 10,
+            retry_max_ms: 50,
+        },
+    )
+    .unwrap();
+    let view = LedgerView::new(&*store, &config.regime);
+    let ctx = Context {
+        regime: &config.regime,
+        today: zio_gateway::types::parse_datum("2024-04-10").unwrap(),
+        indications: None,
+        require_start_of_delivery: true,
+        history: &view,
+    };
+    let input = BufReader::with_capacity(64 * 1024, SynthBatch::new(lines, 4));
+    let t = Instant::now();
+    let mut outcome = check_message(input, &config, &ctx).unwrap();
+    let checked = t.elapsed();
+    assert_eq!(outcome.totals.aantal_geaccepteerd, lines);
+    let t = Instant::now();
+    let sum = fwd.record(&*store, &mut outcome).unwrap();
+    let recorded = t.elapsed();
+    assert_eq!(sum.inserted, lines);
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let t = Instant::now();
+    fwd.forward(&mut outcome).unwrap();
+    let forwarded = t.elapsed();
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    assert!(outcome.notices.is_empty(), "{:?}", outcome.notices);
+    let size: u64 = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "forward {lines} lines: check {checked:?}, record {recorded:?}, render+spool {forwarded:?} \
+         ({size} bytes), peak heap during forward {peak} bytes"
+    );
+    peak
+}
+
+#[test]
+fn forwarding_memory_does_not_grow_with_the_message() {
+    let small = forward_peak(2_000);
+    let large = forward_peak(40_000);
+    assert!(
+        large < small + 512 * 1024,
+        "peak heap while forwarding grew from {small} to {large} bytes"
+    );
+}
