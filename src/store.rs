@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "forwarding outbox",
         sql: crate::ledger::sqlite::SCHEMA_V2,
     },
+    Migration {
+        version: 4,
+        name: "running declared volume",
+        sql: crate::ledger::sqlite::SCHEMA_V3,
+    },
 ];
 
 /// A store that cannot be opened, read or written.

@@ -753,8 +753,9 @@ pub(crate) mod sql {
     pub const PRIOR_LINE: &str = "SELECT credited_by IS NOT NULL FROM ledger_line \
         WHERE agb = $1 AND referentie = $2";
 
+    /// From the running total that triggers keep (migration 4 / PG 3).
     pub const DECLARED_BASE_VOLUME: &str = "SELECT CAST(COALESCE(SUM(base_volume), 0) AS BIGINT) \
-        FROM ledger_line WHERE agb = $1 AND zorgkantoor = $2 AND year = $3 AND product_code = $4";
+        FROM ledger_volume WHERE agb = $1 AND zorgkantoor = $2 AND year = $3 AND product_code = $4";
 
     pub const REALISATIE: &str = "SELECT agb, zorgkantoor, CAST(SUM(bedrag_signed) AS BIGINT) \
         FROM ledger_line WHERE year = $1 AND route = 'ZIO' \

@@ -88,6 +88,34 @@ CREATE TABLE ledger_agreement_code (
 /// Forwarding (store migration 3): the columns a forwarded line needs that
 /// the ledger lacked, an index to read one message's lines in order, and the
 /// outbox. Times are Unix milliseconds.
+/// Migration 4: the running declared volume per (pair, year, code), kept by
+/// triggers in the same transaction as the lines, so 0506 reads one row
+/// instead of summing every line of the year (which grows with the ledger).
+pub const SCHEMA_V3: &str = "
+CREATE TABLE ledger_volume (
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    product_code TEXT NOT NULL,
+    base_volume INTEGER NOT NULL,
+    PRIMARY KEY (agb, zorgkantoor, year, product_code)
+) WITHOUT ROWID;
+INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
+    SELECT agb, zorgkantoor, year, product_code, SUM(base_volume)
+    FROM ledger_line GROUP BY agb, zorgkantoor, year, product_code;
+CREATE TRIGGER ledger_volume_add AFTER INSERT ON ledger_line BEGIN
+    INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
+    VALUES (NEW.agb, NEW.zorgkantoor, NEW.year, NEW.product_code, NEW.base_volume)
+    ON CONFLICT (agb, zorgkantoor, year, product_code)
+    DO UPDATE SET base_volume = base_volume + excluded.base_volume;
+END;
+CREATE TRIGGER ledger_volume_sub AFTER DELETE ON ledger_line BEGIN
+    UPDATE ledger_volume SET base_volume = base_volume - OLD.base_volume
+    WHERE agb = OLD.agb AND zorgkantoor = OLD.zorgkantoor
+      AND year = OLD.year AND product_code = OLD.product_code;
+END;
+";
+
 pub const SCHEMA_V2: &str = "
 ALTER TABLE ledger_line ADD COLUMN geboortedatum TEXT;
 ALTER TABLE ledger_line ADD COLUMN besluitnummer INTEGER;
