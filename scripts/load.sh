@@ -15,7 +15,7 @@ trap cleanup EXIT
 mkdir -p "$work/config"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # UPSTREAM=none measures checking and recording without forwarding.
-if [ "${UPSTREAM:-spool}" = none ]; then upstream='s|^\(zio\|regulier\) = .*|\1 = "none"|'; else upstream="s|spool:data/|spool:$work/data/|"; fi
+if [ "${UPSTREAM:-spool}" = none ]; then upstream='s/^\(zio\|regulier\) = .*/\1 = "none"/'; else upstream="s|spool:data/|spool:$work/data/|"; fi
 sed -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
     -e "$upstream" \
     -e "s|^requests_per_second = .*|requests_per_second = 100000|" \
