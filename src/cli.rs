@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::ledger;
 use crate::message::writer::Format;
 use crate::registry::{ingest, RegistryStore, StoreIndications};
-use crate::rules::{Context, History, IndicationSource, NoHistory};
+use crate::rules::{Context, History, IndicationSource};
 use crate::store::Store;
 use crate::types::{parse_datum, Datum};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -216,16 +216,12 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
                     UsageError(format!("{}: cannot open the batch: {e}", batch.display()))
                 })?)
             };
-            let ctx = Context {
-                regime: &config.regime,
+            let ctx = Context::new(
+                &config,
                 today,
-                indications: registry.as_ref().map(|r| r as &dyn IndicationSource),
-                require_start_of_delivery: config.indications.require_start_of_delivery,
-                history: match &view {
-                    Some(v) => v as &dyn History,
-                    None => &NoHistory,
-                },
-            };
+                registry.as_ref().map(|r| r as &dyn IndicationSource),
+                view.as_ref().map(|v| v as &dyn History),
+            );
             let mut outcome =
                 check_message(BufReader::with_capacity(64 * 1024, input), &config, &ctx)
                     .map_err(|e| UsageError(format!("{}: read error: {e}", batch.display())))?;

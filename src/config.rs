@@ -349,9 +349,11 @@ struct RawParticipant {
     to: String,
 }
 
+/// One `[[agreements]]` table as written (also the shape `ledger import`
+/// takes in TOML).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAgreement {
+pub(crate) struct RawAgreement {
     agb: String,
     zorgkantoor: String,
     year: i32,
@@ -596,51 +598,7 @@ fn build(raw: RawConfig) -> Result<Config, String> {
         });
     }
 
-    let mut agreements = Vec::new();
-    for (i, a) in raw.agreements.iter().enumerate() {
-        let t = format!("[[agreements]] #{}", i + 1);
-        let agb = agb(&t, &a.agb)?;
-        let zorgkantoor = zk(&t, "zorgkantoor", &a.zorgkantoor)?;
-        if !participants
-            .iter()
-            .any(|p| p.agb == agb && p.zorgkantoor == zorgkantoor)
-        {
-            return Err(format!(
-                "{t} key `agb`: {agb} with zorgkantoor {zorgkantoor} is not a participant"
-            ));
-        }
-        let codes_of = |key: &str,
-                        m: &BTreeMap<String, u64>|
-         -> Result<BTreeMap<ProductCode, u64>, String> {
-            m.iter()
-                .map(|(k, v)| {
-                    ProductCode::parse(k)
-                        .filter(|c| products.contains_key(c))
-                        .map(|c| (c, *v))
-                        .ok_or_else(|| format!("{t} key `{key}.{k}`: not a product in [products]"))
-                })
-                .collect()
-        };
-        let volumes = codes_of("volumes", &a.volumes)?;
-        let prices = codes_of("prices_cents", &a.prices_cents)?;
-        if agreements
-            .iter()
-            .any(|x: &Agreement| x.agb == agb && x.zorgkantoor == zorgkantoor && x.year == a.year)
-        {
-            return Err(format!(
-                "{t} key `year`: a second agreement for {agb}/{zorgkantoor} in {}",
-                a.year
-            ));
-        }
-        agreements.push(Agreement {
-            agb,
-            zorgkantoor,
-            year: a.year,
-            herschikking_cents: a.herschikking_cents,
-            volumes,
-            prices_cents: prices,
-        });
-    }
+    let agreements = agreements_from_raw(&raw.agreements, &products, &participants)?;
 
     let mut tariffs = HashMap::new();
     for (i, t) in raw.tariffs.iter().enumerate() {
@@ -741,6 +699,62 @@ fn build(raw: RawConfig) -> Result<Config, String> {
             lines_per_minute: rl.lines_per_minute,
         },
     })
+}
+
+/// Typed, validated agreements: each pair a participant, each code a known
+/// product, one agreement per pair and year. Errors name the table and key.
+pub(crate) fn agreements_from_raw(
+    raw: &[RawAgreement],
+    products: &BTreeMap<ProductCode, Product>,
+    participants: &[Participant],
+) -> Result<Vec<Agreement>, String> {
+    let mut agreements = Vec::new();
+    for (i, a) in raw.iter().enumerate() {
+        let t = format!("[[agreements]] #{}", i + 1);
+        let agb = agb(&t, &a.agb)?;
+        let zorgkantoor = zk(&t, "zorgkantoor", &a.zorgkantoor)?;
+        if !participants
+            .iter()
+            .any(|p| p.agb == agb && p.zorgkantoor == zorgkantoor)
+        {
+            return Err(format!(
+                "{t} key `agb`: {agb} with zorgkantoor {zorgkantoor} is not a participant"
+            ));
+        }
+        let codes_of = |key: &str,
+                        m: &BTreeMap<String, u64>|
+         -> Result<BTreeMap<ProductCode, u64>, String> {
+            m.iter()
+                .map(|(k, v)| {
+                    ProductCode::parse(k)
+                        .filter(|c| products.contains_key(c))
+                        .map(|c| (c, *v))
+                        .ok_or_else(|| format!("{t} key `{key}.{k}`: not a product in [products]"))
+                })
+                .collect()
+        };
+        let volumes = codes_of("volumes", &a.volumes)?;
+        let prices = codes_of("prices_cents", &a.prices_cents)?;
+        if agreements
+            .iter()
+            .any(|x: &Agreement| x.agb == agb && x.zorgkantoor == zorgkantoor && x.year == a.year)
+        {
+            return Err(format!(
+                "{t} key `year`: a second agreement for {agb}/{zorgkantoor} in {}",
+                a.year
+            ));
+        }
+        agreements.push(Agreement {
+            agb,
+            zorgkantoor,
+            year: a.year,
+            herschikking_cents: a.herschikking_cents,
+            volumes,
+            prices_cents: prices,
+        });
+    }
+
+    Ok(agreements)
 }
 
 fn parse_month_day(s: &str) -> Option<(u32, u32)> {

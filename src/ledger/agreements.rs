@@ -10,7 +10,7 @@
 
 use super::{LedgerError, LedgerStore, Result};
 use crate::regime::{Agreement, Regime};
-use crate::types::{AgbCode, Cents, ProductCode, ZorgkantoorCode};
+use crate::types::{AgbCode, ProductCode, ZorgkantoorCode};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -88,44 +88,12 @@ pub fn parse_agreements_file(path: &Path, regime: &Regime) -> Result<Vec<Agreeme
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    agreements: Vec<RawAgreement>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgreement {
-    agb: String,
-    zorgkantoor: String,
-    year: i32,
-    herschikking_cents: Cents,
-    #[serde(default)]
-    volumes: BTreeMap<String, u64>,
-    #[serde(default)]
-    prices_cents: BTreeMap<String, Cents>,
+    agreements: Vec<crate::config::RawAgreement>,
 }
 
 fn parse_toml(text: &str, regime: &Regime) -> std::result::Result<Vec<Agreement>, String> {
     let raw: RawFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for (i, a) in raw.agreements.into_iter().enumerate() {
-        let t = format!("[[agreements]] #{}", i + 1);
-        let (agb, zk) = pair(&t, "key", &a.agb, &a.zorgkantoor, regime)?;
-        let codes = |key: &str, m: BTreeMap<String, u64>| {
-            m.into_iter()
-                .map(|(k, v)| Ok((product(&t, &format!("key `{key}.{k}`"), &k, regime)?, v)))
-                .collect::<std::result::Result<BTreeMap<_, _>, String>>()
-        };
-        let agreement = Agreement {
-            agb,
-            zorgkantoor: zk,
-            year: a.year,
-            herschikking_cents: a.herschikking_cents,
-            volumes: codes("volumes", a.volumes)?,
-            prices_cents: codes("prices_cents", a.prices_cents)?,
-        };
-        push_unique(&mut out, agreement, &t)?;
-    }
-    Ok(out)
+    crate::config::agreements_from_raw(&raw.agreements, &regime.products, &regime.participants)
 }
 
 fn pair(
@@ -161,20 +129,6 @@ fn product(
     ProductCode::parse(code)
         .filter(|c| regime.products.contains_key(c))
         .ok_or_else(|| format!("{t} key `{key}`: `{code}` is not a known product"))
-}
-
-fn push_unique(out: &mut Vec<Agreement>, a: Agreement, t: &str) -> std::result::Result<(), String> {
-    if out
-        .iter()
-        .any(|x| x.agb == a.agb && x.zorgkantoor == a.zorgkantoor && x.year == a.year)
-    {
-        return Err(format!(
-            "{t} key `year`: a second agreement for {}/{} in {}",
-            a.agb, a.zorgkantoor, a.year
-        ));
-    }
-    out.push(a);
-    Ok(())
 }
 
 const CSV_COLUMNS: [&str; 7] = [

@@ -55,6 +55,25 @@ pub struct Context<'a> {
     pub history: &'a dyn History,
 }
 
+impl<'a> Context<'a> {
+    /// The context for one message under `config`, received on `today`;
+    /// without a ledger the message is checked as if it were the first.
+    pub fn new(
+        config: &'a crate::config::Config,
+        today: Datum,
+        indications: Option<&'a dyn IndicationSource>,
+        history: Option<&'a dyn History>,
+    ) -> Self {
+        Context {
+            regime: &config.regime,
+            today,
+            indications,
+            require_start_of_delivery: config.indications.require_start_of_delivery,
+            history: history.unwrap_or(&NoHistory),
+        }
+    }
+}
+
 /// The verdict on one declared line, with the line itself so the sinks
 /// (answer, ledger, forwarding) need nothing else.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,7 +29,7 @@ use crate::forward::{Forwarder, NoUpstream, OutboxForwarder, Worker, WorkerOptio
 use crate::ledger::{self, LedgerStore};
 use crate::metrics::{ForwardSnapshot, Metrics};
 use crate::registry::{RegistryStore, StoreIndications};
-use crate::rules::{Context, History, IndicationSource, NoHistory};
+use crate::rules::{Context, History, IndicationSource};
 use crate::store::{Store, StoreError};
 use crate::types::Datum;
 use auth::{Limiter, Tokens};
@@ -186,16 +186,12 @@ impl Backends {
             None => None,
         };
         let indications = conn.as_ref().map(|s| StoreIndications::new(s));
-        let ctx = Context {
-            regime: &config.regime,
+        let ctx = Context::new(
+            &config,
             today,
-            indications: indications.as_ref().map(|r| r as &dyn IndicationSource),
-            require_start_of_delivery: config.indications.require_start_of_delivery,
-            history: match &view {
-                Some(v) => v as &dyn History,
-                None => &NoHistory,
-            },
-        };
+            indications.as_ref().map(|r| r as &dyn IndicationSource),
+            view.as_ref().map(|v| v as &dyn History),
+        );
         let r = f(&ctx);
         let failure = indications.as_ref().and_then(|i| i.failure());
         drop(indications);
