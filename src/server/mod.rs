@@ -187,7 +187,7 @@ impl Backends {
         };
         let indications = conn.as_ref().map(|s| StoreIndications::new(s));
         let ctx = Context::new(
-            &config,
+            config,
             today,
             indications.as_ref().map(|r| r as &dyn IndicationSource),
             view.as_ref().map(|v| v as &dyn History),
