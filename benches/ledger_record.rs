@@ -4,7 +4,7 @@
 //! `cargo bench --bench ledger_record [-- --lines N --per-message M]`
 //!
 //! - ledger: `LedgerStore::record_message` on a file-backed store
-//!   (`DATA_DIR/gateway.db`, WAL, synchronous NORMAL, as the gateway opens
+//!   (`DATA_DIR/gateway.db`, WAL, synchronous FULL, as the gateway opens
 //!   it), one transaction per message of M accepted lines: the message row,
 //!   the verdict-to-row conversion, the unique (agb, referentie) insert and
 //!   the volume index.
@@ -110,7 +110,7 @@ fn bare(dir: &std::path::Path, batches: &[(RecordedMessage, Vec<LineVerdict>)]) 
         .collect();
     let mut c = Connection::open(dir.join("bare.db")).unwrap();
     c.pragma_update(None, "journal_mode", "WAL").unwrap();
-    c.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    c.pragma_update(None, "synchronous", "FULL").unwrap();
     c.pragma_update(None, "cache_size", -65536).unwrap();
     c.execute_batch(BARE_TABLE).unwrap();
     let t = Instant::now();
@@ -189,7 +189,7 @@ fn main() {
     let bare_rate = bare(dir.path(), &batches);
     let ledger_rate = ledger(dir.path(), &batches);
     println!(
-        "ledger_record: {lines} lines in messages of {per_message}, SQLite WAL synchronous=NORMAL"
+        "ledger_record: {lines} lines in messages of {per_message}, SQLite WAL synchronous=FULL"
     );
     println!("  ledger (record_message): {ledger_rate:>12.0} lines/s");
     println!("  bare INSERT loop:        {bare_rate:>12.0} lines/s");
