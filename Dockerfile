@@ -3,7 +3,7 @@
 FROM rust:1-bookworm AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libxml2-utils postgresql >/dev/null
+ && apt-get install -y -qq --no-install-recommends libxml2-utils postgresql bc >/dev/null
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked
@@ -16,5 +16,8 @@ COPY --from=build /src/target/release/zio-gateway /usr/local/bin/zio-gateway
 COPY --from=build /src/config ./config
 COPY --from=build /src/schemas ./schemas
 USER zio
+EXPOSE 8080
 ENTRYPOINT ["zio-gateway"]
-CMD ["check", "--help"]
+# The example configuration listens on loopback; in a container listen on all
+# interfaces. Mount your own config/ and data/ over the examples.
+CMD ["serve", "--listen", "0.0.0.0:8080"]
