@@ -77,6 +77,9 @@ pub struct Outcome {
     /// Line verdicts in input order; meaningless when `message_codes` is not empty.
     pub lines: Spool,
     pub totals: AnswerTotals,
+    /// Lines by (route, first retourcode or `none`), counted while checking
+    /// so metrics need no second pass over the spool.
+    pub line_counts: std::collections::BTreeMap<(&'static str, &'static str), u64>,
     /// The day of receipt.
     pub today: Datum,
 }
@@ -169,6 +172,7 @@ pub fn check_message<R: BufRead>(
         notices: Vec::new(),
         lines: Spool::new()?,
         totals: AnswerTotals::default(),
+        line_counts: Default::default(),
         today: ctx.today,
     };
     let mut reader = DeclaratieReader::new(input, config.limits.max_message_bytes);
@@ -188,6 +192,7 @@ pub fn check_message<R: BufRead>(
     }
     if out.rejected_whole() {
         out.totals = AnswerTotals::default();
+        out.line_counts.clear();
         out.message_codes.sort_by_key(|m| m.code);
     }
     Ok(out)
@@ -233,6 +238,8 @@ fn read_body<R: BufRead>(
                 t.aantal_afgewezen += 1;
                 t.bedrag_afgewezen += v.prestatie.bedrag;
             }
+            let code = v.codes.first().map_or("none", |c| c.code());
+            *out.line_counts.entry((v.route.as_str(), code)).or_default() += 1;
             out.lines.push(&v).map_err(XmlError::Io)?;
         }
     }

@@ -459,7 +459,7 @@ fn run_check(
 /// After the check: the summary, then (real messages not rejected whole)
 /// the ledger and the forwarder.
 fn settle(state: &State, outcome: &mut Outcome, test: bool) -> Result<Summary, Failure> {
-    let summary = summarize(outcome, test).map_err(Failure::Body)?;
+    let summary = summarize(outcome, test);
     if test || outcome.rejected_whole() {
         return Ok(summary);
     }
@@ -484,9 +484,10 @@ fn settle(state: &State, outcome: &mut Outcome, test: bool) -> Result<Summary, F
     Ok(summary)
 }
 
-/// Reads the verdicts once for the metrics and the log.
-fn summarize(outcome: &mut Outcome, test: bool) -> io::Result<Summary> {
-    let mut s = Summary {
+/// The figures for the metrics and the log, from what the check counted.
+fn summarize(outcome: &Outcome, test: bool) -> Summary {
+    let whole = outcome.rejected_whole();
+    Summary {
         verwerking: if test {
             "Test"
         } else {
@@ -505,17 +506,17 @@ fn summarize(outcome: &mut Outcome, test: bool) -> io::Result<Summary> {
             .iter()
             .map(|m| m.code.code())
             .collect(),
-        ..Summary::default()
-    };
-    if !outcome.rejected_whole() {
-        for v in outcome.lines.iter()? {
-            let v = v?;
-            let code = v.codes.first().map_or("none", |c| c.code());
-            *s.lines.entry((v.route.as_str(), code)).or_default() += 1;
-            s.line_count += 1;
-        }
+        lines: if whole {
+            BTreeMap::new()
+        } else {
+            outcome.line_counts.clone()
+        },
+        line_count: if whole {
+            0
+        } else {
+            outcome.line_counts.values().sum()
+        },
     }
-    Ok(s)
 }
 
 /// Metrics of one checked message. Test batches count as messages only: their
