@@ -17,10 +17,10 @@
 
 use rusqlite::{params, Connection};
 use std::time::Instant;
-use zio_gateway::ledger::sqlite::SqliteLedger;
-use zio_gateway::ledger::{unit_str, LedgerLine, LedgerStore, RecordedMessage};
-use zio_gateway::message::Prestatie;
-use zio_gateway::rules::{LineVerdict, Route};
+use zio_gateway::model::declaration::Prestatie;
+use zio_gateway::model::verdict::{LineVerdict, Route};
+use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
+use zio_gateway::sinks::ledger::{unit_str, LedgerLine, LedgerStore, RecordedMessage};
 use zio_gateway::types::{
     parse_datum, AgbCode, Brin, Bsn, DebetCredit, Eenheid, Period, ProductCode, Referentie,
     ZorgkantoorCode,

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zio_gateway::check::check_message;
 use zio_gateway::config::Config;
-use zio_gateway::registry::ingest::{self, Options};
-use zio_gateway::registry::{RegistryStore, StoreIndications};
 use zio_gateway::rules::{Context, IndicationSource, NoHistory};
-use zio_gateway::store::Store;
+use zio_gateway::sinks::registry::ingest::{self, Options};
+use zio_gateway::sinks::registry::{RegistryStore, StoreIndications};
+use zio_gateway::sinks::store::Store;
 use zio_gateway::synth::bsn;
 use zio_gateway::types::{parse_datum, AgbCode, Bsn};
 
@@ -225,14 +225,14 @@ fn time_check(
         outcome.totals.aantal_geaccepteerd, lines,
         "every line accepted"
     );
-    outcome
-        .write_answer(
-            config,
-            zio_gateway::message::writer::Format::Xml,
-            false,
-            io::sink(),
-        )
-        .unwrap();
+    zio_gateway::sinks::answer::write_outcome(
+        &mut outcome,
+        config,
+        zio_gateway::sinks::answer::Format::Xml,
+        false,
+        io::sink(),
+    )
+    .unwrap();
     (checked, t.elapsed())
 }
 

@@ -1,18 +1,20 @@
 //! The command line: `check`, `ingest`, `ledger`, `serve`.
-//! Exit status 0 when the message was read, whatever the verdicts; 2 for a
-//! usage or configuration error, with a message naming the file and the key.
+//! Exit status ([`exit_code`]): 0 when the message was read, whatever the
+//! verdicts; 1 when `ingest` refused a message; 2 for a usage or
+//! configuration error, with a message naming the file and the key; 3 when
+//! the store failed (nothing was recorded; the same command may work later).
 
-use crate::check::check_message;
 use crate::config::Config;
-use crate::ledger;
-use crate::message::writer::Format;
-use crate::registry::{ingest, RegistryStore, StoreIndications};
-use crate::rules::{Context, History, IndicationSource};
-use crate::store::Store;
+use crate::error::{Error, Fault, Result};
+use crate::pipeline::{Arrival, Backends, Disposition, Pipeline};
+use crate::sinks::answer::Format;
+use crate::sinks::ledger;
+use crate::sinks::registry::ingest;
+use crate::sinks::store::Store;
 use crate::types::{parse_datum, Datum};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -144,41 +146,36 @@ pub enum ReportFormat {
     Csv,
 }
 
+/// The exit status for a command that failed: the one place faults become
+/// numbers.
+pub fn exit_code(e: &Error) -> i32 {
+    match e.fault() {
+        Fault::Sender | Fault::Config => 2,
+        Fault::Backend | Fault::Upstream => 3,
+    }
+}
+
+fn load_config(dir: &Path) -> Result<Config> {
+    Config::load_dir(dir).map_err(|e| Error::config(e.to_string()))
+}
+
 /// Opens the ledger; `create`: also when no store exists yet.
-fn open_ledger(
-    config: &Config,
-    data: &std::path::Path,
-    create: bool,
-) -> Result<Option<Box<dyn ledger::LedgerStore>>, UsageError> {
+fn open_ledger(config: &Config, data: &Path) -> Result<Box<dyn ledger::LedgerStore>> {
     let url = config.ledger_url();
-    if url.is_none() && !create && !data.join("gateway.db").exists() {
-        return Ok(None);
-    }
     ledger::open(data, url.as_deref())
-        .map(Some)
-        .map_err(|e| UsageError(format!("{}: ledger: {e}", data.display())))
+        .map_err(|e| Error::backend(format!("{}: ledger: {e}", data.display())))
 }
 
-/// A failure that ends the command with exit status 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-pub fn parse_today(arg: Option<&str>) -> Result<Datum, UsageError> {
+pub fn parse_today(arg: Option<&str>) -> Result<Datum> {
     match arg {
         Some(s) => parse_datum(s)
-            .ok_or_else(|| UsageError(format!("--today: `{s}` is not a date YYYY-MM-DD"))),
+            .ok_or_else(|| Error::sender(format!("--today: `{s}` is not a date YYYY-MM-DD"))),
         None => Ok(chrono::Local::now().date_naive()),
     }
 }
 
 /// Runs a parsed command; `Ok(code)` is the exit status.
-pub fn run(cli: Cli) -> Result<i32, UsageError> {
+pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Check {
             batch,
@@ -189,60 +186,40 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             record,
         } => {
             let today = parse_today(today.as_deref())?;
-            let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
-            // The ledger (0106, 0308/0309 across messages, 0506) when one exists.
-            let ledger = open_ledger(&config, &data, record)?;
-            if let Some(l) = &ledger {
-                ledger::agreements::apply_stored_agreements(&mut config.regime, &**l)
-                    .map_err(|e| UsageError(format!("ledger agreements: {e}")))?;
-            }
-            let view = ledger
-                .as_ref()
-                .map(|l| ledger::LedgerView::new(&**l, &config.regime));
-            // The registry (04xx) when a store exists and anything was ingested.
-            let store = Store::open_existing(&data).map_err(|e| UsageError(e.to_string()))?;
-            let loaded = match &store {
-                Some(s) => s.is_loaded().map_err(|e| UsageError(e.to_string()))?,
-                None => false,
-            };
-            let registry = store
-                .as_ref()
-                .filter(|_| loaded)
-                .map(|s| StoreIndications::new(s));
+            let config = load_config(&config)?;
+            // The ledger (0106, 0308/0309 across messages, 0506) and the
+            // registry (04xx) when the store exists; created for --record.
+            let url = config.ledger_url();
+            let backends = Backends::open_existing(&data, url.as_deref(), record)?;
+            let pipeline = Pipeline::open(config, backends)?;
             let input: Box<dyn io::Read> = if batch.as_os_str() == "-" {
                 Box::new(io::stdin().lock())
             } else {
                 Box::new(std::fs::File::open(&batch).map_err(|e| {
-                    UsageError(format!("{}: cannot open the batch: {e}", batch.display()))
+                    Error::sender(format!("{}: cannot open the batch: {e}", batch.display()))
                 })?)
             };
-            let ctx = Context::new(
-                &config,
+            let arrival = Arrival {
                 today,
-                registry.as_ref().map(|r| r as &dyn IndicationSource),
-                view.as_ref().map(|v| v as &dyn History),
-            );
-            let mut outcome =
-                check_message(BufReader::with_capacity(64 * 1024, input), &config, &ctx)
-                    .map_err(|e| UsageError(format!("{}: read error: {e}", batch.display())))?;
-            if let Some(e) = registry.as_ref().and_then(|r| r.failure()) {
-                return Err(UsageError(format!("registry lookup failed: {e}")));
-            }
-            if let Some(e) = view.as_ref().and_then(|v| v.take_error()) {
-                return Err(UsageError(format!("ledger lookup failed: {e}")));
-            }
-            if record {
-                let l = ledger.as_ref().expect("opened with create");
-                let summary = ledger::record_outcome(&**l, &mut outcome)
-                    .map_err(|e| UsageError(format!("ledger: nothing recorded: {e}")))?;
+                authenticated: None,
+                disposition: if record {
+                    Disposition::Process
+                } else {
+                    Disposition::AnswerOnly
+                },
+            };
+            let mut processed = pipeline
+                .process(BufReader::with_capacity(64 * 1024, input), &arrival)
+                .map_err(|e| e.context(batch.display()))?;
+            if let Some(summary) = &processed.recorded {
                 eprintln!("zio-gateway: recorded: {summary:?}");
             }
             let stdout = io::stdout().lock();
             let mut w = io::BufWriter::with_capacity(64 * 1024, stdout);
-            outcome
-                .write_answer(&config, format.into(), false, &mut w)
+            pipeline
+                .answer(&mut processed, format.into(), &mut w)
                 .and_then(|_| w.flush())
-                .map_err(|e| UsageError(format!("cannot write the answer: {e}")))?;
+                .map_err(|e| Error::backend(format!("cannot write the answer: {e}")))?;
             Ok(0)
         }
         Command::Ledger { command } => run_ledger(command),
@@ -251,12 +228,12 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             config,
             data,
         } => {
-            Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
-            let inputs = ingest::expand_paths(&files).map_err(UsageError)?;
+            load_config(&config)?;
+            let inputs = ingest::expand_paths(&files).map_err(Error::sender)?;
             if inputs.is_empty() {
-                return Err(UsageError("no *.xml message found to ingest".into()));
+                return Err(Error::sender("no *.xml message found to ingest"));
             }
-            let mut store = Store::open(&data).map_err(|e| UsageError(e.to_string()))?;
+            let mut store = Store::open(&data).map_err(|e| Error::backend(e.to_string()))?;
             let mut out = io::stdout().lock();
             let refused = ingest::ingest_paths(
                 &mut store,
@@ -269,7 +246,7 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
                     Err(e) => eprintln!("zio-gateway: {}: {e}", path.display()),
                 },
             )
-            .map_err(UsageError)?;
+            .map_err(Error::backend)?;
             Ok(if refused > 0 { 1 } else { 0 })
         }
         Command::Serve {
@@ -280,7 +257,7 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
             max_concurrent,
             header_read_timeout,
         } => {
-            let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
+            let mut config = load_config(&config)?;
             if let Some(n) = max_body {
                 config.limits.max_message_bytes = (n > 0).then_some(n);
             }
@@ -292,13 +269,13 @@ pub fn run(cli: Cli) -> Result<i32, UsageError> {
                 options.header_read_timeout = std::time::Duration::from_secs(s);
             }
             let listen = listen.unwrap_or_else(|| config.server.listen.clone());
-            crate::server::serve(config, &data, &listen, options).map_err(UsageError)?;
+            crate::server::serve(config, &data, &listen, options)?;
             Ok(0)
         }
     }
 }
 
-fn run_ledger(command: LedgerCommand) -> Result<i32, UsageError> {
+fn run_ledger(command: LedgerCommand) -> Result<i32> {
     match command {
         LedgerCommand::Report {
             year,
@@ -307,30 +284,30 @@ fn run_ledger(command: LedgerCommand) -> Result<i32, UsageError> {
             config,
             data,
         } => {
-            let mut config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
-            let store = open_ledger(&config, &data, true)?.expect("created");
+            let mut config = load_config(&config)?;
+            let store = open_ledger(&config, &data)?;
             ledger::agreements::apply_stored_agreements(&mut config.regime, &*store)
-                .map_err(|e| UsageError(format!("ledger agreements: {e}")))?;
+                .map_err(|e| Error::backend(format!("ledger agreements: {e}")))?;
             let report = ledger::report::LedgerReport::build(&*store, &config.regime, year)
-                .map_err(|e| UsageError(format!("ledger report: {e}")))?;
+                .map_err(|e| Error::backend(format!("ledger report: {e}")))?;
             let out = io::stdout().lock();
             match format {
                 ReportFormat::Json => report.write_json(out),
                 ReportFormat::Csv => {
                     let s = ledger::report::ReportSection::parse(&section).ok_or_else(|| {
-                        UsageError(format!("--section: `{section}` is not a report section"))
+                        Error::sender(format!("--section: `{section}` is not a report section"))
                     })?;
                     report.write_csv(s, out)
                 }
             }
-            .map_err(|e| UsageError(format!("cannot write the report: {e}")))?;
+            .map_err(|e| Error::backend(format!("cannot write the report: {e}")))?;
             Ok(0)
         }
         LedgerCommand::Import { file, config, data } => {
-            let config = Config::load_dir(&config).map_err(|e| UsageError(e.to_string()))?;
-            let store = open_ledger(&config, &data, true)?.expect("created");
+            let config = load_config(&config)?;
+            let store = open_ledger(&config, &data)?;
             let n = ledger::agreements::import_agreements(&*store, &file, &config.regime)
-                .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+                .map_err(|e| Error::sender(format!("{}: {e}", file.display())))?;
             println!("{}: {n:?} agreements imported", file.display());
             Ok(0)
         }

@@ -1,5 +1,5 @@
 use clap::Parser;
-use zio_gateway::cli::{run, Cli};
+use zio_gateway::cli::{exit_code, run, Cli};
 
 fn main() {
     let cli = Cli::parse();
@@ -7,7 +7,7 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("zio-gateway: {e}");
-            std::process::exit(2);
+            std::process::exit(exit_code(&e));
         }
     }
 }

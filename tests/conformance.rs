@@ -6,7 +6,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use zio_gateway::message::writer::Format;
+use zio_gateway::sinks::answer::Format;
 
 /// The parts of an answer the suite fixes, in one comparable shape.
 fn normalise(v: &Value, from_gateway: bool) -> Value {

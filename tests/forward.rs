@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zio_gateway::check::{check_message, Outcome};
 use zio_gateway::config::{Config, Upstream, Upstreams};
-use zio_gateway::forward::{forward_id, Forwarder, OutboxForwarder, WorkerOptions};
-use zio_gateway::ledger::sqlite::SqliteLedger;
-use zio_gateway::ledger::{ClaimScope, LedgerStore, LedgerView};
+use zio_gateway::model::verdict::Route;
+use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
 use zio_gateway::retourcode::Retourcode;
-use zio_gateway::rules::{Context, Route};
+use zio_gateway::rules::Context;
+use zio_gateway::sinks::forward::{Forwarder, OutboxForwarder, WorkerOptions};
+use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
+use zio_gateway::sinks::ledger::{forward_id, ClaimScope, LedgerStore, LedgerView};
 
 // ---- a tiny upstream --------------------------------------------------------
 
@@ -133,29 +135,30 @@ fn fast() -> WorkerOptions {
     }
 }
 
-/// Checks `file` against the ledger, records it through the forwarder and
-/// forwards it, as the server does.
+/// Checks `file` against the ledger, records it and forwards it through the
+/// pipeline, as the server does.
 fn check_record_forward(
-    store: &dyn LedgerStore,
-    fwd: &dyn Forwarder,
+    store: &Arc<dyn LedgerStore>,
+    fwd: &Arc<OutboxForwarder>,
     config: &Config,
     file: &Path,
     today: &str,
 ) -> Outcome {
-    let view = LedgerView::new(store, &config.regime);
-    let ctx = Context {
-        regime: &config.regime,
-        today: day(today),
-        indications: None,
-        require_start_of_delivery: false,
-        history: &view,
+    let backends = Backends {
+        ledger: Some(store.clone()),
+        registry: None,
     };
+    let pipeline = Pipeline::new(Arc::new(config.clone()), backends).with_forwarder(fwd.clone());
     let f = std::fs::File::open(file).unwrap();
-    let mut outcome = check_message(BufReader::new(f), config, &ctx).unwrap();
-    assert!(view.take_error().is_none());
-    fwd.record(store, &mut outcome).unwrap();
-    fwd.forward(&mut outcome).unwrap();
-    outcome
+    let arrival = Arrival {
+        today: day(today),
+        authenticated: None,
+        disposition: Disposition::Process,
+    };
+    pipeline
+        .process(BufReader::new(f), &arrival)
+        .unwrap()
+        .outcome
 }
 
 fn has_0901(o: &Outcome) -> bool {
@@ -291,17 +294,19 @@ fn lines_split_by_route_arrive_as_two_messages() {
     let up = TestUpstream::start(false);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-    let fwd = OutboxForwarder::new(
-        store.clone(),
-        upstreams(
-            Upstream::Http(up.url.clone()),
-            Upstream::Http(up.url.clone()),
-        ),
-    )
-    .unwrap();
+    let fwd = Arc::new(
+        OutboxForwarder::new(
+            store.clone(),
+            upstreams(
+                Upstream::Http(up.url.clone()),
+                Upstream::Http(up.url.clone()),
+            ),
+        )
+        .unwrap(),
+    );
     let config = config();
     let o = check_record_forward(
-        &*store,
+        &store,
         &fwd,
         &config,
         &message("02-p1-2024-01.xml"),
@@ -321,7 +326,7 @@ fn lines_split_by_route_arrive_as_two_messages() {
 
     // The same message again: 0106, nothing recorded, nothing forwarded.
     let o = check_record_forward(
-        &*store,
+        &store,
         &fwd,
         &config,
         &message("02-p1-2024-01.xml"),
@@ -337,14 +342,16 @@ fn outage_delays_and_loses_nothing() {
     let up = TestUpstream::start(true);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-    let fwd = OutboxForwarder::new(
-        store.clone(),
-        upstreams(
-            Upstream::Http(up.url.clone()),
-            Upstream::Http(up.url.clone()),
-        ),
-    )
-    .unwrap();
+    let fwd = Arc::new(
+        OutboxForwarder::new(
+            store.clone(),
+            upstreams(
+                Upstream::Http(up.url.clone()),
+                Upstream::Http(up.url.clone()),
+            ),
+        )
+        .unwrap(),
+    );
     let config = config();
     let mut ids = Vec::new();
     for (file, today) in [
@@ -352,7 +359,7 @@ fn outage_delays_and_loses_nothing() {
         ("02-p1-2024-01.xml", "2024-02-05"),
         ("03-p1-2024-02.xml", "2024-03-04"),
     ] {
-        let o = check_record_forward(&*store, &fwd, &config, &message(file), today);
+        let o = check_record_forward(&store, &fwd, &config, &message(file), today);
         assert!(has_0901(&o), "{file}: upstream down must give 0901");
         ids.push(o.header.unwrap().bericht.identificatie.as_str().to_owned());
     }
@@ -405,13 +412,15 @@ fn spool_upstream_writes_valid_files() {
         Arc::new(SqliteLedger::open_data_dir(&dir.path().join("data")).unwrap());
     let zio = dir.path().join("up/zio");
     let reg = dir.path().join("up/regulier");
-    let fwd = OutboxForwarder::new(
-        store.clone(),
-        upstreams(Upstream::Spool(zio.clone()), Upstream::Spool(reg.clone())),
-    )
-    .unwrap();
+    let fwd = Arc::new(
+        OutboxForwarder::new(
+            store.clone(),
+            upstreams(Upstream::Spool(zio.clone()), Upstream::Spool(reg.clone())),
+        )
+        .unwrap(),
+    );
     let o = check_record_forward(
-        &*store,
+        &store,
         &fwd,
         &config(),
         &message("02-p1-2024-01.xml"),
@@ -444,13 +453,15 @@ fn a_route_without_upstream_is_recorded_not_queued() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     let zio = dir.path().join("zio");
-    let fwd = OutboxForwarder::new(
-        store.clone(),
-        upstreams(Upstream::Spool(zio.clone()), Upstream::None),
-    )
-    .unwrap();
+    let fwd = Arc::new(
+        OutboxForwarder::new(
+            store.clone(),
+            upstreams(Upstream::Spool(zio.clone()), Upstream::None),
+        )
+        .unwrap(),
+    );
     let o = check_record_forward(
-        &*store,
+        &store,
         &fwd,
         &config(),
         &message("02-p1-2024-01.xml"),
@@ -475,9 +486,9 @@ fn a_restarted_worker_delivers_what_was_pending() {
     {
         let store: Arc<dyn LedgerStore> =
             Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-        let fwd = OutboxForwarder::new(store.clone(), ups.clone()).unwrap();
+        let fwd = Arc::new(OutboxForwarder::new(store.clone(), ups.clone()).unwrap());
         let o = check_record_forward(
-            &*store,
+            &store,
             &fwd,
             &config,
             &message("02-p1-2024-01.xml"),
@@ -490,7 +501,7 @@ fn a_restarted_worker_delivers_what_was_pending() {
     up.set_failing(false);
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     assert_eq!(store.outbox_pending().unwrap(), 2);
-    let fwd = OutboxForwarder::new(store.clone(), ups).unwrap();
+    let fwd = Arc::new(OutboxForwarder::new(store.clone(), ups).unwrap());
     let worker = fwd.start_worker(fast()).unwrap();
     wait_until("delivery after restart", Duration::from_secs(5), || {
         store.outbox_pending().unwrap() == 0
@@ -506,14 +517,16 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
     // are held (lease), the worker leaves them until the lease ends.
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-    let fwd = OutboxForwarder::new(
-        store.clone(),
-        upstreams(
-            Upstream::Spool(dir.path().join("z")),
-            Upstream::Spool(dir.path().join("r")),
-        ),
-    )
-    .unwrap();
+    let fwd = Arc::new(
+        OutboxForwarder::new(
+            store.clone(),
+            upstreams(
+                Upstream::Spool(dir.path().join("z")),
+                Upstream::Spool(dir.path().join("r")),
+            ),
+        )
+        .unwrap(),
+    );
     let config = config();
     let view = LedgerView::new(&*store, &config.regime);
     let ctx = Context {
@@ -525,7 +538,13 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
     };
     let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
     let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
-    fwd.record(&*store, &mut outcome).unwrap();
+    // Recorded with its outbox rows, then the request died before delivering.
+    zio_gateway::sinks::ledger::record_outcome_forwarding(
+        &*store,
+        &mut outcome,
+        fwd.plan().as_ref(),
+    )
+    .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -557,14 +576,14 @@ fn postgres_outbox_claims_are_exclusive_and_deliver() {
         Upstream::Http(up.url.clone()),
         Upstream::Http(up.url.clone()),
     );
-    let fwd = OutboxForwarder::new(store.clone(), ups).unwrap();
+    let fwd = Arc::new(OutboxForwarder::new(store.clone(), ups).unwrap());
     let config = config();
     for (file, today) in [
         ("01-p1-2023-12.xml", "2024-01-05"),
         ("02-p1-2024-01.xml", "2024-02-05"),
         ("03-p1-2024-02.xml", "2024-03-04"),
     ] {
-        let o = check_record_forward(&*store, &fwd, &config, &message(file), today);
+        let o = check_record_forward(&store, &fwd, &config, &message(file), today);
         assert!(has_0901(&o), "{file}");
     }
     let rows = store.outbox_rows().unwrap();
@@ -590,7 +609,7 @@ fn postgres_outbox_claims_are_exclusive_and_deliver() {
     // Delivered by a worker once the upstream is back (claims from `far`
     // ended for this worker's clock only after the lease: use fresh rows).
     let o = check_record_forward(
-        &*store,
+        &store,
         &fwd,
         &config,
         &message("05-p1-2024-03.xml"),

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use zio_gateway::check::check_message;
 use zio_gateway::config::{Config, Upstream, Upstreams};
-use zio_gateway::forward::{Forwarder, OutboxForwarder};
-use zio_gateway::ledger::sqlite::SqliteLedger;
-use zio_gateway::ledger::{LedgerStore, LedgerView};
 use zio_gateway::rules::Context;
+use zio_gateway::sinks::forward::{Forwarder, OutboxForwarder};
+use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
+use zio_gateway::sinks::ledger::{record_outcome_forwarding, LedgerStore, LedgerView};
 use zio_gateway::synth::SynthBatch;
 
 struct Counting;
@@ -69,16 +69,16 @@ fn forward_peak(lines: u64) -> usize {
     let checked = t.elapsed();
     assert_eq!(outcome.totals.aantal_geaccepteerd, lines);
     let t = Instant::now();
-    let sum = fwd.record(&*store, &mut outcome).unwrap();
+    let sum = record_outcome_forwarding(&*store, &mut outcome, fwd.plan().as_ref()).unwrap();
     let recorded = t.elapsed();
     assert_eq!(sum.inserted, lines);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let t = Instant::now();
-    fwd.forward(&mut outcome).unwrap();
+    let pending = fwd.deliver_now(outcome.header.as_ref().unwrap());
     let forwarded = t.elapsed();
     let peak = PEAK.load(Ordering::Relaxed) - base;
-    assert!(outcome.notices.is_empty(), "{:?}", outcome.notices);
+    assert!(pending.is_empty(), "{pending:?}");
     let size: u64 = std::fs::read_dir(&spool)
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())

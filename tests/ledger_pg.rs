@@ -7,8 +7,8 @@
 mod ledger_support;
 
 use ledger_support::*;
-use zio_gateway::ledger::{LedgerStore, RecordSummary, RecordedMessage};
-use zio_gateway::rules::LineVerdict;
+use zio_gateway::model::verdict::LineVerdict;
+use zio_gateway::sinks::ledger::{LedgerStore, RecordSummary, RecordedMessage};
 
 type Batch = Vec<(RecordedMessage, Vec<LineVerdict>)>;
 
@@ -50,8 +50,9 @@ fn worked_example_to_the_cent_pg() {
         return;
     };
     assert_eq!(store.backend(), "postgres");
+    let store: std::sync::Arc<dyn LedgerStore> = std::sync::Arc::new(store);
     let config = run_example(&store);
-    assert_example_report(&store, &config);
+    assert_example_report(&*store, &config);
 }
 
 #[test]
@@ -169,7 +170,7 @@ fn record_retrying(
     for _ in 0..10 {
         let mut it = lines.iter().cloned().map(Ok);
         match store.record_message(msg, &mut it) {
-            Err(zio_gateway::ledger::LedgerError::Retry(_)) => continue,
+            Err(zio_gateway::sinks::ledger::LedgerError::Retry(_)) => continue,
             other => return other.unwrap(),
         }
     }

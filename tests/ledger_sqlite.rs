@@ -4,9 +4,11 @@
 
 mod ledger_support;
 
+use std::sync::Arc;
+
 use ledger_support::*;
-use zio_gateway::ledger::sqlite::SqliteLedger;
-use zio_gateway::ledger::{LedgerReport, LedgerStore, ReportSection};
+use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
+use zio_gateway::sinks::ledger::{LedgerReport, LedgerStore, ReportSection};
 
 fn ledger() -> SqliteLedger {
     SqliteLedger::open_in_memory().unwrap()
@@ -34,16 +36,16 @@ fn agreements_round_trip_sqlite() {
 
 #[test]
 fn worked_example_to_the_cent_sqlite() {
-    let store = ledger();
+    let store: Arc<dyn LedgerStore> = Arc::new(ledger());
     let config = run_example(&store);
-    assert_example_report(&store, &config);
+    assert_example_report(&*store, &config);
 }
 
 #[test]
 fn report_csv_has_the_json_columns() {
-    let store = ledger();
+    let store: Arc<dyn LedgerStore> = Arc::new(ledger());
     let config = run_example(&store);
-    let r = LedgerReport::build(&store, &config.regime, 2024).unwrap();
+    let r = LedgerReport::build(&*store, &config.regime, 2024).unwrap();
     let mut csv = Vec::new();
     r.write_csv(ReportSection::Nacalculatie, &mut csv).unwrap();
     assert_eq!(
@@ -83,7 +85,7 @@ fn ledger_lives_in_the_data_directory() {
         );
     }
     assert!(dir.path().join("gateway.db").is_file());
-    let store = zio_gateway::ledger::open(dir.path(), None).unwrap();
+    let store = zio_gateway::sinks::ledger::open(dir.path(), None).unwrap();
     assert_eq!(store.backend(), "sqlite");
     assert!(store
         .message_processed(&agb("11110001"), &rf("M1"))
@@ -129,7 +131,7 @@ fn two_connections_record_each_line_once_sqlite() {
 
 #[test]
 fn import_overrides_config_and_is_validated() {
-    use zio_gateway::ledger::agreements::{effective_agreements, parse_agreements_file};
+    use zio_gateway::sinks::ledger::agreements::{effective_agreements, parse_agreements_file};
     let store = ledger();
     let dir = example_dir();
     let config = zio_gateway::config::Config::load_file(&dir.join("gateway.toml")).unwrap();
@@ -139,7 +141,7 @@ fn import_overrides_config_and_is_validated() {
         .find(|a| a.agb.as_str() == "11110003")
         .unwrap();
     assert_eq!(p3.herschikking_cents, 400_000);
-    zio_gateway::ledger::import_agreements(
+    zio_gateway::sinks::ledger::import_agreements(
         &store,
         &dir.join("agreements-2024.csv"),
         &config.regime,
@@ -246,12 +248,12 @@ fn volume_0506_counts_minutes_exactly_across_messages() {
             lines.len()
         )
     };
-    let store = ledger();
+    let store: Arc<dyn LedgerStore> = Arc::new(ledger());
     let tmp = tempfile::tempdir().unwrap();
     let run = |id: &str, lines: &[(&str, Option<&str>)]| -> Vec<String> {
         let path = tmp.path().join(format!("{id}.xml"));
         std::fs::write(&path, xml(id, lines)).unwrap();
-        let (mut outcome, _) = check_and_record(&store, &config, &path, "2024-04-02");
+        let (mut outcome, _) = check_and_record(store.clone(), &config, &path, "2024-04-02");
         assert!(outcome.message_codes.is_empty());
         outcome
             .lines

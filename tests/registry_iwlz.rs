@@ -2,9 +2,9 @@
 //! copies of shared/samples/iwlz, schema-valid against the iWlz 2.2 XSDs),
 //! any prefix spelling, and clear errors with line:column and path.
 
-use zio_gateway::message::xml::XmlError;
-use zio_gateway::registry::iwlz::{read_all, IwlzReader};
-use zio_gateway::registry::{BerichtSoort, Geldigheid, IwlzClient, IwlzHeader};
+use zio_gateway::model::iwlz::{BerichtSoort, Geldigheid, IwlzClient, IwlzHeader};
+use zio_gateway::read::iwlz::{read_all, IwlzReader};
+use zio_gateway::read::xml::XmlError;
 use zio_gateway::types::{parse_datum, AgbCode, Bsn, Datum};
 
 const IO31: &str = include_str!("registry_samples/io31-example.xml");

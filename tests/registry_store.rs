@@ -3,10 +3,11 @@
 //! atomicity of a message.
 
 use std::path::{Path, PathBuf};
-use zio_gateway::registry::ingest::{self, ingest_bytes, ingest_file, IngestError, Options};
-use zio_gateway::registry::sqlite::snapshot_mismatches;
-use zio_gateway::registry::{ClientRegistry, RegistryStore};
-use zio_gateway::store::Store;
+use zio_gateway::model::iwlz::ClientRegistry;
+use zio_gateway::sinks::registry::ingest::{self, ingest_bytes, ingest_file, IngestError, Options};
+use zio_gateway::sinks::registry::sqlite::snapshot_mismatches;
+use zio_gateway::sinks::registry::RegistryStore;
+use zio_gateway::sinks::store::Store;
 use zio_gateway::types::{parse_datum, AgbCode, Bsn};
 
 fn fixtures() -> Vec<PathBuf> {

@@ -5,10 +5,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::BufReader;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use zio_gateway::check::check_message;
+use std::sync::{Arc, Mutex};
 use zio_gateway::config::Config;
-use zio_gateway::rules::{Context, NoHistory};
+use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
 use zio_gateway::synth::SynthBatch;
 
 struct Counting;
@@ -41,17 +40,17 @@ fn peak_for(lines: u64) -> usize {
     let config =
         Config::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")).unwrap();
     let today = zio_gateway::types::parse_datum("2024-04-10").unwrap();
-    let ctx = Context {
-        regime: &config.regime,
+    let pipeline = Pipeline::new(Arc::new(config), Backends::none());
+    let arrival = Arrival {
         today,
-        indications: None,
-        require_start_of_delivery: true,
-        history: &NoHistory,
+        authenticated: None,
+        disposition: Disposition::AnswerOnly,
     };
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let input = BufReader::with_capacity(64 * 1024, SynthBatch::new(lines, 4));
-    let mut outcome = check_message(input, &config, &ctx).unwrap();
+    let mut processed = pipeline.process(input, &arrival).unwrap();
+    let outcome = &processed.outcome;
     assert!(
         outcome.message_codes.is_empty(),
         "{:?}",
@@ -59,11 +58,10 @@ fn peak_for(lines: u64) -> usize {
     );
     assert_eq!(outcome.totals.aantal_geaccepteerd, lines);
     // Writing the answer streams from the spool too.
-    outcome
-        .write_answer(
-            &config,
-            zio_gateway::message::writer::Format::Xml,
-            false,
+    pipeline
+        .answer(
+            &mut processed,
+            zio_gateway::sinks::answer::Format::Xml,
             std::io::sink(),
         )
         .unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use serde_json::Value;
-use zio_gateway::message::writer::Format;
+use zio_gateway::sinks::answer::Format;
 
 fn xmllint_or_skip() -> bool {
     if common::has_xmllint() {

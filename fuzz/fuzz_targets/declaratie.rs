@@ -1,31 +1,32 @@
-//! Any bytes as a Declaratiebericht: the check must answer, never panic.
+//! Any bytes as a Declaratiebericht: the pipeline must answer, never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use zio_gateway::config::Config;
+use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
+use zio_gateway::sinks::answer::Format;
 
-fn config() -> &'static Config {
-    static C: OnceLock<Config> = OnceLock::new();
-    C.get_or_init(|| {
-        Config::parse(
+fn pipeline() -> &'static Pipeline {
+    static P: OnceLock<Pipeline> = OnceLock::new();
+    P.get_or_init(|| {
+        let config = Config::parse(
             include_str!("../../config/gateway.toml"),
             std::path::Path::new("config/gateway.toml"),
         )
-        .expect("example config")
+        .expect("example config");
+        Pipeline::new(Arc::new(config), Backends::none())
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let config = config();
-    let ctx = zio_gateway::rules::Context {
-        regime: &config.regime,
+    let p = pipeline();
+    let arrival = Arrival {
         today: chrono::NaiveDate::from_ymd_opt(2024, 4, 10).unwrap(),
-        indications: None,
-        require_start_of_delivery: true,
-        history: &zio_gateway::rules::NoHistory,
+        authenticated: None,
+        disposition: Disposition::AnswerOnly,
     };
-    if let Ok(mut out) = zio_gateway::check::check_message(data, config, &ctx) {
-        let _ = out.write_answer(config, zio_gateway::message::writer::Format::Xml, false, std::io::sink());
+    if let Ok(mut processed) = p.process(data, &arrival) {
+        let _ = p.answer(&mut processed, Format::Xml, std::io::sink());
     }
 });

@@ -2,7 +2,7 @@
 //! own unit; minutes are priced at a sixtieth of the hour tariff, rounded half
 //! away from zero to a whole cent. All integer cents: exact by construction.
 
-use crate::regime::Unit;
+use crate::model::regime::Unit;
 use crate::types::{Cents, Eenheid};
 
 /// Whether `eenheid` may be declared for a product of `unit` (0302).

@@ -1,6 +1,6 @@
 //! 02xx: checks on the client that reject every line of that client.
 
-use crate::message::{Client, Header};
+use crate::model::declaration::{Client, Header};
 use crate::retourcode::Retourcode;
 
 /// The client codes that every line of `client` carries.

@@ -1,13 +1,12 @@
 //! What 0308 and 0309 know: the references of this message so far and, through
 //! [`History`], the lines accepted by earlier messages (the ledger).
 //!
-//! The message's references live in memory up to [`SPILL_AT`] entries and
-//! then move to a private temporary SQLite file, so a batch of any size keeps
-//! memory flat.
+//! The message's references are kept in a [`RefTable`]: a port, so the rules
+//! stay free of storage. The check supplies one that spills to disk past a
+//! size, so a batch of any size keeps memory flat (`check::refs`).
 
-use crate::message::Prestatie;
+use crate::model::declaration::Prestatie;
 use crate::types::{AgbCode, DebetCredit, ProductCode, Referentie, ZorgkantoorCode};
-use rusqlite::{params, Connection, OptionalExtension};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::io;
@@ -59,7 +58,7 @@ impl History for NoHistory {
 
 /// What one reference stands for in this message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RefState {
+pub enum RefState {
     Accepted = 0,
     AcceptedCredited = 1,
     Rejected = 2,
@@ -69,7 +68,8 @@ enum RefState {
 }
 
 impl RefState {
-    fn from_i64(v: i64) -> Self {
+    /// The state stored as a number (see [`RefState::as_i64`]).
+    pub fn from_i64(v: i64) -> Self {
         match v {
             0 => Self::Accepted,
             1 => Self::AcceptedCredited,
@@ -77,29 +77,35 @@ impl RefState {
             _ => Self::PriorCredited,
         }
     }
+
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
 }
 
-/// Entries kept in memory before the table moves to disk.
-pub const SPILL_AT: usize = 50_000;
+/// Where the references of one message are kept while it is checked.
+pub trait RefTable {
+    fn get(&self, r: &Referentie) -> io::Result<Option<RefState>>;
+    fn set(&mut self, r: &Referentie, s: RefState) -> io::Result<()>;
+}
 
-enum Table {
-    Memory(HashMap<Referentie, RefState>),
-    Disk(Connection),
+/// A table in memory only: for small messages and tests.
+impl RefTable for HashMap<Referentie, RefState> {
+    fn get(&self, r: &Referentie) -> io::Result<Option<RefState>> {
+        Ok(HashMap::get(self, r).copied())
+    }
+    fn set(&mut self, r: &Referentie, s: RefState) -> io::Result<()> {
+        self.insert(r.clone(), s);
+        Ok(())
+    }
 }
 
 /// The references seen in this message, in input order.
 pub struct MessageRefs {
-    table: Table,
-    spill_at: usize,
+    table: Box<dyn RefTable>,
     /// 0506: running declared volume per (year, code) in base units
     /// (minutes or dagdelen): the ledger's figure plus this message's lines.
     volumes: HashMap<(i32, ProductCode), i64>,
-}
-
-impl Default for MessageRefs {
-    fn default() -> Self {
-        Self::with_spill_at(SPILL_AT)
-    }
 }
 
 /// What the line rules need to know about a line's references.
@@ -112,75 +118,25 @@ pub struct RefFacts {
     pub creditable: bool,
 }
 
-fn sql(e: rusqlite::Error) -> io::Error {
-    io::Error::other(format!("reference table: {e}"))
-}
-
 impl MessageRefs {
-    pub fn with_spill_at(spill_at: usize) -> Self {
+    pub fn new(table: Box<dyn RefTable>) -> Self {
         Self {
-            table: Table::Memory(HashMap::new()),
-            spill_at,
+            table,
             volumes: HashMap::new(),
         }
     }
 
+    /// Kept in memory only.
+    pub fn in_memory() -> Self {
+        Self::new(Box::<HashMap<Referentie, RefState>>::default())
+    }
+
     fn get(&self, r: &Referentie) -> io::Result<Option<RefState>> {
-        match &self.table {
-            Table::Memory(m) => Ok(m.get(r).copied()),
-            Table::Disk(c) => c
-                .prepare_cached("SELECT s FROM refs WHERE r = ?1")
-                .and_then(|mut st| {
-                    st.query_row(params![r.as_str()], |row| row.get::<_, i64>(0))
-                        .optional()
-                })
-                .map(|o| o.map(RefState::from_i64))
-                .map_err(sql),
-        }
+        self.table.get(r)
     }
 
     fn set(&mut self, r: &Referentie, s: RefState) -> io::Result<()> {
-        if let Table::Memory(m) = &self.table {
-            if m.len() >= self.spill_at && !m.contains_key(r) {
-                self.spill()?;
-            }
-        }
-        match &mut self.table {
-            Table::Memory(m) => {
-                m.insert(r.clone(), s);
-                Ok(())
-            }
-            Table::Disk(c) => c
-                .prepare_cached("INSERT OR REPLACE INTO refs (r, s) VALUES (?1, ?2)")
-                .and_then(|mut st| st.execute(params![r.as_str(), s as i64]))
-                .map(|_| ())
-                .map_err(sql),
-        }
-    }
-
-    /// Moves the table into a private temporary database file (SQLite's
-    /// empty file name): its page cache is bounded, the file is removed when
-    /// the connection closes.
-    fn spill(&mut self) -> io::Result<()> {
-        let c = Connection::open("").map_err(sql)?;
-        c.execute_batch(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096;
-             CREATE TABLE refs (r TEXT PRIMARY KEY, s INTEGER NOT NULL) WITHOUT ROWID;
-             BEGIN;",
-        )
-        .map_err(sql)?;
-        if let Table::Memory(m) = &self.table {
-            let mut st = c
-                .prepare("INSERT INTO refs (r, s) VALUES (?1, ?2)")
-                .map_err(sql)?;
-            for (r, s) in m {
-                st.execute(params![r.as_str(), *s as i64]).map_err(sql)?;
-            }
-        }
-        // One long transaction: nothing here needs to survive a crash, and
-        // it saves a journal sync per line.
-        self.table = Table::Disk(c);
-        Ok(())
+        self.table.set(r, s)
     }
 
     /// The facts 0308 and 0309 need for `p`, before `p` is settled.
@@ -248,7 +204,7 @@ impl MessageRefs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{parse_datum, Eenheid, Period};
 
@@ -273,7 +229,7 @@ mod tests {
         }
     }
 
-    fn run(refs: &mut MessageRefs) -> Vec<RefFacts> {
+    pub(crate) fn run(refs: &mut MessageRefs) -> Vec<RefFacts> {
         let agb = AgbCode::parse("12345678").unwrap();
         let script = [
             (line("A", None), true),
@@ -296,18 +252,11 @@ mod tests {
 
     #[test]
     fn duplicates_and_credits_in_input_order() {
-        let facts = run(&mut MessageRefs::default());
+        let facts = run(&mut MessageRefs::in_memory());
         let dup: Vec<bool> = facts.iter().map(|f| f.duplicate).collect();
         let cred: Vec<bool> = facts.iter().map(|f| f.creditable).collect();
         assert_eq!(dup, [false, true, false, false, false, false, false]);
         // C1 credits A; C2 finds A credited; C3 names rejected B; C4 unknown X.
         assert_eq!(cred, [true, true, true, true, false, false, false]);
-    }
-
-    #[test]
-    fn spilled_table_behaves_the_same() {
-        let in_memory = run(&mut MessageRefs::default());
-        let spilled = run(&mut MessageRefs::with_spill_at(2));
-        assert_eq!(in_memory, spilled);
     }
 }

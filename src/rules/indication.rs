@@ -19,8 +19,8 @@
 //!   Begindatum and did not end (AW39) on that start or later before the
 //!   Einddatum.
 
-use crate::regime::Product;
-use crate::registry::{Aanvang, ClientRegistry, Mutatie, ToegewezenFunctie, LEVERINGSVORM_PGB};
+use crate::model::iwlz::{Aanvang, ClientRegistry, Mutatie, ToegewezenFunctie, LEVERINGSVORM_PGB};
+use crate::model::regime::Product;
 use crate::retourcode::Retourcode;
 use crate::types::{AgbCode, Bsn, Datum, Period};
 use chrono::Datelike;
@@ -44,7 +44,7 @@ pub trait IndicationSource {
     /// All indications, allocations, starts and ends of delivery for `bsn`
     /// (empty when the registry knows nothing of the client). An
     /// implementation that fails must not invent an answer silently: see
-    /// [`crate::registry::StoreIndications`].
+    /// [`crate::sinks::registry::StoreIndications`].
     fn client(&self, bsn: &Bsn) -> ClientRegistry;
 }
 
@@ -149,8 +149,8 @@ fn delivering(reg: &ClientRegistry, a: &ToegewezenFunctie, p: &Period) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::regime::Unit;
-    use crate::registry::{Geindiceerd, Geldigheid, Indicatie, ToegewezenZzp};
+    use crate::model::iwlz::{Geindiceerd, Geldigheid, Indicatie, ToegewezenZzp};
+    use crate::model::regime::Unit;
     use crate::types::parse_datum;
 
     fn d(s: &str) -> Datum {

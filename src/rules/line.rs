@@ -3,8 +3,8 @@
 use super::amount;
 use super::history::RefFacts;
 use super::Context;
-use crate::message::{Header, Prestatie};
-use crate::regime::Product;
+use crate::model::declaration::{Header, Prestatie};
+use crate::model::regime::Product;
 use crate::retourcode::Retourcode;
 use crate::types::{DebetCredit, ProductCode};
 

@@ -3,7 +3,7 @@
 //! server.)
 
 use crate::config::Config;
-use crate::message::{Header, Prestatie, Totalen};
+use crate::model::declaration::{Header, Prestatie, Totalen};
 use crate::retourcode::Retourcode;
 use crate::types::{Cents, Datum, DebetCredit};
 

@@ -12,35 +12,14 @@ pub mod line;
 pub mod message;
 pub mod regime;
 
-use crate::message::{Client, Header, Prestatie};
-use crate::regime::Regime;
+use crate::model::declaration::{Client, Header};
+use crate::model::regime::Regime;
+use crate::model::verdict::{LineVerdict, Route};
 use crate::retourcode::{Ernst, Retourcode};
-use crate::types::{Bsn, Datum, ProductCode};
-use serde::{Deserialize, Serialize};
+use crate::types::Datum;
 
 pub use history::{History, MessageRefs, NoHistory};
 pub use indication::IndicationSource;
-
-/// Where an accepted line goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Route {
-    #[serde(rename = "ZIO")]
-    Zio,
-    #[serde(rename = "REGULIER")]
-    Regulier,
-    #[serde(rename = "AFGEWEZEN")]
-    Afgewezen,
-}
-
-impl Route {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Route::Zio => "ZIO",
-            Route::Regulier => "REGULIER",
-            Route::Afgewezen => "AFGEWEZEN",
-        }
-    }
-}
 
 /// Everything the rules may consult besides the message itself.
 pub struct Context<'a> {
@@ -71,30 +50,6 @@ impl<'a> Context<'a> {
             require_start_of_delivery: config.indications.require_start_of_delivery,
             history: history.unwrap_or(&NoHistory),
         }
-    }
-}
-
-/// The verdict on one declared line, with the line itself so the sinks
-/// (answer, ledger, forwarding) need nothing else.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineVerdict {
-    pub client_index: u64,
-    pub bsn: Bsn,
-    pub geboortedatum: Datum,
-    pub besluitnummer: u64,
-    pub prestatie: Prestatie,
-    pub route: Route,
-    /// The code as forwarded (after a remap).
-    pub product_code: ProductCode,
-    /// The declared code when it was remapped.
-    pub oorspronkelijke_product_code: Option<ProductCode>,
-    /// Sorted, without duplicates.
-    pub codes: Vec<Retourcode>,
-}
-
-impl LineVerdict {
-    pub fn accepted(&self) -> bool {
-        self.route != Route::Afgewezen
     }
 }
 

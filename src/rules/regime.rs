@@ -1,8 +1,8 @@
 //! 05xx: the ZiO regime. Decides whether a line is ZiO care, remaps a ZiO code
 //! outside the window when the policy says so, and checks participation.
 
-use crate::message::{Header, Prestatie};
-use crate::regime::{OutOfWindow, Regime};
+use crate::model::declaration::{Header, Prestatie};
+use crate::model::regime::{OutOfWindow, Regime};
 use crate::retourcode::Retourcode;
 use crate::types::ProductCode;
 use chrono::Datelike;
@@ -81,12 +81,12 @@ pub fn route(
 pub fn check_volume(
     ctx: &super::Context<'_>,
     header: &Header,
-    unit: crate::regime::Unit,
+    unit: crate::model::regime::Unit,
     p: &Prestatie,
     refs: &mut super::MessageRefs,
     codes: &mut Vec<Retourcode>,
 ) {
-    use crate::regime::Unit;
+    use crate::model::regime::Unit;
     use crate::types::{DebetCredit, Eenheid};
     let (agb, zk) = (&header.afzender, &header.ontvanger);
     if !ctx.regime.is_participant(agb, zk, &p.periode) {

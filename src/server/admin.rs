@@ -14,10 +14,11 @@
 //! whole in memory.
 
 use super::body::{feed, ChannelReader, BODY_CHANNEL_CHUNKS};
-use super::handler::{plain, with_type, Endpoint, RespBody};
-use super::State;
-use crate::ledger::report::{LedgerReport, ReportSection};
-use crate::registry::ingest::{self, IngestError, IngestReport, Tally};
+use super::endpoint::Endpoint;
+use super::response::{plain, with_type, RespBody};
+use super::state::State;
+use crate::sinks::ledger::report::{LedgerReport, ReportSection};
+use crate::sinks::registry::ingest::{self, IngestError, IngestReport, Tally};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -93,7 +94,7 @@ fn spool_and_ingest(
     drop(body);
     file.rewind().map_err(io_err)?;
     let sha: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let registry = state.backends.registry.as_ref().ok_or_else(|| {
+    let registry = state.pipeline.backends.registry.as_ref().ok_or_else(|| {
         IngestFailure::Ingest(IngestError::Io(io::Error::other("no registry store")))
     })?;
     registry
@@ -110,11 +111,11 @@ fn spool_and_ingest(
 
 /// `POST /registry`.
 pub async fn registry(state: &Arc<State>, req: Request<Incoming>) -> Response<RespBody> {
-    if state.backends.registry.is_none() {
+    if state.pipeline.backends.registry.is_none() {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no registry store\n");
     }
     let cap = state
-        .config
+        .config()
         .limits
         .max_message_bytes
         .unwrap_or(REGISTRY_MAX_BYTES);
@@ -205,13 +206,13 @@ pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Re
             )
         }
     };
-    if state.backends.ledger.is_none() {
+    if state.pipeline.backends.ledger.is_none() {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no ledger\n");
     }
     let st = state.clone();
     let built = tokio::task::spawn_blocking(move || {
-        let l = st.backends.ledger.as_ref().expect("checked above");
-        LedgerReport::build(&**l, &st.config.regime, year)
+        let l = st.pipeline.backends.ledger.as_ref().expect("checked above");
+        LedgerReport::build(&**l, &st.config().regime, year)
     })
     .await;
     let report = match built {

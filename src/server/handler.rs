@@ -24,18 +24,17 @@ use super::auth::{bearer, retry_after_secs};
 use super::body::{
     feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
 };
-use super::State;
-use crate::check::{check_message, AnswerTotals, MessageCode, Outcome};
-use crate::message::writer::Format;
-use crate::retourcode::Retourcode;
+use super::endpoint::{request_filter, Endpoint};
+use super::response::{error_response, plain, with_type, RespBody};
+use super::state::State;
+use crate::error::Error;
+use crate::pipeline::{Arrival, Disposition, Processed};
+use crate::sinks::answer::Format;
 use crate::types::AgbCode;
-use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{
-    HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
-};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::{Request, Response, StatusCode};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
@@ -44,57 +43,9 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tracing::Instrument;
 
-pub type RespBody = BoxBody<Bytes, io::Error>;
-
 /// The request id header, read when the caller sends a sane one and always
 /// set on the response.
 pub const REQUEST_ID: &str = "x-request-id";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    Declaraties,
-    Testbatches,
-    Metrics,
-    Healthz,
-    Readyz,
-    /// `POST /registry`: an iWlz message into the registry.
-    Registry,
-    /// `GET /ledger/nacalculatie?year=Y[&format=csv]`.
-    LedgerNacalculatie,
-    /// `GET /ledger/report?year=Y`.
-    LedgerReport,
-    /// No such path (404) or method (405).
-    Other,
-}
-
-impl Endpoint {
-    /// The metrics label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Endpoint::Declaraties => "declaraties",
-            Endpoint::Testbatches => "testbatches",
-            Endpoint::Metrics => "metrics",
-            Endpoint::Healthz => "healthz",
-            Endpoint::Readyz => "readyz",
-            Endpoint::Registry => "registry",
-            Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
-            Endpoint::LedgerReport => "ledger_report",
-            Endpoint::Other => "other",
-        }
-    }
-
-    /// Needs a bearer token.
-    pub fn protected(self) -> bool {
-        matches!(
-            self,
-            Endpoint::Declaraties
-                | Endpoint::Testbatches
-                | Endpoint::Registry
-                | Endpoint::LedgerNacalculatie
-                | Endpoint::LedgerReport
-        )
-    }
-}
 
 /// What the phases of one request share.
 pub struct RequestCtx {
@@ -183,32 +134,6 @@ pub async fn handle(
     }
     .instrument(span)
     .await
-}
-
-/// Phase 1: which endpoint, or an early 404/405.
-/// (The early answer is boxed: it is the rare path.)
-pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<RespBody>>> {
-    let (ep, allowed) = match req.uri().path() {
-        "/declaraties" => (Endpoint::Declaraties, Method::POST),
-        "/testbatches" => (Endpoint::Testbatches, Method::POST),
-        "/metrics" => (Endpoint::Metrics, Method::GET),
-        "/healthz" => (Endpoint::Healthz, Method::GET),
-        "/readyz" => (Endpoint::Readyz, Method::GET),
-        "/registry" => (Endpoint::Registry, Method::POST),
-        "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
-        "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
-        _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
-    };
-    let method = req.method();
-    if method == allowed || (allowed == Method::GET && method == Method::HEAD) {
-        Ok(ep)
-    } else {
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        if let Ok(v) = HeaderValue::from_str(allowed.as_str()) {
-            r.headers_mut().insert(ALLOW, v);
-        }
-        Err(Box::new(r))
-    }
 }
 
 /// Phase 2: the provider of the bearer token (401 with `WWW-Authenticate`
@@ -323,23 +248,7 @@ pub async fn check(
                 .insert(CONTENT_TYPE, HeaderValue::from_static(ty));
             r
         }
-        Ok(Err(Failure::Body(e))) => {
-            tracing::warn!(error = %e, "the request body could not be read");
-            plain(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read\n",
-            )
-        }
-        Ok(Err(Failure::Backend(e))) => {
-            tracing::error!(error = %e, "store failure: nothing recorded, 503");
-            let mut r = plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store unavailable: nothing recorded, send again later\n",
-            );
-            r.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
-            r
-        }
+        Ok(Err(e)) => error_response(&e),
         Err(_) => {
             tracing::error!("the checker stopped without an answer");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
@@ -369,80 +278,44 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Why a check produced no answer.
-#[derive(Debug)]
-pub enum Failure {
-    /// The request body could not be read (400).
-    Body(io::Error),
-    /// The ledger, the registry or the outbox failed (503): nothing recorded.
-    Backend(String),
-}
-
-/// 0107: a message whose Afzender is not the authenticated provider is
-/// rejected whole (nothing recorded, nothing forwarded). The verdicts it got
-/// against another provider's history are dropped with it, and so is 0106
-/// (whether another provider's message id was processed is not ours to tell).
-pub fn enforce_afzender(outcome: &mut Outcome, agb: &AgbCode) {
-    let Some(h) = &outcome.header else { return };
-    if h.afzender == *agb {
-        return;
-    }
-    outcome
-        .message_codes
-        .retain(|m| m.code != Retourcode::R0106);
-    outcome.message_codes.push(MessageCode {
-        code: Retourcode::R0107,
-        detail: None,
-        locatie: Some("/Declaratiebericht/Header/Afzender".into()),
-    });
-    outcome.message_codes.sort_by_key(|m| m.code);
-    outcome.totals = AnswerTotals::default();
-}
-
-/// The blocking part: check (with the ledger and the registry), 0107, record
-/// the accepted lines (real messages only), forward, then write the answer.
-/// The summary goes out before the answer so the response head can; it goes
-/// out only once the lines are recorded, so an answer the client receives
-/// means they are.
-#[allow(clippy::too_many_arguments)]
+/// The blocking part: the pipeline's steps up to the answer, then the
+/// answer. The summary goes out before the answer so the response head can;
+/// it goes out only once the lines are recorded, so an answer the client
+/// receives means they are.
 fn run_check(
     state: &State,
     agb: &AgbCode,
     format: Format,
     test: bool,
     body: ChannelReader,
-    head_tx: oneshot::Sender<Result<Summary, Failure>>,
+    head_tx: oneshot::Sender<Result<Summary, Error>>,
     ans_tx: mpsc::Sender<super::body::Chunk>,
 ) {
-    let config = &*state.config;
-    let today = chrono::Local::now().date_naive();
-    let checked = state
-        .backends
-        .check_with(config, today, |cctx| check_message(body, config, cctx));
-    let result = match checked {
-        Err(e) => Err(Failure::Backend(e.0)),
-        Ok(Err(e)) => Err(Failure::Body(e)),
-        Ok(Ok(mut outcome)) => {
-            enforce_afzender(&mut outcome, agb);
-            settle(state, &mut outcome, test).map(|summary| (outcome, summary))
-        }
+    let arrival = Arrival {
+        today: chrono::Local::now().date_naive(),
+        authenticated: Some(agb),
+        disposition: if test {
+            Disposition::Test
+        } else {
+            Disposition::Process
+        },
     };
-    let mut outcome = match result {
-        Ok((outcome, summary)) => {
-            state.limiter.charge_lines(agb, summary.line_count);
-            if head_tx.send(Ok(summary)).is_err() {
-                return;
-            }
-            outcome
-        }
+    let mut processed = match state.pipeline.process(body, &arrival) {
+        Ok(p) => p,
         Err(e) => {
             let _ = head_tx.send(Err(e));
             return;
         }
     };
+    let summary = summarize(&processed);
+    state.limiter.charge_lines(agb, summary.line_count);
+    if head_tx.send(Ok(summary)).is_err() {
+        return;
+    }
     let mut w = ChannelWriter::new(ans_tx);
-    match outcome
-        .write_answer(config, format, test, &mut w)
+    match state
+        .pipeline
+        .answer(&mut processed, format, &mut w)
         .and_then(|_| io::Write::flush(&mut w))
     {
         Ok(()) => {}
@@ -456,43 +329,12 @@ fn run_check(
     }
 }
 
-/// After the check: the summary, then (real messages not rejected whole)
-/// the ledger and the forwarder.
-fn settle(state: &State, outcome: &mut Outcome, test: bool) -> Result<Summary, Failure> {
-    let summary = summarize(outcome, test);
-    if test || outcome.rejected_whole() {
-        return Ok(summary);
-    }
-    if let Some(l) = &state.backends.ledger {
-        // The forwarder records: the lines and (with upstreams) the outbox
-        // rows of the forwarded messages, in one transaction.
-        let rec = state
-            .forwarder
-            .record(&**l, outcome)
-            .map_err(|e| Failure::Backend(format!("ledger: nothing recorded: {e}")))?;
-        tracing::debug!(
-            inserted = rec.inserted,
-            duplicates = rec.duplicates,
-            already_processed = rec.already_processed,
-            "recorded"
-        );
-    }
-    state
-        .forwarder
-        .forward(outcome)
-        .map_err(|e| Failure::Backend(format!("forwarding: {e}")))?;
-    Ok(summary)
-}
-
 /// The figures for the metrics and the log, from what the check counted.
-fn summarize(outcome: &Outcome, test: bool) -> Summary {
+fn summarize(processed: &Processed) -> Summary {
+    let outcome = &processed.outcome;
     let whole = outcome.rejected_whole();
     Summary {
-        verwerking: if test {
-            "Test"
-        } else {
-            outcome.verwerking().as_str()
-        },
+        verwerking: processed.verwerking(),
         afzender: outcome
             .header
             .as_ref()
@@ -603,26 +445,10 @@ fn incoming_request_id<B>(req: &Request<B>) -> Option<String> {
     ok.then(|| v.to_owned())
 }
 
-pub(super) fn plain(status: StatusCode, text: &'static str) -> Response<RespBody> {
-    with_type(
-        status,
-        "text/plain; charset=utf-8",
-        Bytes::from_static(text.as_bytes()),
-    )
-}
-
-pub(super) fn with_type(status: StatusCode, ty: &str, body: Bytes) -> Response<RespBody> {
-    let mut r = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
-    *r.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(ty) {
-        r.headers_mut().insert(CONTENT_TYPE, v);
-    }
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::Method;
 
     fn req(method: Method, path: &str, accept: Option<&str>) -> Request<()> {
         let mut b = Request::builder().method(method).uri(path);
@@ -630,22 +456,6 @@ mod tests {
             b = b.header("accept", a);
         }
         b.body(()).unwrap()
-    }
-
-    #[test]
-    fn routes_and_methods() {
-        assert_eq!(
-            request_filter(&req(Method::POST, "/declaraties", None)).unwrap(),
-            Endpoint::Declaraties
-        );
-        assert_eq!(
-            request_filter(&req(Method::GET, "/healthz", None)).unwrap(),
-            Endpoint::Healthz
-        );
-        let r = request_filter(&req(Method::GET, "/declaraties", None)).unwrap_err();
-        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-        let r = request_filter(&req(Method::GET, "/nope", None)).unwrap_err();
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -5,12 +5,12 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use zio_gateway::check::check_message;
+use std::sync::Arc;
 use zio_gateway::config::Config;
-use zio_gateway::message::writer::Format;
-use zio_gateway::registry::{ingest, RegistryStore, StoreIndications};
-use zio_gateway::rules::{Context, IndicationSource, NoHistory};
-use zio_gateway::store::Store;
+use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline, RegistryStores};
+use zio_gateway::sinks::answer::Format;
+use zio_gateway::sinks::registry::ingest;
+use zio_gateway::sinks::store::Store;
 use zio_gateway::types::parse_datum;
 
 pub fn root() -> PathBuf {
@@ -76,7 +76,7 @@ pub fn answer_with(case: &Case, config: &Config, format: Format) -> Vec<u8> {
     // `registry = "DIR"`: the iWlz messages in conformance/DIR, ingested in
     // name order into a fresh store (as `zio-gateway ingest` does).
     let data = tempfile::tempdir().expect("temp data dir");
-    let store = case.meta.registry.as_ref().map(|dir| {
+    let registry = case.meta.registry.as_ref().map(|dir| {
         let mut store = Store::open(data.path()).expect("store opens");
         let refused = ingest::ingest_paths(
             &mut store,
@@ -90,23 +90,24 @@ pub fn answer_with(case: &Case, config: &Config, format: Format) -> Vec<u8> {
         )
         .expect("registry ingests");
         assert_eq!(refused, 0);
-        store
+        RegistryStores::open(data.path()).expect("store opens")
     });
-    let registry = store
-        .as_ref()
-        .filter(|s| s.is_loaded().expect("store reads"))
-        .map(|s| StoreIndications::new(s));
-    let ctx = Context {
-        regime: &config.regime,
-        today,
-        indications: registry.as_ref().map(|r| r as &dyn IndicationSource),
-        require_start_of_delivery: config.indications.require_start_of_delivery,
-        history: &NoHistory,
+    let backends = Backends {
+        ledger: None,
+        registry,
     };
-    let mut outcome = check_message(input.as_slice(), config, &ctx).expect("reading from memory");
+    let pipeline = Pipeline::new(Arc::new(config.clone()), backends);
+    let arrival = Arrival {
+        today,
+        authenticated: None,
+        disposition: Disposition::AnswerOnly,
+    };
+    let mut processed = pipeline
+        .process(input.as_slice(), &arrival)
+        .expect("reading from memory");
     let mut out = Vec::new();
-    outcome
-        .write_answer(config, format, false, &mut out)
+    pipeline
+        .answer(&mut processed, format, &mut out)
         .expect("writing to memory");
     out
 }

@@ -9,17 +9,19 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::OnceLock;
-use zio_gateway::check::{check_message, Outcome, Verwerking};
+use zio_gateway::check::Outcome;
 use zio_gateway::config::Config;
-use zio_gateway::ledger::agreements::apply_stored_agreements;
-use zio_gateway::ledger::postgres::PgLedger;
-use zio_gateway::ledger::{
-    import_agreements, record_outcome, LedgerReport, LedgerStore, LedgerView, RecordSummary,
-    RecordedMessage,
+use zio_gateway::model::declaration::Prestatie;
+use zio_gateway::model::verdict::Verwerking;
+use zio_gateway::model::verdict::{LineVerdict, Route};
+use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
+use zio_gateway::sinks::ledger::agreements::apply_stored_agreements;
+use zio_gateway::sinks::ledger::postgres::PgLedger;
+use zio_gateway::sinks::ledger::{
+    import_agreements, LedgerReport, LedgerStore, RecordSummary, RecordedMessage,
 };
-use zio_gateway::message::Prestatie;
-use zio_gateway::rules::{Context, LineVerdict, Route};
 use zio_gateway::types::{
     parse_datum, AgbCode, Brin, Bsn, DebetCredit, Eenheid, Period, ProductCode, Referentie,
     ZorgkantoorCode,
@@ -316,7 +318,7 @@ pub fn credits_cancel_once(store: &dyn LedgerStore) {
 
 /// Agreements: stored ones replace configured ones for the same key, whole.
 pub fn agreements_round_trip(store: &dyn LedgerStore) {
-    use zio_gateway::regime::Agreement;
+    use zio_gateway::model::regime::Agreement;
     let a = Agreement {
         agb: agb("11110001"),
         zorgkantoor: zk("5509"),
@@ -381,32 +383,33 @@ fn verwerking(v: Verwerking) -> &'static str {
     v.as_str()
 }
 
-/// Checks one message against the ledger as `check --record` does and
-/// records it.
+/// Checks one message against the ledger and records it, through the
+/// pipeline as `check --record` does.
 pub fn check_and_record(
-    store: &dyn LedgerStore,
+    store: Arc<dyn LedgerStore>,
     config: &Config,
     path: &Path,
     today: &str,
 ) -> (Outcome, RecordSummary) {
-    let view = LedgerView::new(store, &config.regime);
-    let ctx = Context {
-        regime: &config.regime,
+    let backends = Backends {
+        ledger: Some(store),
+        registry: None,
+    };
+    let pipeline = Pipeline::new(Arc::new(config.clone()), backends);
+    let arrival = Arrival {
         today: day(today),
-        indications: None,
-        require_start_of_delivery: false,
-        history: &view,
+        authenticated: None,
+        disposition: Disposition::Process,
     };
     let file = std::fs::File::open(path).unwrap();
-    let mut outcome = check_message(BufReader::new(file), config, &ctx).unwrap();
-    assert!(view.take_error().is_none());
-    let summary = record_outcome(store, &mut outcome).unwrap();
-    (outcome, summary)
+    let p = pipeline.process(BufReader::new(file), &arrival).unwrap();
+    (p.outcome, p.recorded.unwrap_or_default())
 }
 
 /// Runs the whole worked example into `store` and returns the configuration
 /// (with the imported agreements applied).
-pub fn run_example(store: &dyn LedgerStore) -> Config {
+pub fn run_example(shared: &Arc<dyn LedgerStore>) -> Config {
+    let store = &**shared;
     let dir = example_dir();
     let ex: Example =
         toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
@@ -416,7 +419,8 @@ pub fn run_example(store: &dyn LedgerStore) -> Config {
     }
     apply_stored_agreements(&mut config.regime, store).unwrap();
     for m in &ex.message {
-        let (mut outcome, summary) = check_and_record(store, &config, &dir.join(&m.file), &m.today);
+        let (mut outcome, summary) =
+            check_and_record(shared.clone(), &config, &dir.join(&m.file), &m.today);
         let what = &m.file;
         assert_eq!(verwerking(outcome.verwerking()), m.verwerking, "{what}");
         let mut got: Vec<String> = outcome
@@ -513,7 +517,7 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
         ]
     );
     // agb code brin month declared pupils lines amount
-    let cells = |rows: &[zio_gateway::ledger::report::VolumeCellRow]| -> Vec<String> {
+    let cells = |rows: &[zio_gateway::sinks::ledger::report::VolumeCellRow]| -> Vec<String> {
         rows.iter()
             .map(|x| {
                 format!(

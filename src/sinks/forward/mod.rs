@@ -13,26 +13,22 @@
 //!   spool file renamed into place and synced).
 //!
 //! Delivery is at least once: a crash between the upstream's 2xx and the
-//! mark sends the message again; its derived Identificatie ([`forward_id`])
+//! mark sends the message again; its derived Identificatie (`ledger::forward_id`)
 //! lets the receiver recognise it. The XML is never stored: it is rendered
 //! from the recorded lines ([`render`]) into a temporary file per attempt.
 
 pub mod render;
 
-use crate::check::{MessageCode, Outcome};
 use crate::config::{Upstream, Upstreams};
-use crate::ledger::{
-    self, ClaimScope, ForwardPlan, LedgerError, LedgerStore, OutboxRow, RecordSummary,
-};
-use crate::retourcode::Retourcode;
-use crate::rules::Route;
+use crate::model::declaration::Header;
+use crate::model::verdict::Route;
+use crate::sinks::ledger::{ClaimScope, ForwardPlan, LedgerError, LedgerStore, OutboxRow};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use std::io::{self, Seek, Write};
 use std::path::Path;
 use std::pin::Pin;
@@ -44,48 +40,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Takes the accepted lines of a checked message further. Runs on a blocking
 /// thread, after the check and before the answer is written.
 pub trait Forwarder: Send + Sync {
-    /// Records a checked message in the ledger (nothing when it was rejected
-    /// whole). A forwarder with upstreams also queues the forwarded messages,
-    /// in the same transaction.
-    fn record(
-        &self,
-        store: &dyn LedgerStore,
-        outcome: &mut Outcome,
-    ) -> ledger::Result<RecordSummary> {
-        ledger::record_outcome(store, outcome)
+    /// The outbox rows to queue with a message's lines, in the same
+    /// transaction; `None` when nothing is forwarded.
+    fn plan(&self) -> Option<ForwardPlan> {
+        None
     }
 
-    /// Tries to deliver what [`Forwarder::record`] queued for this message;
-    /// pushes 0901 onto `outcome.notices` when some of it is still pending.
-    /// `Err` only when the answer cannot be given at all.
-    fn forward(&self, outcome: &mut Outcome) -> io::Result<()>;
+    /// Tries to deliver what was queued for this message now. Returns the
+    /// forward ids still pending (the worker delivers them later).
+    fn deliver_now(&self, _header: &Header) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Forwards nothing: the gateway runs without an upstream.
 pub struct NoUpstream;
 
-impl Forwarder for NoUpstream {
-    fn forward(&self, _: &mut Outcome) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The forwarded message's Identificatie: `<original>-Z` (ZIO) or
-/// `<original>-R` (REGULIER) when that fits a Referentie (20 characters);
-/// else `H`, the first 17 hex digits (upper case) of the SHA-256 of the
-/// original, and the suffix: deterministic, 20 characters.
-pub fn forward_id(original: &str, route: Route) -> String {
-    let suffix = match route {
-        Route::Zio => "-Z",
-        _ => "-R",
-    };
-    if original.len() + suffix.len() <= 20 {
-        return format!("{original}{suffix}");
-    }
-    let digest = Sha256::digest(original.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
-    format!("H{}{suffix}", &hex[..17])
-}
+impl Forwarder for NoUpstream {}
 
 /// Counters for the server's metrics (`zio_gateway_outbox_pending`,
 /// `zio_gateway_upstream_attempts_total{outcome}`).
@@ -419,22 +390,11 @@ impl OutboxForwarder {
 }
 
 impl Forwarder for OutboxForwarder {
-    fn record(
-        &self,
-        store: &dyn LedgerStore,
-        outcome: &mut Outcome,
-    ) -> ledger::Result<RecordSummary> {
-        let plan = self.delivery.plan();
-        ledger::record_outcome_forwarding(store, outcome, Some(&plan))
+    fn plan(&self) -> Option<ForwardPlan> {
+        Some(self.delivery.plan())
     }
 
-    fn forward(&self, outcome: &mut Outcome) -> io::Result<()> {
-        let Some(header) = &outcome.header else {
-            return Ok(());
-        };
-        if outcome.rejected_whole() {
-            return Ok(());
-        }
+    fn deliver_now(&self, header: &Header) -> Vec<String> {
         let d = &self.delivery;
         let scope = ClaimScope::Message {
             agb: &header.afzender,
@@ -463,14 +423,7 @@ impl Forwarder for OutboxForwarder {
                 }
             }
         }
-        if !pending.is_empty() {
-            outcome.notices.push(MessageCode {
-                code: Retourcode::R0901,
-                detail: Some(format!("nog niet geleverd: {}", pending.join(", "))),
-                locatie: None,
-            });
-        }
-        Ok(())
+        pending
     }
 }
 

@@ -1,16 +1,16 @@
 //! The embedded ledger: tables in the gateway's SQLite store
 //! (`DATA_DIR/gateway.db`, WAL), created by the store's migration list
-//! ([`SCHEMA_V1`] is its ledger step).
+//! (`sinks::store::schema`).
 
 use super::{
     agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, ClaimScope,
     ForwardLine, ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
     RecordedMessage, Result, RouteCounts, VolumeFilter, VolumeGrouping, VolumeRow,
 };
-use crate::regime::Agreement;
+use crate::model::regime::Agreement;
+use crate::model::verdict::LineVerdict;
 use crate::rules::history::PriorLine;
-use crate::rules::LineVerdict;
-use crate::store::Store;
+use crate::sinks::store::Store;
 use crate::types::Period;
 use crate::types::{
     parse_datum, AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode,
@@ -20,129 +20,6 @@ use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-
-/// The ledger's tables (store migration 2). Dates are `YYYY-MM-DD` text,
-/// money integer cents, volumes integer base units.
-pub const SCHEMA_V1: &str = "
-CREATE TABLE ledger_message (
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening TEXT NOT NULL,
-    received TEXT NOT NULL,
-    lines_recorded INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (agb, message_id)
-) WITHOUT ROWID;
-
-CREATE TABLE ledger_line (
-    seq INTEGER PRIMARY KEY,
-    agb TEXT NOT NULL,
-    referentie TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    bsn TEXT NOT NULL,
-    brin TEXT,
-    onderwijstijd INTEGER,
-    route TEXT NOT NULL,
-    product_code TEXT NOT NULL,
-    declared_code TEXT NOT NULL,
-    period_from TEXT NOT NULL,
-    period_to TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    volume INTEGER NOT NULL,
-    eenheid TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    base_volume INTEGER NOT NULL,
-    tarief INTEGER NOT NULL,
-    bedrag INTEGER NOT NULL,
-    bedrag_signed INTEGER NOT NULL,
-    debet_credit TEXT NOT NULL,
-    vorig_referentie TEXT,
-    codes TEXT NOT NULL,
-    credited_by TEXT,
-    UNIQUE (agb, referentie)
-);
-CREATE INDEX ledger_line_volume ON ledger_line (agb, zorgkantoor, year, product_code);
-
-CREATE TABLE ledger_agreement (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    herschikking_cents INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year)
-) WITHOUT ROWID;
-
-CREATE TABLE ledger_agreement_code (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    volume INTEGER,
-    price_cents INTEGER,
-    PRIMARY KEY (agb, zorgkantoor, year, code)
-) WITHOUT ROWID;
-";
-
-/// Forwarding (store migration 3): the columns a forwarded line needs that
-/// the ledger lacked, an index to read one message's lines in order, and the
-/// outbox. Times are Unix milliseconds.
-/// Migration 4: the running declared volume per (pair, year, code), kept by
-/// triggers in the same transaction as the lines, so 0506 reads one row
-/// instead of summing every line of the year (which grows with the ledger).
-pub const SCHEMA_V3: &str = "
-CREATE TABLE ledger_volume (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    product_code TEXT NOT NULL,
-    base_volume INTEGER NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year, product_code)
-) WITHOUT ROWID;
-INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-    SELECT agb, zorgkantoor, year, product_code, SUM(base_volume)
-    FROM ledger_line GROUP BY agb, zorgkantoor, year, product_code;
-CREATE TRIGGER ledger_volume_add AFTER INSERT ON ledger_line BEGIN
-    INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-    VALUES (NEW.agb, NEW.zorgkantoor, NEW.year, NEW.product_code, NEW.base_volume)
-    ON CONFLICT (agb, zorgkantoor, year, product_code)
-    DO UPDATE SET base_volume = base_volume + excluded.base_volume;
-END;
-CREATE TRIGGER ledger_volume_sub AFTER DELETE ON ledger_line BEGIN
-    UPDATE ledger_volume SET base_volume = base_volume - OLD.base_volume
-    WHERE agb = OLD.agb AND zorgkantoor = OLD.zorgkantoor
-      AND year = OLD.year AND product_code = OLD.product_code;
-END;
-";
-
-pub const SCHEMA_V2: &str = "
-ALTER TABLE ledger_line ADD COLUMN geboortedatum TEXT;
-ALTER TABLE ledger_line ADD COLUMN besluitnummer INTEGER;
-CREATE INDEX ledger_line_message ON ledger_line (agb, message_id, route, seq);
-
-CREATE TABLE forward_outbox (
-    id INTEGER PRIMARY KEY,
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    route TEXT NOT NULL,
-    forward_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening TEXT NOT NULL,
-    period_from TEXT NOT NULL,
-    period_to TEXT NOT NULL,
-    lines INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    claimed_until INTEGER,
-    created_at INTEGER NOT NULL,
-    delivered_at INTEGER,
-    last_error TEXT,
-    UNIQUE (agb, message_id, route)
-);
-CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
-";
 
 /// `$n` placeholders as SQLite's `?n`.
 fn q(s: &str) -> Cow<'_, str> {
@@ -385,7 +262,7 @@ impl LedgerStore for SqliteLedger {
                     agb,
                     msg.identificatie.as_str(),
                     route.as_str(),
-                    crate::forward::forward_id(msg.identificatie.as_str(), route),
+                    super::forward_id(msg.identificatie.as_str(), route),
                     msg.zorgkantoor.as_str(),
                     msg.dagtekening.to_string(),
                     plan.periode.from.to_string(),

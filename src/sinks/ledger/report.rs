@@ -11,7 +11,7 @@ use super::{
     agreements::effective_agreements, base_to_unit, unit_str, LedgerStore, Result, VolumeFilter,
     VolumeGrouping, VolumeRow, MINUTES_PER_HOUR,
 };
-use crate::regime::{Regime, Unit};
+use crate::model::regime::{Regime, Unit};
 use crate::types::{AgbCode, ProductCode, ZorgkantoorCode};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;

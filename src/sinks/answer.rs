@@ -2,10 +2,10 @@
 //! first, then the line verdicts straight from the spool, then the totals.
 //! XML valid against `schemas/retour.xsd`, or the spec's JSON form.
 
-use super::NS_RETOUR;
-use crate::check::{AnswerTotals, MessageCode, Verwerking};
-use crate::message::BerichtId;
-use crate::rules::LineVerdict;
+use crate::check::Outcome;
+use crate::config::Config;
+use crate::model::declaration::{BerichtId, NS_RETOUR};
+use crate::model::verdict::{AnswerTotals, LineVerdict, MessageCode, Verwerking};
 use crate::types::{AgbCode, Datum, ZorgkantoorCode};
 use quick_xml::escape::escape;
 use serde_json::json;
@@ -41,6 +41,40 @@ pub fn write_answer<W: Write>(
         Format::Xml => write_xml(out, head, lines, totals),
         Format::Json => write_json(out, head, lines, totals),
     }
+}
+
+/// Writes the Retourbericht for a checked message. `test`: the test-batch
+/// endpoint's answer (Verwerking `Test`).
+pub fn write_outcome<W: Write>(
+    outcome: &mut Outcome,
+    config: &Config,
+    format: Format,
+    test: bool,
+    out: W,
+) -> io::Result<()> {
+    let id = outcome.answer_id();
+    let afzender = outcome.answer_afzender(config).clone();
+    let verwerking = if test {
+        Verwerking::Test
+    } else {
+        outcome.verwerking()
+    };
+    let whole = outcome.rejected_whole();
+    let header = outcome.header.clone();
+    let mut codes = outcome.message_codes.clone();
+    codes.extend(outcome.notices.iter().cloned());
+    let head = AnswerHead {
+        identificatie: &id,
+        dagtekening: outcome.today,
+        heenbericht: header.as_ref().map(|h| &h.bericht),
+        afzender: &afzender,
+        ontvanger: header.as_ref().map(|h| &h.afzender),
+        verwerking,
+        message_codes: &codes,
+    };
+    let totals = outcome.totals;
+    let lines = outcome.lines.iter()?.filter(move |_| !whole);
+    write_answer(format, out, &head, lines, &totals)
 }
 
 fn el<W: Write>(w: &mut W, indent: usize, name: &str, value: &str) -> io::Result<()> {

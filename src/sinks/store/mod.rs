@@ -1,12 +1,14 @@
 //! The gateway's store: one SQLite database, `DATA_DIR/gateway.db`, in WAL
 //! mode, with its schema built by numbered migrations.
 //!
-//! [`MIGRATIONS`] is one ordered list for the whole gateway (registry now,
-//! the ledger later): append a new entry with the next number, never edit an
-//! applied one. Each migration runs in its own transaction and is recorded in
+//! [`MIGRATIONS`] (in [`schema`], which owns every table's SQL) is one
+//! ordered list for the whole gateway: append a new entry with the next
+//! number, never edit an applied one. Each migration runs in its own transaction and is recorded in
 //! `schema_migrations`, so opening a store brings it up to date exactly once.
 //! A store written by a newer gateway (a version this binary does not know)
 //! is refused rather than guessed at.
+
+pub mod schema;
 
 use rusqlite::{Connection, OpenFlags};
 use std::fmt;
@@ -15,36 +17,7 @@ use std::path::{Path, PathBuf};
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "gateway.db";
 
-/// One schema step.
-pub struct Migration {
-    pub version: u32,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-/// Every migration, in order. Versions are 1, 2, 3, ... without gaps.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "iwlz registry",
-        sql: crate::registry::sqlite::SCHEMA_V1,
-    },
-    Migration {
-        version: 2,
-        name: "ledger",
-        sql: crate::ledger::sqlite::SCHEMA_V1,
-    },
-    Migration {
-        version: 3,
-        name: "forwarding outbox",
-        sql: crate::ledger::sqlite::SCHEMA_V2,
-    },
-    Migration {
-        version: 4,
-        name: "running declared volume",
-        sql: crate::ledger::sqlite::SCHEMA_V3,
-    },
-];
+pub use schema::{Migration, MIGRATIONS};
 
 /// A store that cannot be opened, read or written.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! import for the same key replaces the earlier one.
 
 use super::{LedgerError, LedgerStore, Result};
-use crate::regime::{Agreement, Regime};
+use crate::model::regime::{Agreement, Regime};
 use crate::types::{AgbCode, ProductCode, ZorgkantoorCode};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};

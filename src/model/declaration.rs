@@ -1,9 +1,5 @@
-//! The wire contract: the Declaratiebericht as typed values, its streaming
-//! reader, and the Retourbericht writers.
-
-pub mod reader;
-pub mod writer;
-pub mod xml;
+//! The Declaratiebericht as typed values: what the reader hands out and the
+//! rules, the ledger and the forwarder take in.
 
 use crate::types::{
     AgbCode, Brin, Bsn, Cents, Datum, DebetCredit, Eenheid, Period, ProductCode, Referentie,

@@ -2,69 +2,20 @@
 //! verdicts, and settle the message-level outcome. What happens to the
 //! result (answer, ledger, forwarding) is up to the caller.
 
+pub mod refs;
+pub mod spool;
+
 use crate::config::Config;
-use crate::message::reader::DeclaratieReader;
-use crate::message::xml::{Fault, XmlError};
-use crate::message::Header;
+use crate::model::declaration::Header;
+use crate::model::verdict::{AnswerTotals, LineVerdict, MessageCode, Verwerking};
+use crate::read::declaration::DeclaratieReader;
+use crate::read::xml::{Fault, XmlError};
 use crate::retourcode::Retourcode;
-use crate::rules::{self, message::Tally, Context, LineVerdict, MessageRefs};
-use crate::spool::Spool;
-use crate::types::{Cents, Datum, ZorgkantoorCode};
+use crate::rules::{self, message::Tally, Context};
+use crate::types::{Datum, ZorgkantoorCode};
 use sha2::{Digest, Sha256};
+use spool::Spool;
 use std::io::{self, BufRead};
-
-/// A message-level retourcode with what we know of where and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MessageCode {
-    pub code: Retourcode,
-    pub detail: Option<String>,
-    pub locatie: Option<String>,
-}
-
-impl MessageCode {
-    pub fn plain(code: Retourcode) -> Self {
-        Self {
-            code,
-            detail: None,
-            locatie: None,
-        }
-    }
-
-    /// Omschrijving: the code's text, and the specific cause when known.
-    pub fn omschrijving(&self) -> String {
-        match &self.detail {
-            Some(d) => format!("{}: {d}", self.code.omschrijving()),
-            None => self.code.omschrijving().to_owned(),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verwerking {
-    Geaccepteerd,
-    Gedeeltelijk,
-    Afgewezen,
-    Test,
-}
-
-impl Verwerking {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verwerking::Geaccepteerd => "Geaccepteerd",
-            Verwerking::Gedeeltelijk => "Gedeeltelijk",
-            Verwerking::Afgewezen => "Afgewezen",
-            Verwerking::Test => "Test",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AnswerTotals {
-    pub aantal_geaccepteerd: u64,
-    pub bedrag_geaccepteerd: Cents,
-    pub aantal_afgewezen: u64,
-    pub bedrag_afgewezen: Cents,
-}
 
 /// The outcome of checking one message.
 pub struct Outcome {
@@ -218,7 +169,7 @@ fn read_body<R: BufRead>(
             .push(MessageCode::plain(Retourcode::R0106));
     }
     out.header = Some(header.clone());
-    let mut refs = MessageRefs::default();
+    let mut refs = refs::message_refs();
     let mut tally = Tally::default();
     while let Some(client) = reader.next_client()? {
         for p in &client.prestaties {
@@ -260,40 +211,4 @@ fn read_body<R: BufRead>(
         });
     }
     Ok(())
-}
-
-impl Outcome {
-    /// Writes the Retourbericht for this outcome. `test`: the test-batch
-    /// endpoint's answer (Verwerking `Test`).
-    pub fn write_answer<W: io::Write>(
-        &mut self,
-        config: &Config,
-        format: crate::message::writer::Format,
-        test: bool,
-        out: W,
-    ) -> io::Result<()> {
-        let id = self.answer_id();
-        let afzender = self.answer_afzender(config).clone();
-        let verwerking = if test {
-            Verwerking::Test
-        } else {
-            self.verwerking()
-        };
-        let whole = self.rejected_whole();
-        let header = self.header.clone();
-        let mut codes = self.message_codes.clone();
-        codes.extend(self.notices.iter().cloned());
-        let head = crate::message::writer::AnswerHead {
-            identificatie: &id,
-            dagtekening: self.today,
-            heenbericht: header.as_ref().map(|h| &h.bericht),
-            afzender: &afzender,
-            ontvanger: header.as_ref().map(|h| &h.afzender),
-            verwerking,
-            message_codes: &codes,
-        };
-        let totals = self.totals;
-        let lines = self.lines.iter()?.filter(move |_| !whole);
-        crate::message::writer::write_answer(format, out, &head, lines, &totals)
-    }
 }

@@ -13,161 +13,16 @@ use super::{
     ForwardLine, ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
     RecordedMessage, Result, RouteCounts, VolumeFilter, VolumeGrouping, VolumeRow,
 };
-use crate::regime::Agreement;
+use crate::model::regime::Agreement;
+use crate::model::verdict::LineVerdict;
 use crate::rules::history::PriorLine;
-use crate::rules::LineVerdict;
+use crate::sinks::store::schema::PG_MIGRATIONS;
 use crate::types::Period;
 use crate::types::{AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode};
 use chrono::NaiveDate;
 use postgres::{Client, NoTls, Statement};
 use std::io;
 use std::sync::{Mutex, MutexGuard};
-
-/// One schema step of the PostgreSQL ledger.
-pub struct PgMigration {
-    pub version: i32,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-/// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
-/// Recorded in `ledger_schema_migrations`; applied under an advisory lock,
-/// so gateways starting together migrate once.
-pub const PG_MIGRATIONS: &[PgMigration] = &[
-    PgMigration {
-        version: 1,
-        name: "ledger",
-        sql: "
-CREATE TABLE ledger_message (
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening DATE NOT NULL,
-    received DATE NOT NULL,
-    lines_recorded BIGINT NOT NULL DEFAULT 0,
-    recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (agb, message_id)
-);
-
-CREATE TABLE ledger_line (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    agb TEXT NOT NULL,
-    referentie TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    bsn TEXT NOT NULL,
-    brin TEXT,
-    onderwijstijd BOOLEAN,
-    route TEXT NOT NULL,
-    product_code TEXT NOT NULL,
-    declared_code TEXT NOT NULL,
-    period_from DATE NOT NULL,
-    period_to DATE NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    volume BIGINT NOT NULL,
-    eenheid TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    base_volume BIGINT NOT NULL,
-    tarief BIGINT NOT NULL,
-    bedrag BIGINT NOT NULL,
-    bedrag_signed BIGINT NOT NULL,
-    debet_credit TEXT NOT NULL,
-    vorig_referentie TEXT,
-    codes TEXT NOT NULL,
-    credited_by TEXT,
-    UNIQUE (agb, referentie)
-);
-CREATE INDEX ledger_line_volume ON ledger_line (agb, zorgkantoor, year, product_code);
-
-CREATE TABLE ledger_agreement (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    herschikking_cents BIGINT NOT NULL,
-    source TEXT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year)
-);
-
-CREATE TABLE ledger_agreement_code (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    volume BIGINT,
-    price_cents BIGINT,
-    PRIMARY KEY (agb, zorgkantoor, year, code)
-);
-",
-    },
-    PgMigration {
-        version: 2,
-        name: "forwarding outbox",
-        sql: "
-ALTER TABLE ledger_line ADD COLUMN geboortedatum DATE;
-ALTER TABLE ledger_line ADD COLUMN besluitnummer BIGINT;
-CREATE INDEX ledger_line_message ON ledger_line (agb, message_id, route, seq);
-
-CREATE TABLE forward_outbox (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    route TEXT NOT NULL,
-    forward_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening DATE NOT NULL,
-    period_from DATE NOT NULL,
-    period_to DATE NOT NULL,
-    lines BIGINT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at BIGINT NOT NULL,
-    claimed_until BIGINT,
-    created_at BIGINT NOT NULL,
-    delivered_at BIGINT,
-    last_error TEXT,
-    UNIQUE (agb, message_id, route)
-);
-CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
-",
-    },
-    PgMigration {
-        version: 3,
-        name: "running declared volume",
-        // Kept by triggers in the recording transaction: 0506 reads one row
-        // instead of summing every line of the year.
-        sql: "
-CREATE TABLE ledger_volume (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    product_code TEXT NOT NULL,
-    base_volume BIGINT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year, product_code)
-);
-INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-    SELECT agb, zorgkantoor, year, product_code, SUM(base_volume)
-    FROM ledger_line GROUP BY agb, zorgkantoor, year, product_code;
-CREATE FUNCTION ledger_volume_track() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-        VALUES (NEW.agb, NEW.zorgkantoor, NEW.year, NEW.product_code, NEW.base_volume)
-        ON CONFLICT (agb, zorgkantoor, year, product_code)
-        DO UPDATE SET base_volume = ledger_volume.base_volume + EXCLUDED.base_volume;
-        RETURN NEW;
-    ELSE
-        UPDATE ledger_volume SET base_volume = base_volume - OLD.base_volume
-        WHERE agb = OLD.agb AND zorgkantoor = OLD.zorgkantoor
-          AND year = OLD.year AND product_code = OLD.product_code;
-        RETURN OLD;
-    END IF;
-END $$;
-CREATE TRIGGER ledger_volume_track AFTER INSERT OR DELETE ON ledger_line
-    FOR EACH ROW EXECUTE FUNCTION ledger_volume_track();
-",
-    },
-];
 
 /// Key of the advisory lock taken while migrating.
 const MIGRATION_LOCK: i64 = 0x7a69_6f4c_6467; // "zioLdg"
@@ -209,20 +64,20 @@ fn migrate(client: &mut Client) -> Result<()> {
             &[],
         )?
         .get(0);
-    let known = PG_MIGRATIONS.last().map_or(0, |m| m.version);
+    let known = PG_MIGRATIONS.last().map_or(0, |m| m.version as i32);
     if applied > known {
         return Err(LedgerError::Invalid(format!(
             "the PostgreSQL ledger has schema version {applied}, newer than this gateway knows \
              ({known}): use a newer zio-gateway"
         )));
     }
-    for m in PG_MIGRATIONS.iter().filter(|m| m.version > applied) {
+    for m in PG_MIGRATIONS.iter().filter(|m| m.version as i32 > applied) {
         tx.batch_execute(m.sql).map_err(|e| {
             LedgerError::Invalid(format!("migration {} ({}) failed: {e}", m.version, m.name))
         })?;
         tx.execute(
             "INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)",
-            &[&m.version, &m.name],
+            &[&(m.version as i32), &m.name],
         )?;
     }
     tx.commit()?;
@@ -455,7 +310,7 @@ impl LedgerStore for PgLedger {
         }
         if let Some(plan) = plan {
             for (route, n) in routes.queued(plan) {
-                let fid = crate::forward::forward_id(msg.identificatie.as_str(), route);
+                let fid = super::forward_id(msg.identificatie.as_str(), route);
                 sum.outbox_rows += tx.execute(
                     &st.insert_outbox,
                     &[

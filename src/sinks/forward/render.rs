@@ -4,8 +4,8 @@
 //! Geboortedatum and Besluitnummer), and Totalen recomputed over exactly
 //! those lines. Valid against `schemas/declaratie.xsd`.
 
-use crate::ledger::{ForwardLine, LedgerError, LedgerStore, OutboxRow};
-use crate::message::NS_DECLARATIE;
+use crate::model::declaration::NS_DECLARATIE;
+use crate::sinks::ledger::{ForwardLine, LedgerError, LedgerStore, OutboxRow};
 use quick_xml::escape::escape;
 use std::io::{self, Write};
 

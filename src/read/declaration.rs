@@ -4,7 +4,7 @@
 //! line:column.
 
 use super::xml::{Attributes, Fault, Node, Pos, XmlError, XmlPull, MAX_VALUE_BYTES};
-use super::{BerichtId, Client, Header, Prestatie, Totalen, NS_DECLARATIE};
+use crate::model::declaration::{BerichtId, Client, Header, Prestatie, Totalen, NS_DECLARATIE};
 use crate::types::{
     parse_besluitnummer, parse_boolean, parse_datum, parse_digits, AgbCode, Brin, Bsn, DebetCredit,
     Eenheid, Period, ProductCode, Referentie, ZorgkantoorCode,

@@ -5,10 +5,11 @@
 //! of its bytes; one ingested before is skipped (nothing would change: every
 //! record applies idempotently anyway, see [`super::Stamp`]).
 
-use super::iwlz::IwlzReader;
-use super::{BerichtRecord, Change, IwlzHeader, RegistryStore, Stamp};
-use crate::message::xml::XmlError;
-use crate::store::StoreError;
+use super::{BerichtRecord, Change, RegistryStore, Stamp};
+use crate::model::iwlz::IwlzHeader;
+use crate::read::iwlz::IwlzReader;
+use crate::read::xml::XmlError;
+use crate::sinks::store::StoreError;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;

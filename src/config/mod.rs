@@ -2,7 +2,7 @@
 //! the file, the table and the key, and is found at start-up, never at the
 //! first request.
 
-use crate::regime::{Agreement, OutOfWindow, Participant, Product, Regime, Unit};
+use crate::model::regime::{Agreement, OutOfWindow, Participant, Product, Regime, Unit};
 use crate::types::{parse_datum, AgbCode, Cents, Datum, Period, ProductCode, ZorgkantoorCode};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};

@@ -2,7 +2,7 @@
 //! end: only then is the Verwerking known, and a message-level code may still
 //! void them all. Memory stays flat whatever the batch size.
 
-use crate::rules::LineVerdict;
+use crate::model::verdict::LineVerdict;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 

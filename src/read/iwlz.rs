@@ -13,11 +13,11 @@
 //! [`XmlPull`]) anything that is not well-formed XML. Each error carries
 //! line:column and the element path.
 
-use super::{
+use crate::model::iwlz::{
     Aanvang, BerichtSoort, Geindiceerd, Geldigheid, Indicatie, IwlzClient, IwlzHeader, Mutatie,
     ToegewezenFunctie, ToegewezenZzp,
 };
-use crate::message::xml::{Attributes, Fault, Node, Pos, XmlError, XmlPull, MAX_VALUE_BYTES};
+use crate::read::xml::{Attributes, Fault, Node, Pos, XmlError, XmlPull, MAX_VALUE_BYTES};
 use crate::types::{parse_besluitnummer, parse_datum, parse_digits, AgbCode, Bsn, Datum};
 use std::io::BufRead;
 

@@ -28,15 +28,17 @@ pub mod report;
 pub mod sqlite;
 
 use crate::check::Outcome;
-use crate::message::Header;
-use crate::regime::{Agreement, Regime, Unit};
+use crate::model::declaration::Header;
+use crate::model::regime::{Agreement, Regime, Unit};
+use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
-use crate::rules::{History, LineVerdict, Route};
+use crate::rules::History;
 use crate::types::{
     AgbCode, Cents, Datum, DebetCredit, Eenheid, Period, ProductCode, Referentie, ZorgkantoorCode,
 };
 use chrono::Datelike;
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -165,6 +167,23 @@ pub struct ForwardPlan {
     pub held_until_ms: i64,
 }
 
+/// The forwarded message's Identificatie: `<original>-Z` (ZIO) or
+/// `<original>-R` (REGULIER) when that fits a Referentie (20 characters);
+/// else `H`, the first 17 hex digits (upper case) of the SHA-256 of the
+/// original, and the suffix: deterministic, 20 characters.
+pub fn forward_id(original: &str, route: Route) -> String {
+    let suffix = match route {
+        Route::Zio => "-Z",
+        _ => "-R",
+    };
+    if original.len() + suffix.len() <= 20 {
+        return format!("{original}{suffix}");
+    }
+    let digest = Sha256::digest(original.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    format!("H{}{suffix}", &hex[..17])
+}
+
 /// One forwarded message waiting in (or delivered from) the outbox: one per
 /// (agb, message id, route) with at least one newly recorded line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,7 +193,7 @@ pub struct OutboxRow {
     /// The incoming message's Identificatie.
     pub message_id: Referentie,
     pub route: Route,
-    /// The forwarded message's Identificatie (`forward::forward_id`).
+    /// The forwarded message's Identificatie ([`forward_id`]).
     pub forward_id: String,
     pub zorgkantoor: ZorgkantoorCode,
     pub dagtekening: Datum,
@@ -670,7 +689,7 @@ impl History for LedgerView<'_> {
 /// SQL both backends run, with PostgreSQL's `$n` placeholders (SQLite gets
 /// them as `?n`, see [`sqlite`]).
 pub(crate) mod sql {
-    use super::{VolumeFilter, VolumeGrouping};
+    use crate::sinks::ledger::{VolumeFilter, VolumeGrouping};
 
     pub const LINE_COLUMNS: &str = "agb, referentie, message_id, zorgkantoor, bsn, brin, \
         onderwijstijd, route, product_code, declared_code, period_from, period_to, year, month, \

@@ -1,0 +1,348 @@
+//! Layer 6: one message end to end. This is the only place that orders the
+//! steps a declaration goes through:
+//!
+//! 1. **context**: the ledger as the rules' history (0106, 0308/0309 across
+//!    messages, 0506) and the registry as their indication source (04xx);
+//! 2. **check**: one streaming pass, verdicts spooled ([`crate::check`]);
+//! 3. **sender**: 0107 when the Afzender is not the provider that
+//!    authenticated (HTTP only);
+//! 4. **record**: the accepted lines, and the outbox rows of their forwarded
+//!    messages, in one transaction ([`crate::sinks::ledger`]);
+//! 5. **deliver**: what the forwarder does at once ([`crate::sinks::forward`]);
+//! 6. **answer**: the Retourbericht ([`crate::sinks::answer`]).
+//!
+//! The command line and the server both call [`Pipeline::process`] and then
+//! [`Pipeline::answer`]; they differ only in where the bytes come from and go.
+
+use crate::check::{check_message, Outcome};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::verdict::{AnswerTotals, MessageCode};
+use crate::retourcode::Retourcode;
+use crate::rules::{Context, History, IndicationSource};
+use crate::sinks::answer::{self, Format};
+use crate::sinks::forward::{Forwarder, NoUpstream};
+use crate::sinks::ledger::{self, LedgerStore, LedgerView, RecordSummary};
+use crate::sinks::registry::{RegistryStore, StoreIndications};
+use crate::sinks::store::{Store, StoreError};
+use crate::types::{AgbCode, Datum};
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What happens to a message once it is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Answer only; nothing recorded or forwarded (`check` without
+    /// `--record`). The answer carries the real Verwerking.
+    AnswerOnly,
+    /// The test-batch endpoint: checked like a real message, Verwerking
+    /// `Test`, nothing recorded or forwarded.
+    Test,
+    /// Record the accepted lines and forward them (`check --record`,
+    /// `POST /declaraties`).
+    Process,
+}
+
+/// One message as it arrives.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival<'a> {
+    /// The day of receipt (`--today` or the server's clock).
+    pub today: Datum,
+    /// The provider that authenticated (HTTP): the Afzender must be it (0107).
+    pub authenticated: Option<&'a AgbCode>,
+    pub disposition: Disposition,
+}
+
+/// A message that went through every step but the answer.
+pub struct Processed {
+    pub outcome: Outcome,
+    /// What the ledger recorded (`None`: nothing was to be recorded).
+    pub recorded: Option<RecordSummary>,
+    pub disposition: Disposition,
+}
+
+impl Processed {
+    /// The Verwerking as the answer will say it.
+    pub fn verwerking(&self) -> &'static str {
+        if self.disposition == Disposition::Test {
+            "Test"
+        } else {
+            self.outcome.verwerking().as_str()
+        }
+    }
+}
+
+/// The ledger and the registry, shared by every message.
+///
+/// [`Backends::none`] has neither: every message is checked as if it were
+/// the first, with no 04xx check (in-process tests, `check` without a store).
+#[derive(Default)]
+pub struct Backends {
+    /// Shared with the forwarder (its outbox lives in the ledger store).
+    pub ledger: Option<Arc<dyn LedgerStore>>,
+    pub registry: Option<RegistryStores>,
+}
+
+/// The registry's SQLite store: one writer (`POST /registry`, `ingest`) and a
+/// small pool of read connections for checks (a check holds one for its
+/// length, so checks do not wait for each other).
+pub struct RegistryStores {
+    dir: PathBuf,
+    idle: Mutex<Vec<Store>>,
+    writer: Mutex<Store>,
+    loaded: AtomicBool,
+}
+
+/// Read connections kept open between checks.
+const REGISTRY_IDLE_CONNECTIONS: usize = 16;
+
+fn store_error(e: StoreError) -> Error {
+    Error::backend(e.to_string())
+}
+
+impl RegistryStores {
+    /// Opens (creating and migrating) `DATA_DIR/gateway.db`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let writer = Store::open(dir).map_err(store_error)?;
+        let loaded = writer.is_loaded().map_err(store_error)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(writer),
+            loaded: AtomicBool::new(loaded),
+        })
+    }
+
+    /// Whether any iWlz message was ingested (until then no 04xx check runs).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    fn take(&self) -> Result<Store> {
+        if let Some(s) = self.idle.lock().expect("registry pool").pop() {
+            return Ok(s);
+        }
+        Store::open(&self.dir).map_err(store_error)
+    }
+
+    fn give_back(&self, s: Store) {
+        let mut idle = self.idle.lock().expect("registry pool");
+        if idle.len() < REGISTRY_IDLE_CONNECTIONS {
+            idle.push(s);
+        }
+    }
+
+    /// Runs `f` with the writer (one ingest at a time); marks the registry
+    /// loaded when `f` succeeded.
+    pub fn with_writer<R, E>(&self, f: impl FnOnce(&mut Store) -> Result<R, E>) -> Result<R, E> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let r = f(&mut w)?;
+        self.loaded.store(true, Ordering::Release);
+        Ok(r)
+    }
+}
+
+impl Backends {
+    /// No ledger, no registry.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Opens the ledger (PostgreSQL when `pg_url` is given, else SQLite in
+    /// `data_dir`) and the registry store in `data_dir`.
+    pub fn open(data_dir: &Path, pg_url: Option<&str>) -> Result<Self> {
+        let registry = RegistryStores::open(data_dir)
+            .map_err(|e| e.context(format!("{}: registry", data_dir.display())))?;
+        let ledger = ledger::open(data_dir, pg_url)
+            .map_err(|e| Error::backend(format!("{}: ledger: {e}", data_dir.display())))?;
+        Ok(Self {
+            ledger: Some(Arc::from(ledger)),
+            registry: Some(registry),
+        })
+    }
+
+    /// What `check` reads without changing anything: the ledger and the
+    /// registry when the store exists (or a PostgreSQL ledger is named),
+    /// created only when `create` (`check --record`).
+    pub fn open_existing(data_dir: &Path, pg_url: Option<&str>, create: bool) -> Result<Self> {
+        let exists = data_dir.join(crate::sinks::store::DB_FILE).exists();
+        if create {
+            return Self::open(data_dir, pg_url);
+        }
+        let ledger = match (pg_url, exists) {
+            (None, false) => None,
+            _ => Some(Arc::from(ledger::open(data_dir, pg_url).map_err(|e| {
+                Error::backend(format!("{}: ledger: {e}", data_dir.display()))
+            })?)),
+        };
+        let registry = if exists {
+            Some(
+                RegistryStores::open(data_dir)
+                    .map_err(|e| e.context(format!("{}: registry", data_dir.display())))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { ledger, registry })
+    }
+
+    /// Runs `f` (the check) with the rules' context for a message received
+    /// on `today`; a ledger or registry failure met meanwhile voids the
+    /// result: no verdict can be trusted, nothing is recorded.
+    fn check_with<R>(
+        &self,
+        config: &Config,
+        today: Datum,
+        f: impl FnOnce(&Context<'_>) -> R,
+    ) -> Result<R> {
+        let view = self
+            .ledger
+            .as_ref()
+            .map(|l| LedgerView::new(&**l, &config.regime));
+        let conn = match self.registry.as_ref().filter(|r| r.is_loaded()) {
+            Some(r) => Some(r.take().map_err(|e| e.context("registry"))?),
+            None => None,
+        };
+        let indications = conn.as_ref().map(|s| StoreIndications::new(s));
+        let ctx = Context::new(
+            config,
+            today,
+            indications.as_ref().map(|r| r as &dyn IndicationSource),
+            view.as_ref().map(|v| v as &dyn History),
+        );
+        let r = f(&ctx);
+        let failure = indications.as_ref().and_then(|i| i.failure());
+        drop(indications);
+        if let (Some(c), Some(reg)) = (conn, self.registry.as_ref()) {
+            if failure.is_none() {
+                reg.give_back(c);
+            }
+        }
+        if let Some(e) = failure {
+            return Err(store_error(e).context("registry lookup failed"));
+        }
+        if let Some(e) = view.as_ref().and_then(|v| v.take_error()) {
+            return Err(Error::backend(format!("ledger lookup failed: {e}")));
+        }
+        Ok(r)
+    }
+}
+
+/// The steps of one message, with what every message shares.
+pub struct Pipeline {
+    pub config: Arc<Config>,
+    pub backends: Backends,
+    pub forwarder: Arc<dyn Forwarder>,
+}
+
+impl Pipeline {
+    /// A pipeline that forwards nothing ([`NoUpstream`]).
+    pub fn new(config: Arc<Config>, backends: Backends) -> Self {
+        Self {
+            config,
+            backends,
+            forwarder: Arc::new(NoUpstream),
+        }
+    }
+
+    /// A pipeline on `backends`, whose ledger's imported agreements replace
+    /// the configured ones for the same participant and year.
+    pub fn open(mut config: Config, backends: Backends) -> Result<Self> {
+        if let Some(l) = &backends.ledger {
+            ledger::agreements::apply_stored_agreements(&mut config.regime, &**l)
+                .map_err(|e| Error::backend(format!("ledger agreements: {e}")))?;
+        }
+        Ok(Self::new(Arc::new(config), backends))
+    }
+
+    /// Replaces the forwarder.
+    pub fn with_forwarder(mut self, forwarder: Arc<dyn Forwarder>) -> Self {
+        self.forwarder = forwarder;
+        self
+    }
+
+    /// Every step but the answer. `Err` only when no answer can be given:
+    /// the bytes could not be read, or the ledger or the registry failed
+    /// (then nothing was recorded).
+    pub fn process<R: BufRead>(&self, input: R, arrival: &Arrival<'_>) -> Result<Processed> {
+        let config = &*self.config;
+        let mut outcome = self
+            .backends
+            .check_with(config, arrival.today, |ctx| {
+                check_message(input, config, ctx)
+            })?
+            .map_err(|e| {
+                Error::sender(format!("the message could not be read: {e}")).with_retry(true)
+            })?;
+        if let Some(agb) = arrival.authenticated {
+            enforce_afzender(&mut outcome, agb);
+        }
+        let mut processed = Processed {
+            outcome,
+            recorded: None,
+            disposition: arrival.disposition,
+        };
+        if arrival.disposition == Disposition::Process && !processed.outcome.rejected_whole() {
+            self.record_and_deliver(&mut processed)?;
+        }
+        Ok(processed)
+    }
+
+    /// Records the accepted lines (with the forwarder's outbox rows in the
+    /// same transaction), then lets the forwarder deliver what it does at
+    /// once; what is still pending is said on the answer as 0901.
+    fn record_and_deliver(&self, p: &mut Processed) -> Result<()> {
+        if let Some(l) = &self.backends.ledger {
+            let plan = self.forwarder.plan();
+            let rec = ledger::record_outcome_forwarding(&**l, &mut p.outcome, plan.as_ref())
+                .map_err(|e| Error::backend(format!("ledger: nothing recorded: {e}")))?;
+            tracing::debug!(
+                inserted = rec.inserted,
+                duplicates = rec.duplicates,
+                already_processed = rec.already_processed,
+                "recorded"
+            );
+            p.recorded = Some(rec);
+        }
+        if let Some(header) = &p.outcome.header {
+            let pending = self.forwarder.deliver_now(header);
+            if !pending.is_empty() {
+                p.outcome.notices.push(MessageCode {
+                    code: Retourcode::R0901,
+                    detail: Some(format!("nog niet geleverd: {}", pending.join(", "))),
+                    locatie: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the Retourbericht of a processed message.
+    pub fn answer<W: Write>(&self, p: &mut Processed, format: Format, out: W) -> io::Result<()> {
+        let test = p.disposition == Disposition::Test;
+        answer::write_outcome(&mut p.outcome, &self.config, format, test, out)
+    }
+}
+
+/// 0107: a message whose Afzender is not the authenticated provider is
+/// rejected whole (nothing recorded, nothing forwarded). The verdicts it got
+/// against another provider's history are dropped with it, and so is 0106
+/// (whether another provider's message id was processed is not ours to tell).
+pub fn enforce_afzender(outcome: &mut Outcome, agb: &AgbCode) {
+    let Some(h) = &outcome.header else { return };
+    if h.afzender == *agb {
+        return;
+    }
+    outcome
+        .message_codes
+        .retain(|m| m.code != Retourcode::R0106);
+    outcome.message_codes.push(MessageCode {
+        code: Retourcode::R0107,
+        detail: None,
+        locatie: Some("/Declaratiebericht/Header/Afzender".into()),
+    });
+    outcome.message_codes.sort_by_key(|m| m.code);
+    outcome.totals = AnswerTotals::default();
+}

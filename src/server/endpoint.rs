@@ -1,0 +1,106 @@
+//! Which endpoint a request is for: the one table of paths and methods.
+
+use super::response::{plain, RespBody};
+use hyper::header::{HeaderValue, ALLOW};
+use hyper::{Method, Request, Response, StatusCode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Declaraties,
+    Testbatches,
+    Metrics,
+    Healthz,
+    Readyz,
+    /// `POST /registry`: an iWlz message into the registry.
+    Registry,
+    /// `GET /ledger/nacalculatie?year=Y[&format=csv]`.
+    LedgerNacalculatie,
+    /// `GET /ledger/report?year=Y`.
+    LedgerReport,
+    /// No such path (404) or method (405).
+    Other,
+}
+
+impl Endpoint {
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Endpoint::Declaraties => "declaraties",
+            Endpoint::Testbatches => "testbatches",
+            Endpoint::Metrics => "metrics",
+            Endpoint::Healthz => "healthz",
+            Endpoint::Readyz => "readyz",
+            Endpoint::Registry => "registry",
+            Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
+            Endpoint::LedgerReport => "ledger_report",
+            Endpoint::Other => "other",
+        }
+    }
+
+    /// Needs a bearer token.
+    pub fn protected(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Declaraties
+                | Endpoint::Testbatches
+                | Endpoint::Registry
+                | Endpoint::LedgerNacalculatie
+                | Endpoint::LedgerReport
+        )
+    }
+}
+
+/// Phase 1: which endpoint, or an early 404/405.
+/// (The early answer is boxed: it is the rare path.)
+pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<RespBody>>> {
+    let (ep, allowed) = match req.uri().path() {
+        "/declaraties" => (Endpoint::Declaraties, Method::POST),
+        "/testbatches" => (Endpoint::Testbatches, Method::POST),
+        "/metrics" => (Endpoint::Metrics, Method::GET),
+        "/healthz" => (Endpoint::Healthz, Method::GET),
+        "/readyz" => (Endpoint::Readyz, Method::GET),
+        "/registry" => (Endpoint::Registry, Method::POST),
+        "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
+        "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
+        _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
+    };
+    let method = req.method();
+    if method == allowed || (allowed == Method::GET && method == Method::HEAD) {
+        Ok(ep)
+    } else {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        if let Ok(v) = HeaderValue::from_str(allowed.as_str()) {
+            r.headers_mut().insert(ALLOW, v);
+        }
+        Err(Box::new(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: Method, path: &str) -> Request<()> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn routes_and_methods() {
+        assert_eq!(
+            request_filter(&req(Method::POST, "/declaraties")).unwrap(),
+            Endpoint::Declaraties
+        );
+        assert_eq!(
+            request_filter(&req(Method::GET, "/healthz")).unwrap(),
+            Endpoint::Healthz
+        );
+        let r = request_filter(&req(Method::GET, "/declaraties")).unwrap_err();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let r = request_filter(&req(Method::GET, "/nope")).unwrap_err();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+}
