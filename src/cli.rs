@@ -229,11 +229,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             data,
         } => {
             load_config(&config)?;
-            let inputs = ingest::expand_paths(&files).map_err(Error::sender)?;
+            let inputs = ingest::expand_paths(&files)?;
             if inputs.is_empty() {
                 return Err(Error::sender("no *.xml message found to ingest"));
             }
-            let mut store = Store::open(&data).map_err(|e| Error::backend(e.to_string()))?;
+            let mut store = Store::open(&data)?;
             let mut out = io::stdout().lock();
             let refused = ingest::ingest_paths(
                 &mut store,
@@ -245,8 +245,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                     }
                     Err(e) => eprintln!("zio-gateway: {}: {e}", path.display()),
                 },
-            )
-            .map_err(Error::backend)?;
+            )?;
             Ok(if refused > 0 { 1 } else { 0 })
         }
         Command::Serve {

@@ -24,7 +24,7 @@ use crate::sinks::answer::{self, Format};
 use crate::sinks::forward::{Forwarder, NoUpstream};
 use crate::sinks::ledger::{self, LedgerStore, LedgerView, RecordSummary};
 use crate::sinks::registry::{RegistryStore, StoreIndications};
-use crate::sinks::store::{Store, StoreError};
+use crate::sinks::store::Store;
 use crate::types::{AgbCode, Datum};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -98,15 +98,11 @@ pub struct RegistryStores {
 /// Read connections kept open between checks.
 const REGISTRY_IDLE_CONNECTIONS: usize = 16;
 
-fn store_error(e: StoreError) -> Error {
-    Error::backend(e.to_string())
-}
-
 impl RegistryStores {
     /// Opens (creating and migrating) `DATA_DIR/gateway.db`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let writer = Store::open(dir).map_err(store_error)?;
-        let loaded = writer.is_loaded().map_err(store_error)?;
+        let writer = Store::open(dir)?;
+        let loaded = writer.is_loaded()?;
         Ok(Self {
             dir: dir.to_owned(),
             idle: Mutex::new(Vec::new()),
@@ -124,7 +120,7 @@ impl RegistryStores {
         if let Some(s) = self.idle.lock().expect("registry pool").pop() {
             return Ok(s);
         }
-        Store::open(&self.dir).map_err(store_error)
+        Ok(Store::open(&self.dir)?)
     }
 
     fn give_back(&self, s: Store) {
@@ -221,7 +217,7 @@ impl Backends {
             }
         }
         if let Some(e) = failure {
-            return Err(store_error(e).context("registry lookup failed"));
+            return Err(Error::from(e).context("registry lookup failed"));
         }
         if let Some(e) = view.as_ref().and_then(|v| v.take_error()) {
             return Err(Error::backend(format!("ledger lookup failed: {e}")));

@@ -1,5 +1,5 @@
 //! One pass over a Declaratiebericht: read, check every line, spool the
-//! verdicts, and settle the message-level outcome. What happens to the
+//! verdicts, and decide the message-level outcome. What happens to the
 //! result (answer, ledger, forwarding) is up to the caller.
 
 pub mod refs;

@@ -139,7 +139,7 @@ impl MessageRefs {
         self.table.set(r, s)
     }
 
-    /// The facts 0308 and 0309 need for `p`, before `p` is settled.
+    /// The facts 0308 and 0309 need for `p`, before `p` is remembered.
     pub fn facts(
         &self,
         history: &dyn History,
@@ -180,7 +180,7 @@ impl MessageRefs {
     }
 
     /// Records the verdict on `p` so later lines of the message see it.
-    pub fn settle(&mut self, p: &Prestatie, accepted: bool) -> io::Result<()> {
+    pub fn remember(&mut self, p: &Prestatie, accepted: bool) -> io::Result<()> {
         // A duplicate (0308) never displaces the first occurrence.
         if self.get(&p.referentie)?.is_none() {
             let s = if accepted {
@@ -244,7 +244,7 @@ pub(crate) mod tests {
         for (p, accepted) in script {
             let f = refs.facts(&NoHistory, &agb, &p).unwrap();
             let accepted = accepted && !f.duplicate && f.creditable;
-            refs.settle(&p, accepted).unwrap();
+            refs.remember(&p, accepted).unwrap();
             out.push(f);
         }
         out

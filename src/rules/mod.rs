@@ -128,7 +128,7 @@ pub fn check_client(
                 (false, true) => Route::Zio,
                 (false, false) => Route::Regulier,
             };
-            refs.settle(&p, !rejected)?;
+            refs.remember(&p, !rejected)?;
             Ok(LineVerdict {
                 client_index: index,
                 bsn: bsn.clone(),

@@ -5,7 +5,7 @@
 //! 2. [`authenticate`]: the bearer token names the provider (401 without one),
 //!    whose rate limits may refuse the request (429 with Retry-After).
 //! 3. [`admit`]: a concurrency permit for check requests, or 503 (back-pressure).
-//! 4. [`check`]: the body streamed into the checker on a blocking thread; a
+//! 4. [`declaration`]: the body streamed into the pipeline on a blocking thread; a
 //!    message whose Afzender is not the authenticated provider is rejected
 //!    whole (0107); accepted lines recorded in the ledger, then forwarded,
 //!    and only then the answer streamed back.
@@ -105,7 +105,7 @@ pub async fn handle(
                     (Some(r), _) => r,
                     (None, Endpoint::Declaraties | Endpoint::Testbatches) => {
                         match admit(&state).await {
-                            Ok(permit) => check(&state, &mut ctx, req, permit).await,
+                            Ok(permit) => declaration(&state, &mut ctx, req, permit).await,
                             Err(busy) => busy,
                         }
                     }
@@ -197,9 +197,9 @@ pub async fn admit(state: &Arc<State>) -> Result<OwnedSemaphorePermit, Response<
     }
 }
 
-/// Phase 4: stream the body into `check_message` on a blocking thread and
+/// Phase 4: stream the body into the pipeline on a blocking thread and
 /// stream its answer back. The permit is held until the answer is written.
-pub async fn check(
+pub async fn declaration(
     state: &Arc<State>,
     ctx: &mut RequestCtx,
     req: Request<Incoming>,
@@ -237,7 +237,7 @@ pub async fn check(
     });
     match head_rx.await {
         Ok(Ok(summary)) => {
-            record(state, ctx.endpoint, test, &summary);
+            count(state, ctx.endpoint, test, &summary);
             ctx.checked = Some(summary);
             let ty = match format {
                 Format::Xml => "application/xml; charset=utf-8",
@@ -363,7 +363,7 @@ fn summarize(processed: &Processed) -> Summary {
 
 /// Metrics of one checked message. Test batches count as messages only: their
 /// lines stay out of `lines_total`, like they stay out of the ledger.
-fn record(state: &State, endpoint: Endpoint, test: bool, s: &Summary) {
+fn count(state: &State, endpoint: Endpoint, test: bool, s: &Summary) {
     let m = &state.metrics;
     m.messages_total
         .with_label_values(&[endpoint.label(), s.verwerking])

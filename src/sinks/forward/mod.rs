@@ -150,7 +150,7 @@ impl Body for FileBody {
     }
 }
 
-/// Renders, sends and settles outbox rows; shared by the forwarder and the
+/// Renders, sends and concludes outbox rows; shared by the forwarder and the
 /// worker.
 struct Delivery {
     store: Arc<dyn LedgerStore>,
@@ -308,7 +308,7 @@ impl Delivery {
     }
 
     /// Records the attempt's result; `true` when delivered.
-    fn settle(&self, row: &OutboxRow, result: Result<(), String>) -> bool {
+    fn conclude(&self, row: &OutboxRow, result: Result<(), String>) -> bool {
         match result {
             Ok(()) => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -352,7 +352,7 @@ impl Delivery {
             .outbox_claim(ClaimScope::Due { limit }, now_ms(), self.lease_ms())?;
         for row in &rows {
             let r = self.attempt(row, self.timeout());
-            self.settle(row, r);
+            self.conclude(row, r);
         }
         Ok(rows.len())
     }
@@ -417,7 +417,7 @@ impl Forwarder for OutboxForwarder {
                     } else {
                         d.attempt(&row, left)
                     };
-                    if !d.settle(&row, result) {
+                    if !d.conclude(&row, result) {
                         pending.push(row.forward_id.clone());
                     }
                 }

@@ -6,6 +6,7 @@
 //! record applies idempotently anyway, see [`super::Stamp`]).
 
 use super::{BerichtRecord, Change, RegistryStore, Stamp};
+use crate::error::Error;
 use crate::model::iwlz::IwlzHeader;
 use crate::read::iwlz::IwlzReader;
 use crate::read::xml::XmlError;
@@ -159,6 +160,17 @@ impl From<XmlError> for IngestError {
     }
 }
 
+/// The message is the sender's fault; a failing read or store is ours.
+impl From<IngestError> for Error {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Message(_) => Error::sender(e.to_string()),
+            IngestError::Io(_) => Error::sender(e.to_string()).with_retry(true),
+            IngestError::Store(s) => Error::from(s),
+        }
+    }
+}
+
 impl From<StoreError> for IngestError {
     fn from(e: StoreError) -> Self {
         IngestError::Store(e)
@@ -290,15 +302,16 @@ pub fn ingest_reader<R: BufRead>(
 
 /// The files to ingest for the paths given: a file as it is, a directory as
 /// its `*.xml` files (not hidden, not recursive) in name order.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let named = |p: &Path, e: io::Error| Error::sender(format!("{}: {e}", p.display()));
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let meta = std::fs::metadata(p).map_err(|e| named(p, e))?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            let entries = std::fs::read_dir(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let entries = std::fs::read_dir(p).map_err(|e| named(p, e))?;
             for e in entries {
-                let e = e.map_err(|e| format!("{}: {e}", p.display()))?;
+                let e = e.map_err(|e| named(p, e))?;
                 let name = e.file_name();
                 let name = name.to_string_lossy();
                 let path = e.path();
@@ -326,7 +339,7 @@ pub fn ingest_paths(
     paths: &[PathBuf],
     opts: Options,
     mut report: impl FnMut(&Path, &Result<IngestReport, IngestError>),
-) -> Result<usize, String> {
+) -> Result<usize, Error> {
     let files = expand_paths(paths)?;
     let mut refused = 0;
     for f in &files {
@@ -334,7 +347,7 @@ pub fn ingest_paths(
         report(f, &r);
         match r {
             Ok(_) => {}
-            Err(IngestError::Store(e)) => return Err(format!("{}: {e}", f.display())),
+            Err(IngestError::Store(e)) => return Err(Error::from(e).context(f.display())),
             Err(_) => refused += 1,
         }
     }

@@ -31,6 +31,13 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// The store is ours: its failure is a backend's, and may pass.
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        crate::error::Error::backend(e.0)
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError(format!("store: {e}"))
