@@ -22,7 +22,7 @@ impl Ernst {
 
 macro_rules! retourcodes {
     ($($variant:ident = $code:literal, $ernst:ident, $text:literal;)*) => {
-        /// A retourcode of `shared/spec/retourcodes.md`.
+        /// A retourcode of `docs/contract/retourcodes.md`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum Retourcode { $($variant),* }
 

@@ -1,5 +1,5 @@
 //! The iWlz 2.2 reader: the official-shaped examples (tests/registry_samples,
-//! copies of shared/samples/iwlz, schema-valid against the iWlz 2.2 XSDs),
+//! the examples docs/contract/iwlz.md names, schema-valid against the iWlz 2.2 XSDs),
 //! any prefix spelling, and clear errors with line:column and path.
 
 use zio_gateway::model::iwlz::{BerichtSoort, Geldigheid, IwlzClient, IwlzHeader};

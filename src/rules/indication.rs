@@ -2,7 +2,7 @@
 //!
 //! The registry is consulted once per client ([`IndicationSource::client`]);
 //! every line of that client is then checked in memory against the
-//! [`ClientRegistry`]. What each code means is `shared/spec/iwlz.md`; the
+//! [`ClientRegistry`]. What each code means is `docs/contract/iwlz.md`; the
 //! readings where it leaves room are in `docs/interpretation.md`:
 //!
 //! - 0401: an Indicatie with the declared Besluitnummer for this BSN,
