@@ -19,12 +19,19 @@
 //!
 //! Everything of one message happens in one transaction.
 //!
+//! What is done with those tables is written once, so the backends cannot
+//! drift apart: recording a message in `record.rs`, reading stored rows back
+//! in `rows.rs`. A backend brings only its connection, its transactions and
+//! its SQL dialect.
+//!
 //! Money is integer cents; volumes are integer base units (minutes for hour
 //! products, dagdelen for dagdeel products), so every sum is exact.
 
 pub mod agreements;
 pub mod postgres;
+mod record;
 pub mod report;
+mod rows;
 pub mod sqlite;
 
 use crate::check::Outcome;
@@ -250,36 +257,6 @@ pub struct ForwardLine {
     pub debet_credit: String,
     pub onderwijstijd: Option<bool>,
     pub brin: Option<String>,
-}
-
-/// Counts newly recorded lines per route, for the outbox rows.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RouteCounts {
-    pub zio: u64,
-    pub regulier: u64,
-}
-
-impl RouteCounts {
-    pub fn add(&mut self, route: Route, n: i64) {
-        let slot = match route {
-            Route::Zio => &mut self.zio,
-            Route::Regulier => &mut self.regulier,
-            Route::Afgewezen => return,
-        };
-        *slot = slot.saturating_add_signed(n);
-    }
-
-    /// (route, lines) of the routes `plan` queues that have lines.
-    pub fn queued(&self, plan: &ForwardPlan) -> Vec<(Route, u64)> {
-        let mut out = Vec::new();
-        if plan.zio && self.zio > 0 {
-            out.push((Route::Zio, self.zio));
-        }
-        if plan.regulier && self.regulier > 0 {
-            out.push((Route::Regulier, self.regulier));
-        }
-        out
-    }
 }
 
 /// One accepted line as the ledger stores it.

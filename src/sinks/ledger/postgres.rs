@@ -8,19 +8,19 @@
 //! Uses the synchronous `postgres` client: call it from a plain thread (the
 //! server: `spawn_blocking`), never from inside an async task.
 
+use super::record::{self, RecordTx};
+use super::rows::{self, Columns};
 use super::{
-    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, ClaimScope,
-    ForwardLine, ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
-    RecordedMessage, Result, RouteCounts, VolumeFilter, VolumeGrouping, VolumeRow,
+    agreement_code_rows, assemble_agreements, sql, unit_str, ClaimScope, ForwardLine, ForwardPlan,
+    LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result,
+    VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
-use crate::model::verdict::LineVerdict;
+use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
 use crate::sinks::store::schema::PG_MIGRATIONS;
-use crate::types::Period;
-use crate::types::{AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode};
-use chrono::NaiveDate;
-use postgres::{Client, NoTls, Statement};
+use crate::types::{AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
+use postgres::{Client, NoTls, Statement, Transaction};
 use std::io;
 use std::sync::{Mutex, MutexGuard};
 
@@ -128,95 +128,150 @@ impl PgLedger {
     }
 }
 
-fn bad(what: &str, v: &str) -> LedgerError {
-    LedgerError::Invalid(format!("stored line: bad {what} `{v}`"))
+impl Columns for postgres::Row {
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_i32(&self, i: usize) -> Result<Option<i32>> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_bool(&self, i: usize) -> Result<Option<bool>> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_date(&self, i: usize) -> Result<Option<Datum>> {
+        Ok(self.try_get(i)?)
+    }
 }
 
-fn read_line(r: &postgres::Row) -> Result<LedgerLine> {
-    let agb: String = r.get(0);
-    let referentie: String = r.get(1);
-    let zk: String = r.get(3);
-    let product: String = r.get(8);
-    let declared: String = r.get(9);
-    let eenheid: String = r.get(15);
-    let unit: String = r.get(16);
-    let dc: String = r.get(21);
-    Ok(LedgerLine {
-        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-        referentie: Referentie::parse(&referentie).ok_or_else(|| bad("referentie", &referentie))?,
-        message_id: Referentie::new_unchecked(r.get(2)),
-        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
-        bsn: r.get(4),
-        brin: r.get(5),
-        onderwijstijd: r.get(6),
-        route: route_parse(r.get(7)),
-        product_code: ProductCode::parse(&product).ok_or_else(|| bad("code", &product))?,
-        declared_code: ProductCode::parse(&declared).ok_or_else(|| bad("code", &declared))?,
-        period_from: r.get::<_, NaiveDate>(10),
-        period_to: r.get::<_, NaiveDate>(11),
-        year: r.get(12),
-        month: r.get::<_, i32>(13) as u32,
-        volume: r.get::<_, i64>(14) as u64,
-        eenheid: Eenheid::parse(&eenheid).ok_or_else(|| bad("eenheid", &eenheid))?,
-        unit: unit_parse(&unit).ok_or_else(|| bad("unit", &unit))?,
-        base_volume: r.get(17),
-        tarief: r.get::<_, i64>(18) as u64,
-        bedrag: r.get::<_, i64>(19) as u64,
-        bedrag_signed: r.get(20),
-        debet_credit: DebetCredit::parse(&dc).ok_or_else(|| bad("debet_credit", &dc))?,
-        vorig_referentie: r
-            .get::<_, Option<String>>(22)
-            .map(Referentie::new_unchecked),
-        codes: r.get(23),
-        credited_by: r
-            .get::<_, Option<String>>(24)
-            .map(Referentie::new_unchecked),
-    })
+/// One recording's transaction, with the statements prepared at connect.
+struct PgRecord<'a> {
+    tx: Transaction<'a>,
+    st: &'a Statements,
 }
 
-fn read_outbox(r: &postgres::Row) -> Result<OutboxRow> {
-    let agb: String = r.get(1);
-    let zk: String = r.get(5);
-    Ok(OutboxRow {
-        id: r.get(0),
-        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-        message_id: Referentie::new_unchecked(r.get(2)),
-        route: route_parse(r.get(3)),
-        forward_id: r.get(4),
-        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
-        dagtekening: r.get::<_, NaiveDate>(6),
-        periode: Period::new(r.get::<_, NaiveDate>(7), r.get::<_, NaiveDate>(8)),
-        lines: r.get::<_, i64>(9) as u64,
-        state: r.get(10),
-        attempts: r.get::<_, i32>(11) as u32,
-        next_attempt_at: r.get(12),
-        delivered_at: r.get(13),
-        last_error: r.get(14),
-    })
-}
+impl RecordTx for PgRecord<'_> {
+    fn insert_message(&mut self, msg: &RecordedMessage) -> Result<bool> {
+        let n = self.tx.execute(
+            &self.st.insert_message,
+            &[
+                &msg.agb.as_str(),
+                &msg.identificatie.as_str(),
+                &msg.zorgkantoor.as_str(),
+                &msg.dagtekening,
+                &msg.received,
+            ],
+        )?;
+        Ok(n != 0)
+    }
 
-fn read_forward_line(r: &postgres::Row) -> Result<ForwardLine> {
-    Ok(ForwardLine {
-        bsn: r.get(0),
-        geboortedatum: r
-            .get::<_, Option<NaiveDate>>(1)
-            .ok_or_else(|| bad("geboortedatum", "NULL"))?,
-        besluitnummer: r
-            .get::<_, Option<i64>>(2)
-            .ok_or_else(|| bad("besluitnummer", "NULL"))? as u64,
-        referentie: r.get(3),
-        vorig_referentie: r.get(4),
-        product_code: r.get(5),
-        period_from: r.get::<_, NaiveDate>(6),
-        period_to: r.get::<_, NaiveDate>(7),
-        volume: r.get::<_, i64>(8) as u64,
-        eenheid: r.get(9),
-        tarief: r.get(10),
-        bedrag: r.get(11),
-        debet_credit: r.get(12),
-        onderwijstijd: r.get(13),
-        brin: r.get(14),
-    })
+    fn insert_line(
+        &mut self,
+        l: &LedgerLine,
+        geboortedatum: Datum,
+        besluitnummer: u64,
+    ) -> Result<bool> {
+        let month = l.month as i32;
+        let (volume, tarief, bedrag) = (l.volume as i64, l.tarief as i64, l.bedrag as i64);
+        let vorig = l.vorig_referentie.as_ref().map(|r| r.as_str());
+        let n = self.tx.execute(
+            &self.st.insert_line,
+            &[
+                &l.agb.as_str(),
+                &l.referentie.as_str(),
+                &l.message_id.as_str(),
+                &l.zorgkantoor.as_str(),
+                &l.bsn,
+                &l.brin,
+                &l.onderwijstijd,
+                &l.route.as_str(),
+                &l.product_code.as_str(),
+                &l.declared_code.as_str(),
+                &l.period_from,
+                &l.period_to,
+                &l.year,
+                &month,
+                &volume,
+                &l.eenheid.code(),
+                &unit_str(l.unit),
+                &l.base_volume,
+                &tarief,
+                &bedrag,
+                &l.bedrag_signed,
+                &l.debet_credit.code(),
+                &vorig,
+                &l.codes,
+                &geboortedatum,
+                &(besluitnummer as i64),
+            ],
+        )?;
+        Ok(n != 0)
+    }
+
+    fn credit_line(
+        &mut self,
+        agb: &AgbCode,
+        credit: &Referentie,
+        vorig: &Referentie,
+    ) -> Result<bool> {
+        let n = self.tx.execute(
+            &self.st.credit,
+            &[&credit.as_str(), &agb.as_str(), &vorig.as_str()],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn delete_line(&mut self, agb: &AgbCode, referentie: &Referentie) -> Result<()> {
+        self.tx
+            .execute(&self.st.delete, &[&agb.as_str(), &referentie.as_str()])?;
+        Ok(())
+    }
+
+    fn insert_outbox(
+        &mut self,
+        msg: &RecordedMessage,
+        plan: &ForwardPlan,
+        route: Route,
+        forward_id: &str,
+        lines: u64,
+    ) -> Result<bool> {
+        let n = self.tx.execute(
+            &self.st.insert_outbox,
+            &[
+                &msg.agb.as_str(),
+                &msg.identificatie.as_str(),
+                &route.as_str(),
+                &forward_id,
+                &msg.zorgkantoor.as_str(),
+                &msg.dagtekening,
+                &plan.periode.from,
+                &plan.periode.to,
+                &(lines as i64),
+                &plan.now_ms,
+                &plan.held_until_ms,
+            ],
+        )?;
+        Ok(n != 0)
+    }
+
+    fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()> {
+        self.tx.execute(
+            &self.st.count_message_lines,
+            &[
+                &msg.agb.as_str(),
+                &msg.identificatie.as_str(),
+                &(lines as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
 }
 
 impl LedgerStore for PgLedger {
@@ -232,110 +287,8 @@ impl LedgerStore for PgLedger {
     ) -> Result<RecordSummary> {
         let mut guard = self.lock();
         let Conn { client, st } = &mut *guard;
-        let mut tx = client.transaction()?;
-        let mut sum = RecordSummary::default();
-        let mut routes = RouteCounts::default();
-        let agb = msg.agb.as_str();
-        let fresh = tx.execute(
-            &st.insert_message,
-            &[
-                &agb,
-                &msg.identificatie.as_str(),
-                &msg.zorgkantoor.as_str(),
-                &msg.dagtekening,
-                &msg.received,
-            ],
-        )?;
-        if fresh == 0 {
-            sum.already_processed = true;
-            return Ok(sum); // rolled back on drop
-        }
-        for v in lines {
-            let v = v?;
-            if !v.accepted() {
-                continue;
-            }
-            let l = LedgerLine::from_verdict(msg, &v);
-            let month = l.month as i32;
-            let (volume, tarief, bedrag) = (l.volume as i64, l.tarief as i64, l.bedrag as i64);
-            let vorig = l.vorig_referentie.as_ref().map(|r| r.as_str());
-            let n = tx.execute(
-                &st.insert_line,
-                &[
-                    &agb,
-                    &l.referentie.as_str(),
-                    &l.message_id.as_str(),
-                    &l.zorgkantoor.as_str(),
-                    &l.bsn,
-                    &l.brin,
-                    &l.onderwijstijd,
-                    &l.route.as_str(),
-                    &l.product_code.as_str(),
-                    &l.declared_code.as_str(),
-                    &l.period_from,
-                    &l.period_to,
-                    &l.year,
-                    &month,
-                    &volume,
-                    &l.eenheid.code(),
-                    &unit_str(l.unit),
-                    &l.base_volume,
-                    &tarief,
-                    &bedrag,
-                    &l.bedrag_signed,
-                    &l.debet_credit.code(),
-                    &vorig,
-                    &l.codes,
-                    &v.geboortedatum,
-                    &(v.besluitnummer as i64),
-                ],
-            )?;
-            if n == 0 {
-                sum.duplicates += 1;
-                continue;
-            }
-            sum.inserted += 1;
-            routes.add(l.route, 1);
-            if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, vorig) {
-                let n = tx.execute(&st.credit, &[&l.referentie.as_str(), &agb, &vorig])?;
-                if n == 1 {
-                    sum.credits_applied += 1;
-                } else {
-                    tx.execute(&st.delete, &[&agb, &l.referentie.as_str()])?;
-                    sum.inserted -= 1;
-                    routes.add(l.route, -1);
-                    sum.credits_void += 1;
-                }
-            }
-        }
-        if let Some(plan) = plan {
-            for (route, n) in routes.queued(plan) {
-                let fid = super::forward_id(msg.identificatie.as_str(), route);
-                sum.outbox_rows += tx.execute(
-                    &st.insert_outbox,
-                    &[
-                        &agb,
-                        &msg.identificatie.as_str(),
-                        &route.as_str(),
-                        &fid,
-                        &msg.zorgkantoor.as_str(),
-                        &msg.dagtekening,
-                        &plan.periode.from,
-                        &plan.periode.to,
-                        &(n as i64),
-                        &plan.now_ms,
-                        &plan.held_until_ms,
-                    ],
-                )?;
-            }
-        }
-        let n = sum.inserted as i64;
-        tx.execute(
-            &st.count_message_lines,
-            &[&agb, &msg.identificatie.as_str(), &n],
-        )?;
-        tx.commit()?;
-        Ok(sum)
+        let tx = client.transaction()?;
+        record::record(PgRecord { tx, st }, msg, plan, lines)
     }
 
     fn outbox_claim(
@@ -356,7 +309,10 @@ impl LedgerStore for PgLedger {
                 &[&now_ms, &lease_ms, &agb.as_str(), &message_id.as_str()],
             )?,
         };
-        let mut rows = found.iter().map(read_outbox).collect::<Result<Vec<_>>>()?;
+        let mut rows = found
+            .iter()
+            .map(rows::outbox_row)
+            .collect::<Result<Vec<_>>>()?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -376,7 +332,7 @@ impl LedgerStore for PgLedger {
         // Rows arrive as they are read: a large message is never held whole.
         let mut it = guard.client.query_raw(sql::OUTBOX_LINES, params)?;
         while let Some(r) = it.next()? {
-            each(read_forward_line(&r)?)?;
+            each(rows::forward_line(&r)?)?;
         }
         Ok(())
     }
@@ -409,7 +365,7 @@ impl LedgerStore for PgLedger {
             .client
             .query(&sql::outbox_rows(), &[])?
             .iter()
-            .map(read_outbox)
+            .map(rows::outbox_row)
             .collect()
     }
 
@@ -480,13 +436,13 @@ impl LedgerStore for PgLedger {
         let heads = c
             .query(sql::SELECT_AGREEMENTS, &[&y])?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect();
+            .map(rows::agreement_head)
+            .collect::<Result<_>>()?;
         let codes = c
             .query(sql::SELECT_AGREEMENT_CODES, &[&y])?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
-            .collect();
+            .map(rows::agreement_code)
+            .collect::<Result<_>>()?;
         assemble_agreements(heads, codes)
     }
 
@@ -496,15 +452,7 @@ impl LedgerStore for PgLedger {
             .client
             .query(sql::REALISATIE, &[&year])?
             .iter()
-            .map(|r| {
-                let agb: String = r.get(0);
-                let zk: String = r.get(1);
-                Ok((
-                    AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-                    ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
-                    r.get(2),
-                ))
-            })
+            .map(rows::realisatie_row)
             .collect()
     }
 
@@ -519,25 +467,7 @@ impl LedgerStore for PgLedger {
             .client
             .query(&sql::volumes(filter, grouping), &[&year])?
             .iter()
-            .map(|r| {
-                let agb: String = r.get(0);
-                let zk: String = r.get(1);
-                let code: String = r.get(2);
-                let unit: String = r.get(3);
-                Ok(VolumeRow {
-                    agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-                    zorgkantoor: ZorgkantoorCode::parse(&zk)
-                        .ok_or_else(|| bad("zorgkantoor", &zk))?,
-                    code: ProductCode::parse(&code).ok_or_else(|| bad("code", &code))?,
-                    unit: unit_parse(&unit).ok_or_else(|| bad("unit", &unit))?,
-                    brin: r.get(4),
-                    month: r.get::<_, Option<i32>>(5).map(|m| m as u32),
-                    lines: r.get::<_, i64>(6) as u64,
-                    base_volume: r.get(7),
-                    amount_cents: r.get(8),
-                    pupils: r.get::<_, i64>(9) as u64,
-                })
-            })
+            .map(rows::volume_row)
             .collect()
     }
 
@@ -547,7 +477,7 @@ impl LedgerStore for PgLedger {
             .client
             .query(&sql::lines_of(), &[&agb.as_str()])?
             .iter()
-            .map(read_line)
+            .map(rows::line)
             .collect()
     }
 }

@@ -2,20 +2,21 @@
 //! (`DATA_DIR/gateway.db`, WAL), created by the store's migration list
 //! (`sinks::store::schema`).
 
+use super::record::{self, RecordTx};
+use super::rows::{self, Columns};
 use super::{
-    agreement_code_rows, assemble_agreements, route_parse, sql, unit_parse, unit_str, ClaimScope,
-    ForwardLine, ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
-    RecordedMessage, Result, RouteCounts, VolumeFilter, VolumeGrouping, VolumeRow,
+    agreement_code_rows, assemble_agreements, sql, unit_str, ClaimScope, ForwardLine, ForwardPlan,
+    LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result,
+    VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
-use crate::model::verdict::LineVerdict;
+use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
 use crate::sinks::store::Store;
-use crate::types::Period;
-use crate::types::{
-    parse_datum, AgbCode, DebetCredit, Eenheid, ProductCode, Referentie, ZorgkantoorCode,
+use crate::types::{parse_datum, AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
+use rusqlite::{
+    params, CachedStatement, Connection, OptionalExtension, Transaction, TransactionBehavior,
 };
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use std::borrow::Cow;
 use std::io;
 use std::path::Path;
@@ -61,108 +62,165 @@ impl SqliteLedger {
     }
 }
 
-fn bad(what: &str, v: &str) -> rusqlite::Error {
-    rusqlite::Error::InvalidColumnType(0, format!("{what} `{v}`"), rusqlite::types::Type::Text)
+impl Columns for rusqlite::Row<'_> {
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn opt_i32(&self, i: usize) -> Result<Option<i32>> {
+        Ok(self.get(i)?)
+    }
+    fn opt_bool(&self, i: usize) -> Result<Option<bool>> {
+        Ok(self.get::<_, Option<i64>>(i)?.map(|b| b != 0))
+    }
+    /// Dates are stored as `YYYY-MM-DD` text.
+    fn opt_date(&self, i: usize) -> Result<Option<Datum>> {
+        match self.get::<_, Option<String>>(i)? {
+            None => Ok(None),
+            Some(v) => parse_datum(&v)
+                .map(Some)
+                .ok_or_else(|| rows::bad("date", &v)),
+        }
+    }
 }
 
-fn read_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerLine> {
-    let s = |i: usize| r.get::<_, String>(i);
-    let agb = s(0)?;
-    let referentie = s(1)?;
-    let message_id = s(2)?;
-    let zk = s(3)?;
-    let product = s(8)?;
-    let declared = s(9)?;
-    let from = s(10)?;
-    let to = s(11)?;
-    let eenheid = s(15)?;
-    let unit = s(16)?;
-    let dc = s(21)?;
-    let vorig: Option<String> = r.get(22)?;
-    let line = LedgerLine {
-        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-        referentie: Referentie::parse(&referentie).ok_or_else(|| bad("referentie", &referentie))?,
-        message_id: Referentie::new_unchecked(message_id),
-        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
-        bsn: s(4)?,
-        brin: r.get(5)?,
-        onderwijstijd: r.get::<_, Option<i64>>(6)?.map(|b| b != 0),
-        route: route_parse(&s(7)?),
-        product_code: ProductCode::parse(&product).ok_or_else(|| bad("code", &product))?,
-        declared_code: ProductCode::parse(&declared).ok_or_else(|| bad("code", &declared))?,
-        period_from: parse_datum(&from).ok_or_else(|| bad("date", &from))?,
-        period_to: parse_datum(&to).ok_or_else(|| bad("date", &to))?,
-        year: r.get(12)?,
-        month: r.get(13)?,
-        volume: r.get::<_, i64>(14)? as u64,
-        eenheid: Eenheid::parse(&eenheid).ok_or_else(|| bad("eenheid", &eenheid))?,
-        unit: unit_parse(&unit).ok_or_else(|| bad("unit", &unit))?,
-        base_volume: r.get(17)?,
-        tarief: r.get::<_, i64>(18)? as u64,
-        bedrag: r.get::<_, i64>(19)? as u64,
-        bedrag_signed: r.get(20)?,
-        debet_credit: DebetCredit::parse(&dc).ok_or_else(|| bad("debet_credit", &dc))?,
-        vorig_referentie: vorig.map(Referentie::new_unchecked),
-        codes: s(23)?,
-        credited_by: r
-            .get::<_, Option<String>>(24)?
-            .map(Referentie::new_unchecked),
-    };
-    Ok(line)
+/// One recording's transaction. The statements borrow the connection, not
+/// the transaction, so the transaction can still be moved into `commit`.
+struct SqliteRecord<'c> {
+    insert_message: CachedStatement<'c>,
+    insert_line: CachedStatement<'c>,
+    credit: CachedStatement<'c>,
+    delete: CachedStatement<'c>,
+    insert_outbox: CachedStatement<'c>,
+    count_message_lines: CachedStatement<'c>,
+    tx: Transaction<'c>,
 }
 
-fn read_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
-    let s = |i: usize| r.get::<_, String>(i);
-    let date = |i: usize| -> rusqlite::Result<crate::types::Datum> {
-        let v = s(i)?;
-        parse_datum(&v).ok_or_else(|| bad("date", &v))
-    };
-    let agb = s(1)?;
-    let zk = s(5)?;
-    Ok(OutboxRow {
-        id: r.get(0)?,
-        agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-        message_id: Referentie::new_unchecked(s(2)?),
-        route: route_parse(&s(3)?),
-        forward_id: s(4)?,
-        zorgkantoor: ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
-        dagtekening: date(6)?,
-        periode: Period::new(date(7)?, date(8)?),
-        lines: r.get::<_, i64>(9)? as u64,
-        state: s(10)?,
-        attempts: r.get::<_, i64>(11)? as u32,
-        next_attempt_at: r.get(12)?,
-        delivered_at: r.get(13)?,
-        last_error: r.get(14)?,
-    })
+impl<'c> SqliteRecord<'c> {
+    /// The caller holds the store's lock, which is what `new_unchecked`
+    /// does not check for us (a nested BEGIN still fails).
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        // IMMEDIATE: take the write lock first, so a second process waits
+        // (busy_timeout) instead of failing halfway.
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        Ok(Self {
+            insert_message: conn.prepare_cached(&q(sql::INSERT_MESSAGE))?,
+            insert_line: conn.prepare_cached(&q(sql::INSERT_LINE))?,
+            credit: conn.prepare_cached(&q(sql::CREDIT_LINE))?,
+            delete: conn.prepare_cached(&q(sql::DELETE_LINE))?,
+            insert_outbox: conn.prepare_cached(&q(sql::INSERT_OUTBOX))?,
+            count_message_lines: conn.prepare_cached(&q(sql::COUNT_MESSAGE_LINES))?,
+            tx,
+        })
+    }
 }
 
-fn read_forward_line(r: &rusqlite::Row<'_>) -> rusqlite::Result<ForwardLine> {
-    let s = |i: usize| r.get::<_, String>(i);
-    let date = |i: usize| -> rusqlite::Result<crate::types::Datum> {
-        let v: Option<String> = r.get(i)?;
-        let v = v.unwrap_or_default();
-        parse_datum(&v).ok_or_else(|| bad("date", &v))
-    };
-    Ok(ForwardLine {
-        bsn: s(0)?,
-        geboortedatum: date(1)?,
-        besluitnummer: r
-            .get::<_, Option<i64>>(2)?
-            .ok_or_else(|| bad("besluitnummer", "NULL"))? as u64,
-        referentie: s(3)?,
-        vorig_referentie: r.get(4)?,
-        product_code: s(5)?,
-        period_from: date(6)?,
-        period_to: date(7)?,
-        volume: r.get::<_, i64>(8)? as u64,
-        eenheid: s(9)?,
-        tarief: r.get(10)?,
-        bedrag: r.get(11)?,
-        debet_credit: s(12)?,
-        onderwijstijd: r.get::<_, Option<i64>>(13)?.map(|b| b != 0),
-        brin: r.get(14)?,
-    })
+impl RecordTx for SqliteRecord<'_> {
+    fn insert_message(&mut self, msg: &RecordedMessage) -> Result<bool> {
+        let n = self.insert_message.execute(params![
+            msg.agb.as_str(),
+            msg.identificatie.as_str(),
+            msg.zorgkantoor.as_str(),
+            msg.dagtekening.to_string(),
+            msg.received.to_string(),
+        ])?;
+        Ok(n != 0)
+    }
+
+    fn insert_line(
+        &mut self,
+        l: &LedgerLine,
+        geboortedatum: Datum,
+        besluitnummer: u64,
+    ) -> Result<bool> {
+        let n = self.insert_line.execute(params![
+            l.agb.as_str(),
+            l.referentie.as_str(),
+            l.message_id.as_str(),
+            l.zorgkantoor.as_str(),
+            l.bsn,
+            l.brin,
+            l.onderwijstijd,
+            l.route.as_str(),
+            l.product_code.as_str(),
+            l.declared_code.as_str(),
+            l.period_from.to_string(),
+            l.period_to.to_string(),
+            l.year,
+            l.month,
+            l.volume as i64,
+            l.eenheid.code(),
+            unit_str(l.unit),
+            l.base_volume,
+            l.tarief as i64,
+            l.bedrag as i64,
+            l.bedrag_signed,
+            l.debet_credit.code(),
+            l.vorig_referentie.as_ref().map(|r| r.as_str()),
+            l.codes,
+            geboortedatum.to_string(),
+            besluitnummer as i64,
+        ])?;
+        Ok(n != 0)
+    }
+
+    fn credit_line(
+        &mut self,
+        agb: &AgbCode,
+        credit: &Referentie,
+        vorig: &Referentie,
+    ) -> Result<bool> {
+        let n = self
+            .credit
+            .execute(params![credit.as_str(), agb.as_str(), vorig.as_str()])?;
+        Ok(n == 1)
+    }
+
+    fn delete_line(&mut self, agb: &AgbCode, referentie: &Referentie) -> Result<()> {
+        self.delete
+            .execute(params![agb.as_str(), referentie.as_str()])?;
+        Ok(())
+    }
+
+    fn insert_outbox(
+        &mut self,
+        msg: &RecordedMessage,
+        plan: &ForwardPlan,
+        route: Route,
+        forward_id: &str,
+        lines: u64,
+    ) -> Result<bool> {
+        let n = self.insert_outbox.execute(params![
+            msg.agb.as_str(),
+            msg.identificatie.as_str(),
+            route.as_str(),
+            forward_id,
+            msg.zorgkantoor.as_str(),
+            msg.dagtekening.to_string(),
+            plan.periode.from.to_string(),
+            plan.periode.to.to_string(),
+            lines as i64,
+            plan.now_ms,
+            plan.held_until_ms,
+        ])?;
+        Ok(n != 0)
+    }
+
+    fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()> {
+        self.count_message_lines.execute(params![
+            msg.agb.as_str(),
+            msg.identificatie.as_str(),
+            lines as i64
+        ])?;
+        Ok(())
+    }
+
+    fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
 }
 
 impl LedgerStore for SqliteLedger {
@@ -176,110 +234,9 @@ impl LedgerStore for SqliteLedger {
         plan: Option<&ForwardPlan>,
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary> {
-        let mut store = self.lock();
-        // IMMEDIATE: take the write lock first, so a second process waits
-        // (busy_timeout) instead of failing halfway.
-        let tx = store
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut sum = RecordSummary::default();
-        let mut routes = RouteCounts::default();
-        let agb = msg.agb.as_str();
-        let fresh = tx
-            .prepare_cached(&q(sql::INSERT_MESSAGE))?
-            .execute(params![
-                agb,
-                msg.identificatie.as_str(),
-                msg.zorgkantoor.as_str(),
-                msg.dagtekening.to_string(),
-                msg.received.to_string(),
-            ])?;
-        if fresh == 0 {
-            sum.already_processed = true;
-            return Ok(sum); // the transaction rolls back on drop
-        }
-        {
-            let mut insert = tx.prepare_cached(&q(sql::INSERT_LINE))?;
-            let mut credit = tx.prepare_cached(&q(sql::CREDIT_LINE))?;
-            let mut delete = tx.prepare_cached(&q(sql::DELETE_LINE))?;
-            for v in lines {
-                let v = v?;
-                if !v.accepted() {
-                    continue;
-                }
-                let l = LedgerLine::from_verdict(msg, &v);
-                let n = insert.execute(params![
-                    agb,
-                    l.referentie.as_str(),
-                    l.message_id.as_str(),
-                    l.zorgkantoor.as_str(),
-                    l.bsn,
-                    l.brin,
-                    l.onderwijstijd,
-                    l.route.as_str(),
-                    l.product_code.as_str(),
-                    l.declared_code.as_str(),
-                    l.period_from.to_string(),
-                    l.period_to.to_string(),
-                    l.year,
-                    l.month,
-                    l.volume as i64,
-                    l.eenheid.code(),
-                    unit_str(l.unit),
-                    l.base_volume,
-                    l.tarief as i64,
-                    l.bedrag as i64,
-                    l.bedrag_signed,
-                    l.debet_credit.code(),
-                    l.vorig_referentie.as_ref().map(|r| r.as_str()),
-                    l.codes,
-                    v.geboortedatum.to_string(),
-                    v.besluitnummer as i64,
-                ])?;
-                if n == 0 {
-                    sum.duplicates += 1;
-                    continue;
-                }
-                sum.inserted += 1;
-                routes.add(l.route, 1);
-                if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, &l.vorig_referentie) {
-                    let n = credit.execute(params![l.referentie.as_str(), agb, vorig.as_str()])?;
-                    if n == 1 {
-                        sum.credits_applied += 1;
-                    } else {
-                        delete.execute(params![agb, l.referentie.as_str()])?;
-                        sum.inserted -= 1;
-                        routes.add(l.route, -1);
-                        sum.credits_void += 1;
-                    }
-                }
-            }
-        }
-        if let Some(plan) = plan {
-            let mut insert = tx.prepare_cached(&q(sql::INSERT_OUTBOX))?;
-            for (route, n) in routes.queued(plan) {
-                sum.outbox_rows += insert.execute(params![
-                    agb,
-                    msg.identificatie.as_str(),
-                    route.as_str(),
-                    super::forward_id(msg.identificatie.as_str(), route),
-                    msg.zorgkantoor.as_str(),
-                    msg.dagtekening.to_string(),
-                    plan.periode.from.to_string(),
-                    plan.periode.to.to_string(),
-                    n as i64,
-                    plan.now_ms,
-                    plan.held_until_ms,
-                ])? as u64;
-            }
-        }
-        tx.prepare_cached(&q(sql::COUNT_MESSAGE_LINES))?
-            .execute(params![
-                agb,
-                msg.identificatie.as_str(),
-                sum.inserted as i64
-            ])?;
-        tx.commit()?;
+        let store = self.lock();
+        // Bound before returning: the transaction borrows `store`.
+        let sum = record::record(SqliteRecord::begin(store.conn())?, msg, plan, lines)?;
         Ok(sum)
     }
 
@@ -294,15 +251,15 @@ impl LedgerStore for SqliteLedger {
         let mut rows = match scope {
             ClaimScope::Due { limit } => c
                 .prepare_cached(&q(&sql::outbox_claim(false, false)))?
-                .query_map(params![now_ms, lease_ms, limit], read_outbox)?
-                .collect::<rusqlite::Result<Vec<_>>>()?,
+                .query_and_then(params![now_ms, lease_ms, limit], |r| rows::outbox_row(r))?
+                .collect::<Result<Vec<_>>>()?,
             ClaimScope::Message { agb, message_id } => c
                 .prepare_cached(&q(&sql::outbox_claim(true, false)))?
-                .query_map(
+                .query_and_then(
                     params![now_ms, lease_ms, agb.as_str(), message_id.as_str()],
-                    read_outbox,
+                    |r| rows::outbox_row(r),
                 )?
-                .collect::<rusqlite::Result<Vec<_>>>()?,
+                .collect::<Result<Vec<_>>>()?,
         };
         rows.sort_by_key(|r| r.id);
         Ok(rows)
@@ -321,7 +278,7 @@ impl LedgerStore for SqliteLedger {
             row.route.as_str()
         ])?;
         while let Some(r) = rows.next()? {
-            each(read_forward_line(r)?)?;
+            each(rows::forward_line(r)?)?;
         }
         Ok(())
     }
@@ -358,8 +315,8 @@ impl LedgerStore for SqliteLedger {
         let rows = store
             .conn()
             .prepare(&sql::outbox_rows())?
-            .query_map([], read_outbox)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_and_then([], |r| rows::outbox_row(r))?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -448,23 +405,12 @@ impl LedgerStore for SqliteLedger {
         let y = year.unwrap_or(0);
         let heads = c
             .prepare(&q(sql::SELECT_AGREEMENTS))?
-            .query_map(params![y], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_and_then(params![y], |r| rows::agreement_head(r))?
+            .collect::<Result<Vec<_>>>()?;
         let codes = c
             .prepare(&q(sql::SELECT_AGREEMENT_CODES))?
-            .query_map(params![y], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_and_then(params![y], |r| rows::agreement_code(r))?
+            .collect::<Result<Vec<_>>>()?;
         assemble_agreements(heads, codes)
     }
 
@@ -473,16 +419,8 @@ impl LedgerStore for SqliteLedger {
         let rows = store
             .conn()
             .prepare(&q(sql::REALISATIE))?
-            .query_map(params![year], |r| {
-                let agb: String = r.get(0)?;
-                let zk: String = r.get(1)?;
-                Ok((
-                    AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-                    ZorgkantoorCode::parse(&zk).ok_or_else(|| bad("zorgkantoor", &zk))?,
-                    r.get(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_and_then(params![year], |r| rows::realisatie_row(r))?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -496,26 +434,8 @@ impl LedgerStore for SqliteLedger {
         let rows = store
             .conn()
             .prepare(&q(&sql::volumes(filter, grouping)))?
-            .query_map(params![year], |r| {
-                let agb: String = r.get(0)?;
-                let zk: String = r.get(1)?;
-                let code: String = r.get(2)?;
-                let unit: String = r.get(3)?;
-                Ok(VolumeRow {
-                    agb: AgbCode::parse(&agb).ok_or_else(|| bad("agb", &agb))?,
-                    zorgkantoor: ZorgkantoorCode::parse(&zk)
-                        .ok_or_else(|| bad("zorgkantoor", &zk))?,
-                    code: ProductCode::parse(&code).ok_or_else(|| bad("code", &code))?,
-                    unit: unit_parse(&unit).ok_or_else(|| bad("unit", &unit))?,
-                    brin: r.get(4)?,
-                    month: r.get(5)?,
-                    lines: r.get::<_, i64>(6)? as u64,
-                    base_volume: r.get(7)?,
-                    amount_cents: r.get(8)?,
-                    pupils: r.get::<_, i64>(9)? as u64,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_and_then(params![year], |r| rows::volume_row(r))?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -524,8 +444,8 @@ impl LedgerStore for SqliteLedger {
         let rows = store
             .conn()
             .prepare(&q(&sql::lines_of()))?
-            .query_map(params![agb.as_str()], read_line)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_and_then(params![agb.as_str()], |r| rows::line(r))?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 }

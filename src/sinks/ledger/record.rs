@@ -1,0 +1,134 @@
+//! Recording one message, for both backends. What makes the ledger exact
+//! under replays and concurrent processes lives here once: the message id
+//! first (its unique key decides who records), each line once per (agb,
+//! referentie), a credit that cancels nothing taken out again, the outbox
+//! rows counted from the lines that stayed. A backend only opens the
+//! transaction and runs each statement in its own SQL dialect
+//! ([`RecordTx`]).
+
+use super::{forward_id, ForwardPlan, LedgerLine, RecordSummary, RecordedMessage, Result};
+use crate::model::verdict::{LineVerdict, Route};
+use crate::types::{AgbCode, Datum, DebetCredit, Referentie};
+use std::io;
+
+/// The statements of [`record`], inside one open transaction. Dropping it
+/// without [`RecordTx::commit`] rolls back.
+pub(crate) trait RecordTx {
+    /// `false` when (agb, message id) is recorded already.
+    fn insert_message(&mut self, msg: &RecordedMessage) -> Result<bool>;
+
+    /// `false` when (agb, referentie) is recorded already. Geboortedatum and
+    /// besluitnummer are not ledger fields: they are kept for forwarding.
+    fn insert_line(
+        &mut self,
+        line: &LedgerLine,
+        geboortedatum: Datum,
+        besluitnummer: u64,
+    ) -> Result<bool>;
+
+    /// Marks `vorig` cancelled by `credit`; `false` when it is cancelled
+    /// already or not there.
+    fn credit_line(
+        &mut self,
+        agb: &AgbCode,
+        credit: &Referentie,
+        vorig: &Referentie,
+    ) -> Result<bool>;
+
+    fn delete_line(&mut self, agb: &AgbCode, referentie: &Referentie) -> Result<()>;
+
+    /// `false` when the row for (agb, message id, route) exists already.
+    fn insert_outbox(
+        &mut self,
+        msg: &RecordedMessage,
+        plan: &ForwardPlan,
+        route: Route,
+        forward_id: &str,
+        lines: u64,
+    ) -> Result<bool>;
+
+    fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()>;
+
+    fn commit(self) -> Result<()>;
+}
+
+/// [`super::LedgerStore::record_message_forwarding`] in `tx`.
+pub(crate) fn record(
+    mut tx: impl RecordTx,
+    msg: &RecordedMessage,
+    plan: Option<&ForwardPlan>,
+    lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
+) -> Result<RecordSummary> {
+    let mut sum = RecordSummary::default();
+    if !tx.insert_message(msg)? {
+        sum.already_processed = true;
+        // Rolled back on drop: a replay leaves no trace.
+        return Ok(sum);
+    }
+    let mut routes = RouteCounts::default();
+    for v in lines {
+        let v = v?;
+        if !v.accepted() {
+            continue;
+        }
+        let l = LedgerLine::from_verdict(msg, &v);
+        if !tx.insert_line(&l, v.geboortedatum, v.besluitnummer)? {
+            sum.duplicates += 1;
+            continue;
+        }
+        sum.inserted += 1;
+        routes.add(l.route, 1);
+        if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, &l.vorig_referentie) {
+            if tx.credit_line(&l.agb, &l.referentie, vorig)? {
+                sum.credits_applied += 1;
+            } else {
+                // The line is cancelled already, or not there (a concurrent
+                // process got there first): this credit must not subtract
+                // a second time.
+                tx.delete_line(&l.agb, &l.referentie)?;
+                sum.inserted -= 1;
+                routes.add(l.route, -1);
+                sum.credits_void += 1;
+            }
+        }
+    }
+    if let Some(plan) = plan {
+        for (route, n) in routes.queued(plan) {
+            let id = forward_id(msg.identificatie.as_str(), route);
+            sum.outbox_rows += u64::from(tx.insert_outbox(msg, plan, route, &id, n)?);
+        }
+    }
+    tx.count_message_lines(msg, sum.inserted)?;
+    tx.commit()?;
+    Ok(sum)
+}
+
+/// Counts newly recorded lines per route, for the outbox rows.
+#[derive(Clone, Copy, Debug, Default)]
+struct RouteCounts {
+    zio: u64,
+    regulier: u64,
+}
+
+impl RouteCounts {
+    fn add(&mut self, route: Route, n: i64) {
+        let slot = match route {
+            Route::Zio => &mut self.zio,
+            Route::Regulier => &mut self.regulier,
+            Route::Afgewezen => return,
+        };
+        *slot = slot.saturating_add_signed(n);
+    }
+
+    /// (route, lines) of the routes `plan` queues that have lines.
+    fn queued(&self, plan: &ForwardPlan) -> Vec<(Route, u64)> {
+        let mut out = Vec::new();
+        if plan.zio && self.zio > 0 {
+            out.push((Route::Zio, self.zio));
+        }
+        if plan.regulier && self.regulier > 0 {
+            out.push((Route::Regulier, self.regulier));
+        }
+        out
+    }
+}
