@@ -156,7 +156,7 @@ pub fn exit_code(e: &Error) -> i32 {
 }
 
 fn load_config(dir: &Path) -> Result<Config> {
-    Config::load_dir(dir).map_err(|e| Error::config(e.to_string()))
+    Ok(Config::load_dir(dir)?)
 }
 
 /// Opens the ledger; `create`: also when no store exists yet.
