@@ -1,20 +1,39 @@
-//! `[server]`: the HTTP daemon (`serve`).
+//! `[server]`: the HTTP daemon (`serve`). Operators write milliseconds; the
+//! server reads [`Duration`]s, so the unit is settled here once.
 
 use super::ConfigError;
 use serde::Deserialize;
+use std::time::Duration;
 
-/// The HTTP daemon (`serve`).
+/// The daemon's settings: `[server]`, overridden by the flags of `serve`.
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: String,
-    /// Check requests running at once; more wait (back-pressure), then 503.
+    /// Check requests (`/declaraties`, `/testbatches`) running at once; more
+    /// wait (back-pressure), then 503.
     pub max_concurrent: usize,
-    pub queue_timeout_ms: u64,
-    pub header_read_timeout_ms: u64,
+    /// How long a check request waits for a slot before 503.
+    pub queue_timeout: Duration,
+    /// Time allowed for a request's head to arrive.
+    pub header_read_timeout: Duration,
     /// Longest silence between two chunks of a request body.
-    pub body_idle_timeout_ms: u64,
+    pub body_idle_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
-    pub drain_timeout_ms: u64,
+    pub drain_timeout: Duration,
+}
+
+/// What a configuration without `[server]` gets; tests start servers from it.
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_concurrent: 64,
+            queue_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -28,15 +47,18 @@ pub(super) struct RawServer {
     drain_timeout_ms: u64,
 }
 
+/// The typed defaults written back as milliseconds, so a default is said once.
 impl Default for RawServer {
     fn default() -> Self {
+        let d = Server::default();
+        let ms = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
         Self {
-            listen: "127.0.0.1:8080".into(),
-            max_concurrent: 64,
-            queue_timeout_ms: 10_000,
-            header_read_timeout_ms: 10_000,
-            body_idle_timeout_ms: 30_000,
-            drain_timeout_ms: 30_000,
+            listen: d.listen,
+            max_concurrent: d.max_concurrent,
+            queue_timeout_ms: ms(d.queue_timeout),
+            header_read_timeout_ms: ms(d.header_read_timeout),
+            body_idle_timeout_ms: ms(d.body_idle_timeout),
+            drain_timeout_ms: ms(d.drain_timeout),
         }
     }
 }
@@ -50,13 +72,14 @@ impl RawServer {
                 "must be at least 1",
             ));
         }
+        let ms = Duration::from_millis;
         Ok(Server {
             listen: self.listen,
             max_concurrent: self.max_concurrent,
-            queue_timeout_ms: self.queue_timeout_ms,
-            header_read_timeout_ms: self.header_read_timeout_ms,
-            body_idle_timeout_ms: self.body_idle_timeout_ms,
-            drain_timeout_ms: self.drain_timeout_ms,
+            queue_timeout: ms(self.queue_timeout_ms),
+            header_read_timeout: ms(self.header_read_timeout_ms),
+            body_idle_timeout: ms(self.body_idle_timeout_ms),
+            drain_timeout: ms(self.drain_timeout_ms),
         })
     }
 }
@@ -70,12 +93,22 @@ mod tests {
     }
 
     #[test]
-    fn an_absent_key_is_the_default() {
+    fn an_absent_key_is_the_typed_default() {
         let s = server("").unwrap();
-        assert_eq!(s.listen, "127.0.0.1:8080");
-        assert_eq!(s.max_concurrent, 64);
-        assert_eq!(s.queue_timeout_ms, 10_000);
-        assert_eq!(s.drain_timeout_ms, 30_000);
+        let d = Server::default();
+        assert_eq!(s.listen, d.listen);
+        assert_eq!(s.max_concurrent, d.max_concurrent);
+        assert_eq!(s.queue_timeout, d.queue_timeout);
+        assert_eq!(s.header_read_timeout, d.header_read_timeout);
+        assert_eq!(s.body_idle_timeout, d.body_idle_timeout);
+        assert_eq!(s.drain_timeout, d.drain_timeout);
+    }
+
+    #[test]
+    fn milliseconds_become_durations() {
+        let s = server("queue_timeout_ms = 250\ndrain_timeout_ms = 0").unwrap();
+        assert_eq!(s.queue_timeout, Duration::from_millis(250));
+        assert_eq!(s.drain_timeout, Duration::ZERO);
     }
 
     #[test]
