@@ -156,7 +156,7 @@ pub fn exit_code(e: &Error) -> i32 {
 }
 
 fn load_config(dir: &Path) -> Result<Config> {
-    Config::load_dir(dir).map_err(|e| Error::config(e.to_string()))
+    Ok(Config::load_dir(dir)?)
 }
 
 /// Opens the ledger; `create`: also when no store exists yet.
@@ -260,15 +260,16 @@ pub fn run(cli: Cli) -> Result<i32> {
             if let Some(n) = max_body {
                 config.limits.max_message_bytes = (n > 0).then_some(n);
             }
-            let mut options = crate::server::Options::from_config(&config.server);
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
             if let Some(n) = max_concurrent {
-                options.max_concurrent = n.max(1);
+                config.server.max_concurrent = n.max(1);
             }
             if let Some(s) = header_read_timeout {
-                options.header_read_timeout = std::time::Duration::from_secs(s);
+                config.server.header_read_timeout = std::time::Duration::from_secs(s);
             }
-            let listen = listen.unwrap_or_else(|| config.server.listen.clone());
-            crate::server::serve(config, &data, &listen, options)?;
+            crate::server::serve(config, &data)?;
             Ok(0)
         }
     }

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zio_gateway::config::{Config, Token};
-use zio_gateway::server::{self, Options, State};
+use zio_gateway::server::{self, State};
 use zio_gateway::types::AgbCode;
 
 const REQUEST: &str = "conformance/cases/001-valid-basic/request.xml";
@@ -45,20 +45,26 @@ struct Server {
 
 impl Server {
     async fn start(max_body: Option<u64>) -> Server {
-        Self::start_with(max_body, Options::default()).await
+        Self::start_with(max_body, |_| {}).await
     }
 
-    async fn start_with(max_body: Option<u64>, options: Options) -> Server {
+    /// `settings` adjusts `[server]` of the conformance configuration (which
+    /// has the defaults).
+    async fn start_with(
+        max_body: Option<u64>,
+        settings: impl FnOnce(&mut zio_gateway::config::Server),
+    ) -> Server {
         let mut config = Config::load_dir(Path::new("conformance/config")).expect("config");
         if let Some(n) = max_body {
             config.limits.max_message_bytes = Some(n);
         }
+        settings(&mut config.server);
         with_token(&mut config);
         config.rate_limits.requests_per_second = 10_000;
         config.rate_limits.burst = 10_000;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(State::new(config, options));
+        let state = Arc::new(State::new(config));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, state, async {
             let _ = stopped.await;
@@ -360,12 +366,11 @@ async fn a_chunked_body_streams_through() {
 /// checks are not capped.
 #[tokio::test]
 async fn the_concurrency_cap_answers_503_when_full() {
-    let options = Options {
-        max_concurrent: 1,
-        queue_timeout: Duration::from_millis(200),
-        ..Options::default()
-    };
-    let s = Server::start_with(None, options).await;
+    let s = Server::start_with(None, |server| {
+        server.max_concurrent = 1;
+        server.queue_timeout = Duration::from_millis(200);
+    })
+    .await;
     let body = std::fs::read(REQUEST).unwrap();
     let mut held = TcpStream::connect(s.addr).await.unwrap();
     let head = format!(
@@ -397,11 +402,10 @@ async fn the_concurrency_cap_answers_503_when_full() {
 /// A client that never finishes its request head is cut off.
 #[tokio::test]
 async fn a_slow_request_head_times_out() {
-    let options = Options {
-        header_read_timeout: Duration::from_millis(300),
-        ..Options::default()
-    };
-    let s = Server::start_with(None, options).await;
+    let s = Server::start_with(None, |server| {
+        server.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
     let mut stream = TcpStream::connect(s.addr).await.unwrap();
     stream
         .write_all(b"POST /declaraties HTTP/1.1\r\nhost: loc")
@@ -453,7 +457,7 @@ async fn a_forged_afzender_gets_0107() {
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(State::new(config, Options::default()));
+    let state = Arc::new(State::new(config));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, state, async {
         let _ = stopped.await;
@@ -489,7 +493,7 @@ async fn over_the_request_rate_429_with_retry_after() {
     config.rate_limits.burst = 2;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(State::new(config, Options::default()));
+    let state = Arc::new(State::new(config));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, state, async {
         let _ = stopped.await;
@@ -521,7 +525,7 @@ async fn over_the_line_budget_the_next_request_gets_429() {
     config.rate_limits.lines_per_minute = 3;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(State::new(config, Options::default()));
+    let state = Arc::new(State::new(config));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, state, async {
         let _ = stopped.await;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use zio_gateway::config::Config;
-use zio_gateway::server::{self, Options, State};
+use zio_gateway::server::{self, State};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -67,7 +67,7 @@ async fn no_bsn_in_any_log_line() {
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(State::new(config, Options::default()));
+    let state = Arc::new(State::new(config));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, state, async {
         let _ = stopped.await;

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use zio_gateway::config::Config;
 use zio_gateway::server::body::ChannelBody;
-use zio_gateway::server::{self, Options, State};
+use zio_gateway::server::{self, State};
 use zio_gateway::synth::SynthBatch;
 
 struct Counting;
@@ -105,7 +105,7 @@ async fn peak_memory_does_not_grow_with_the_batch() {
         Config::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config")).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(State::new(config, Options::default()));
+    let state = Arc::new(State::new(config));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, state, async {
         let _ = stopped.await;

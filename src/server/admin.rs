@@ -120,7 +120,7 @@ pub async fn registry(state: &Arc<State>, req: Request<Incoming>) -> Response<Re
         .max_message_bytes
         .unwrap_or(REGISTRY_MAX_BYTES);
     let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
-    tokio::spawn(feed(req.into_body(), tx, state.options.body_idle_timeout));
+    tokio::spawn(feed(req.into_body(), tx, state.server().body_idle_timeout));
     let st = state.clone();
     let span = tracing::Span::current();
     let done = tokio::task::spawn_blocking(move || {

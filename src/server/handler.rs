@@ -184,7 +184,7 @@ pub fn authenticate<B>(
 /// come back.
 pub async fn admit(state: &Arc<State>) -> Result<OwnedSemaphorePermit, Response<RespBody>> {
     let acquire = state.permits.clone().acquire_owned();
-    match tokio::time::timeout(state.options.queue_timeout, acquire).await {
+    match tokio::time::timeout(state.server().queue_timeout, acquire).await {
         Ok(Ok(p)) => Ok(p),
         _ => {
             state.metrics.busy_total.inc();
@@ -210,7 +210,7 @@ pub async fn declaration(
     let format = negotiate(&req);
     let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
     let st = state.clone();
-    let idle = state.options.body_idle_timeout;
+    let idle = state.server().body_idle_timeout;
     tokio::spawn(
         async move {
             let n = feed(req.into_body(), body_tx, idle).await;

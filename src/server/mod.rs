@@ -34,7 +34,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use metrics::ForwardSnapshot;
-pub use state::{Options, State};
+pub use state::State;
 use std::future::Future;
 use std::io;
 use std::path::Path;
@@ -63,7 +63,7 @@ pub async fn run(
                     let svc = hyper::service::service_fn(move |req| handler::handle(st.clone(), req));
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
-                        .header_read_timeout(state.options.header_read_timeout)
+                        .header_read_timeout(state.server().header_read_timeout)
                         .serve_connection(TokioIo::new(stream), svc);
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
@@ -86,7 +86,7 @@ pub async fn run(
     tracing::info!("shutting down: draining in-flight requests");
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("drained"),
-        _ = tokio::time::sleep(state.options.drain_timeout) => {
+        _ = tokio::time::sleep(state.server().drain_timeout) => {
             tracing::warn!("drain timeout: closing the remaining connections");
         }
     }
@@ -118,10 +118,10 @@ pub async fn shutdown_signal() {
 /// `zio-gateway serve`: opens the store, binds, prints the bound address as
 /// the first line of standard output, serves until SIGTERM, drains. `config`
 /// is already loaded (errors are found at start-up, never at the first
-/// request). The ledger is PostgreSQL when `ZIO_GATEWAY_LEDGER_URL` or
-/// `[store] postgres_url` is set (the environment wins), else SQLite in
-/// `data`.
-pub fn serve(config: Config, data: &Path, listen: &str, options: Options) -> Result<()> {
+/// request); its `[server]` carries the flags of `serve`. The ledger is
+/// PostgreSQL when `ZIO_GATEWAY_LEDGER_URL` or `[store] postgres_url` is set
+/// (the environment wins), else SQLite in `data`.
+pub fn serve(config: Config, data: &Path) -> Result<()> {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -131,7 +131,8 @@ pub fn serve(config: Config, data: &Path, listen: &str, options: Options) -> Res
         .with_writer(io::stderr)
         .try_init();
     let pg_url = config.ledger_url();
-    let state = State::open(config, options, data, pg_url.as_deref())?;
+    let listen = config.server.listen.clone();
+    let state = State::open(config, data, pg_url.as_deref())?;
     let (state, worker) = with_upstreams(state)?;
     if state.tokens.is_empty() {
         tracing::warn!("no [[tokens]] configured: every authenticated endpoint answers 401");
@@ -141,7 +142,7 @@ pub fn serve(config: Config, data: &Path, listen: &str, options: Options) -> Res
         .build()
         .map_err(|e| Error::backend(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async {
-        let listener = TcpListener::bind(listen).await.map_err(|e| {
+        let listener = TcpListener::bind(&listen).await.map_err(|e| {
             Error::config(format!(
                 "[server] listen {listen} ({}): cannot bind: {e}",
                 state.config().source.display()

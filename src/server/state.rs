@@ -3,62 +3,19 @@
 
 use super::auth::{Limiter, Tokens};
 use super::metrics::Metrics;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::error::Result;
 use crate::pipeline::{Backends, Pipeline};
 use crate::sinks::forward::Forwarder;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Semaphore;
-
-/// Server settings: `[server]` of the configuration, overridden by flags.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// Check requests (`/declaraties`, `/testbatches`) running at once.
-    pub max_concurrent: usize,
-    /// How long a check request waits for a slot before 503.
-    pub queue_timeout: Duration,
-    /// Time allowed for a request's head to arrive.
-    pub header_read_timeout: Duration,
-    /// Longest silence between two chunks of a request body.
-    pub body_idle_timeout: Duration,
-    /// How long shutdown waits for in-flight requests.
-    pub drain_timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            max_concurrent: 64,
-            queue_timeout: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
-            body_idle_timeout: Duration::from_secs(30),
-            drain_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-impl Options {
-    /// The settings of `[server]`.
-    pub fn from_config(s: &crate::config::Server) -> Self {
-        let ms = Duration::from_millis;
-        Self {
-            max_concurrent: s.max_concurrent.max(1),
-            queue_timeout: ms(s.queue_timeout_ms),
-            header_read_timeout: ms(s.header_read_timeout_ms),
-            body_idle_timeout: ms(s.body_idle_timeout_ms),
-            drain_timeout: ms(s.drain_timeout_ms),
-        }
-    }
-}
 
 /// What every request shares.
 pub struct State {
     /// Check, record, deliver, answer: the same steps as `check --record`.
     pub pipeline: Pipeline,
-    pub options: Options,
     pub metrics: Metrics,
     /// Bearer tokens of the providers (hashed).
     pub tokens: Tokens,
@@ -76,38 +33,35 @@ pub struct State {
 
 impl State {
     /// A server without ledger or registry (in-process tests).
-    pub fn new(config: Config, options: Options) -> Self {
-        Self::with_backends(config, options, Backends::none())
+    pub fn new(config: Config) -> Self {
+        Self::with_backends(config, Backends::none())
     }
 
     /// A server on the store of `data_dir` (and the PostgreSQL ledger when
     /// `pg_url` is given). The agreements imported into the ledger replace
     /// the configured ones, as for `check`.
-    pub fn open(
-        config: Config,
-        options: Options,
-        data_dir: &Path,
-        pg_url: Option<&str>,
-    ) -> Result<Self> {
+    pub fn open(config: Config, data_dir: &Path, pg_url: Option<&str>) -> Result<Self> {
         let pipeline = Pipeline::open(config, Backends::open(data_dir, pg_url)?)?;
-        Ok(Self::with_pipeline(pipeline, options))
+        Ok(Self::with_pipeline(pipeline))
     }
 
-    pub fn with_backends(config: Config, options: Options, backends: Backends) -> Self {
-        Self::with_pipeline(Pipeline::new(Arc::new(config), backends), options)
+    pub fn with_backends(config: Config, backends: Backends) -> Self {
+        Self::with_pipeline(Pipeline::new(Arc::new(config), backends))
     }
 
-    fn with_pipeline(pipeline: Pipeline, options: Options) -> Self {
+    fn with_pipeline(pipeline: Pipeline) -> Self {
         let boot = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32 ^ std::process::id().rotate_left(16))
             .unwrap_or(0);
         let tokens = Tokens::new(&pipeline.config.tokens);
         let limiter = Limiter::new(tokens.agbs(), &pipeline.config.rate_limits);
+        // A `Server` built in code may say 0; no permit at all would hang
+        // every check request until its queue timeout.
+        let permits = Arc::new(Semaphore::new(pipeline.config.server.max_concurrent.max(1)));
         Self {
             pipeline,
-            permits: Arc::new(Semaphore::new(options.max_concurrent.max(1))),
-            options,
+            permits,
             metrics: Metrics::new(),
             tokens,
             limiter,
@@ -125,6 +79,11 @@ impl State {
 
     pub fn config(&self) -> &Config {
         &self.pipeline.config
+    }
+
+    /// `[server]` with the flags of `serve` applied.
+    pub fn server(&self) -> &config::Server {
+        &self.pipeline.config.server
     }
 
     pub fn is_ready(&self) -> bool {

@@ -94,6 +94,7 @@ struct RawFile {
 fn parse_toml(text: &str, regime: &Regime) -> std::result::Result<Vec<Agreement>, String> {
     let raw: RawFile = toml::from_str(text).map_err(|e| e.to_string())?;
     crate::config::agreements_from_raw(&raw.agreements, &regime.products, &regime.participants)
+        .map_err(|e| e.to_string())
 }
 
 fn pair(

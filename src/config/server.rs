@@ -1,0 +1,123 @@
+//! `[server]`: the HTTP daemon (`serve`). Operators write milliseconds; the
+//! server reads [`Duration`]s, so the unit is settled here once.
+
+use super::ConfigError;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The daemon's settings: `[server]`, overridden by the flags of `serve`.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: String,
+    /// Check requests (`/declaraties`, `/testbatches`) running at once; more
+    /// wait (back-pressure), then 503.
+    pub max_concurrent: usize,
+    /// How long a check request waits for a slot before 503.
+    pub queue_timeout: Duration,
+    /// Time allowed for a request's head to arrive.
+    pub header_read_timeout: Duration,
+    /// Longest silence between two chunks of a request body.
+    pub body_idle_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+/// What a configuration without `[server]` gets; tests start servers from it.
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_concurrent: 64,
+            queue_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawServer {
+    listen: String,
+    max_concurrent: usize,
+    queue_timeout_ms: u64,
+    header_read_timeout_ms: u64,
+    body_idle_timeout_ms: u64,
+    drain_timeout_ms: u64,
+}
+
+/// The typed defaults written back as milliseconds, so a default is said once.
+impl Default for RawServer {
+    fn default() -> Self {
+        let d = Server::default();
+        let ms = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            listen: d.listen,
+            max_concurrent: d.max_concurrent,
+            queue_timeout_ms: ms(d.queue_timeout),
+            header_read_timeout_ms: ms(d.header_read_timeout),
+            body_idle_timeout_ms: ms(d.body_idle_timeout),
+            drain_timeout_ms: ms(d.drain_timeout),
+        }
+    }
+}
+
+impl RawServer {
+    pub(super) fn build(self) -> Result<Server, ConfigError> {
+        if self.max_concurrent == 0 {
+            return Err(ConfigError::at(
+                "[server]",
+                "max_concurrent",
+                "must be at least 1",
+            ));
+        }
+        let ms = Duration::from_millis;
+        Ok(Server {
+            listen: self.listen,
+            max_concurrent: self.max_concurrent,
+            queue_timeout: ms(self.queue_timeout_ms),
+            header_read_timeout: ms(self.header_read_timeout_ms),
+            body_idle_timeout: ms(self.body_idle_timeout_ms),
+            drain_timeout: ms(self.drain_timeout_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(text: &str) -> Result<Server, ConfigError> {
+        toml::from_str::<RawServer>(text).unwrap().build()
+    }
+
+    #[test]
+    fn an_absent_key_is_the_typed_default() {
+        let s = server("").unwrap();
+        let d = Server::default();
+        assert_eq!(s.listen, d.listen);
+        assert_eq!(s.max_concurrent, d.max_concurrent);
+        assert_eq!(s.queue_timeout, d.queue_timeout);
+        assert_eq!(s.header_read_timeout, d.header_read_timeout);
+        assert_eq!(s.body_idle_timeout, d.body_idle_timeout);
+        assert_eq!(s.drain_timeout, d.drain_timeout);
+    }
+
+    #[test]
+    fn milliseconds_become_durations() {
+        let s = server("queue_timeout_ms = 250\ndrain_timeout_ms = 0").unwrap();
+        assert_eq!(s.queue_timeout, Duration::from_millis(250));
+        assert_eq!(s.drain_timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn at_least_one_check_at_a_time() {
+        let e = server("max_concurrent = 0").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "[server] key `max_concurrent`: must be at least 1"
+        );
+        assert!(toml::from_str::<RawServer>("max_concurrency = 1").is_err());
+    }
+}
