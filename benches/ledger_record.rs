@@ -51,6 +51,7 @@ fn messages(lines: usize, per_message: usize) -> Vec<(RecordedMessage, Vec<LineV
                 identificatie: Referentie::parse(&format!("BENCH-{m}")).unwrap(),
                 dagtekening: d("2024-04-01"),
                 received: d("2024-04-02"),
+                receipt: Default::default(),
             };
             let start = m * per_message;
             let end = lines.min(start + per_message);

@@ -1,31 +1,80 @@
 #!/usr/bin/env bash
-# Load test: `zio-gateway serve` on the example configuration (temp data
-# directory, upstreams as spool directories) against a bare HTTP upstream as
-# the baseline, in one run. Loopback only; bounded request count.
-#   scripts/load.sh [REQUESTS] [CONNECTIONS]
+# Load, measured as ratios in one run on loopback (not part of CI):
+#   1. nginx proxy_pass to a bare upstream (nginx answering 200): the baseline;
+#   2. zio-gateway serve, both routes forwarded over http:// to that upstream;
+#   3. zio-gateway serve with upstreams "none" (check and record only).
+# Each gets the same 2-line Declaratiebericht with a fresh Identificatie and
+# fresh references per request (scripts/load/post.lua), from wrk (Debian
+# package) with CONNECTIONS connections for SECONDS seconds.
+#   scripts/load.sh [SECONDS] [CONNECTIONS]
+# Needs nginx and wrk (apt-get install nginx-light wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requests=${1:-4000}
-connections=${2:-8}
+seconds=${1:-10}
+connections=${2:-16}
 cargo build --release --quiet
-cargo build --release --quiet --example load
 work=$(mktemp -d)
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-mkdir -p "$work/config"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# UPSTREAM=none measures checking and recording without forwarding.
-if [ "${UPSTREAM:-spool}" = none ]; then upstream='s/^\(zio\|regulier\) = .*/\1 = "none"/'; else upstream="s|spool:data/|spool:$work/data/|"; fi
-sed -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
-    -e "$upstream" \
-    -e "s|^requests_per_second = .*|requests_per_second = 100000|" \
-    -e "s|^burst = .*|burst = 100000|" \
-    config/gateway.toml > "$work/config/gateway.toml"
-./target/release/zio-gateway serve --config "$work/config" --data "$work/data" > "$work/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 1 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
+
+up=$(free_port); px=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  upstream bare { server 127.0.0.1:$up; keepalive 64; }
+  server { listen 127.0.0.1:$up; client_max_body_size 64m;
+           location / { client_body_buffer_size 64k; return 200 "ok\n"; } }
+  server { listen 127.0.0.1:$px; client_max_body_size 64m;
+           location / { proxy_http_version 1.1; proxy_set_header Connection "";
+                        proxy_pass http://bare; } }
+}
+NGX
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+wait_up "http://127.0.0.1:$up/"
+
+gateway() { # name upstream-zio upstream-regulier
+  local port; port=$(free_port)
+  mkdir -p "$work/$1"
+  sed -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
+      -e "s|^zio = .*|zio = \"$2\"|" -e "s|^regulier = .*|regulier = \"$3\"|" \
+      -e "s|^requests_per_second = .*|requests_per_second = 1000000|" \
+      -e "s|^burst = .*|burst = 1000000|" \
+      config/gateway.toml > "$work/$1/gateway.toml"
+  ./target/release/zio-gateway serve --config "$work/$1" --data "$work/$1/data" \
+      > "$work/$1/serve.out" 2> "$work/$1/serve.log" & pids+=($!)
+  wait_up "http://127.0.0.1:$port/readyz"
+  echo "$port"
+}
+gw=$(gateway http "http://127.0.0.1:$up/zio" "http://127.0.0.1:$up/regulier")
+gn=$(gateway none none none)
+
+export LOAD_RUN=$(date +%s | tail -c 6)
+measure() { # label url
+  local r; r=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/post.lua "$2" | grep '^RESULT')
+  set -- "$1" $r
+  printf '%s %s %s %s %s %s\n' "$1" "$3" "$4" "$5" "$6" "$7"
+}
+echo "# $connections connections, ${seconds}s each, 2-line messages, loopback"
+base=$(measure nginx "http://127.0.0.1:$px/declaraties")
+with=$(measure gateway "http://127.0.0.1:$gw/declaraties")
+none=$(measure gateway-none "http://127.0.0.1:$gn/declaraties")
+printf '%-14s %10s %9s %9s %7s %9s\n' path req/s p50_ms p99_ms errors ratio
+for row in "$base" "$with" "$none"; do
+  set -- $row
+  ratio=$(echo "$2 / $(echo "$base" | cut -d' ' -f2)" | bc -l)
+  printf '%-14s %10.0f %9.2f %9.2f %7d %9.3f\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
 done
-./target/release/examples/load --url "http://127.0.0.1:$port/declaraties" \
-  --token voorbeeld-token-12345678 --connections "$connections" --requests "$requests" --baseline
+# Every message answered was delivered once the worker caught up.
+sleep 2
+curl -fsS "http://127.0.0.1:$gw/metrics" | grep -E '^zio_gateway_(outbox_pending|upstream_attempts_total)' || true

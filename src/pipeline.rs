@@ -20,16 +20,18 @@ use crate::error::{Error, Result};
 use crate::model::verdict::{AnswerTotals, MessageCode};
 use crate::retourcode::Retourcode;
 use crate::rules::{Context, History, IndicationSource};
-use crate::sinks::answer::{self, Format};
+use crate::sinks::answer::{self, Format, StoredAnswer};
 use crate::sinks::forward::{Forwarder, NoUpstream};
-use crate::sinks::ledger::{self, LedgerStore, LedgerView, RecordSummary};
+use crate::sinks::ledger::{self, GroupCommit, LedgerStore, LedgerView, Receipt, RecordSummary};
 use crate::sinks::registry::{RegistryStore, StoreIndications};
 use crate::sinks::store::Store;
 use crate::types::{AgbCode, Datum};
+use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// What happens to a message once it is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,16 +63,45 @@ pub struct Processed {
     /// What the ledger recorded (`None`: nothing was to be recorded).
     pub recorded: Option<RecordSummary>,
     pub disposition: Disposition,
+    /// A byte-identical resend of a message answered before: its answer,
+    /// given again instead of 0106.
+    pub repeat: Option<StoredAnswer>,
 }
 
 impl Processed {
     /// The Verwerking as the answer will say it.
     pub fn verwerking(&self) -> &'static str {
-        if self.disposition == Disposition::Test {
-            "Test"
-        } else {
-            self.outcome.verwerking().as_str()
+        match (&self.repeat, self.disposition) {
+            (Some(r), _) => r.verwerking.as_str(),
+            (None, Disposition::Test) => "Test",
+            (None, _) => self.outcome.verwerking().as_str(),
         }
+    }
+}
+
+/// Hashes what is read through it, so a resend can be known byte for byte.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: BufRead> io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Hashing<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            self.hash.update(&buf[..n.min(buf.len())]);
+        }
+        self.inner.consume(n);
     }
 }
 
@@ -231,6 +262,9 @@ pub struct Pipeline {
     pub config: Arc<Config>,
     pub backends: Backends,
     pub forwarder: Arc<dyn Forwarder>,
+    /// Concurrent recordings share a transaction (the server's); `None`:
+    /// each commits alone (`check --record`, tests).
+    group: Option<Arc<GroupCommit>>,
 }
 
 impl Pipeline {
@@ -240,7 +274,18 @@ impl Pipeline {
             config,
             backends,
             forwarder: Arc::new(NoUpstream),
+            group: None,
         }
+    }
+
+    /// Concurrent recordings share one transaction and one sync to disk.
+    pub fn with_group_commit(mut self, max_batch: usize) -> Result<Self> {
+        if let Some(l) = &self.backends.ledger {
+            let g = GroupCommit::start(l.clone(), max_batch)
+                .map_err(|e| Error::backend(format!("ledger writer: {e}")))?;
+            self.group = Some(Arc::new(g));
+        }
+        Ok(self)
     }
 
     /// A pipeline on `backends`, whose ledger's imported agreements replace
@@ -264,10 +309,15 @@ impl Pipeline {
     /// (then nothing was recorded).
     pub fn process<R: BufRead>(&self, input: R, arrival: &Arrival<'_>) -> Result<Processed> {
         let config = &*self.config;
+        let recording = arrival.disposition == Disposition::Process;
+        let mut input = Hashing {
+            inner: input,
+            hash: Sha256::new(),
+        };
         let mut outcome = self
             .backends
             .check_with(config, arrival.today, |ctx| {
-                check_message(input, config, ctx)
+                check_message(&mut input, config, ctx)
             })?
             .map_err(|e| {
                 Error::sender(format!("the message could not be read: {e}")).with_retry(true)
@@ -275,24 +325,82 @@ impl Pipeline {
         if let Some(agb) = arrival.authenticated {
             enforce_afzender(&mut outcome, agb);
         }
+        let sha256 = hex(&input.hash.finalize());
         let mut processed = Processed {
             outcome,
             recorded: None,
             disposition: arrival.disposition,
+            repeat: None,
         };
-        if arrival.disposition == Disposition::Process && !processed.outcome.rejected_whole() {
-            self.record_and_deliver(&mut processed)?;
+        if recording {
+            processed.repeat = self.kept_answer(&processed.outcome, &sha256)?;
+        }
+        if recording && processed.repeat.is_none() && !processed.outcome.rejected_whole() {
+            let receipt = self.receipt(&mut processed.outcome, sha256)?;
+            self.record_and_deliver(&mut processed, receipt)?;
         }
         Ok(processed)
     }
 
+    /// The answer kept for a byte-identical resend of a processed message
+    /// (only then does the check say 0106 for it).
+    fn kept_answer(&self, outcome: &Outcome, sha256: &str) -> Result<Option<StoredAnswer>> {
+        let (Some(l), Some(h)) = (&self.backends.ledger, &outcome.header) else {
+            return Ok(None);
+        };
+        let only_0106 =
+            outcome.message_codes.len() == 1 && outcome.message_codes[0].code == Retourcode::R0106;
+        if !only_0106 {
+            return Ok(None);
+        }
+        let kept = l
+            .stored_answer(&h.afzender, &h.bericht.identificatie)
+            .map_err(|e| Error::backend(format!("ledger: kept answer: {e}")))?;
+        match kept {
+            Some((Some(sha), bytes)) if sha == sha256 => {
+                Ok(Some(StoredAnswer::parse(&bytes).map_err(|e| {
+                    Error::backend(format!("ledger: kept answer: {e}"))
+                })?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What the sender is told, to keep with the message.
+    fn receipt(&self, outcome: &mut Outcome, sha256: String) -> Result<Receipt> {
+        let mut r = Receipt {
+            received_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            request_sha256: Some(sha256),
+            verwerking: outcome.verwerking().as_str().to_owned(),
+            ..Receipt::default()
+        };
+        for (&(route, _), n) in &outcome.line_counts {
+            match route {
+                "ZIO" => r.accepted_zio += n,
+                "REGULIER" => r.accepted_regulier += n,
+                _ => r.rejected += n,
+            }
+        }
+        let cap = self.config.server.keep_answer_max_bytes;
+        if cap > 0 {
+            r.answer = StoredAnswer::of(outcome, &self.config, cap)
+                .map_err(|e| Error::backend(format!("keeping the answer: {e}")))?;
+        }
+        Ok(r)
+    }
+
     /// Records the accepted lines (with the forwarder's outbox rows in the
-    /// same transaction), then lets the forwarder deliver what it does at
-    /// once; what is still pending is said on the answer as 0901.
-    fn record_and_deliver(&self, p: &mut Processed) -> Result<()> {
+    /// same transaction) and hands the rows to the forwarder. The answer
+    /// goes out once that commit is durable; delivery is the worker's.
+    /// Only with `[upstreams] answer_wait_ms` does the request wait, that
+    /// long at most, for its own rows; what is pending then is said as 0901.
+    fn record_and_deliver(&self, p: &mut Processed, receipt: Receipt) -> Result<()> {
         if let Some(l) = &self.backends.ledger {
             let plan = self.forwarder.plan();
-            let rec = ledger::record_outcome_forwarding(&**l, &mut p.outcome, plan.as_ref())
+            let group = self.group.as_deref();
+            let rec = ledger::record_checked(&**l, group, &mut p.outcome, plan.as_ref(), receipt)
                 .map_err(|e| Error::backend(format!("ledger: nothing recorded: {e}")))?;
             tracing::debug!(
                 inserted = rec.inserted,
@@ -302,8 +410,13 @@ impl Pipeline {
             );
             p.recorded = Some(rec);
         }
-        if let Some(header) = &p.outcome.header {
-            let pending = self.forwarder.deliver_now(header);
+        let wait = self.config.upstreams.answer_wait_ms;
+        if wait == 0 {
+            self.forwarder.queued();
+        } else if let Some(header) = &p.outcome.header {
+            let pending = self
+                .forwarder
+                .deliver_now(header, Duration::from_millis(wait));
             if !pending.is_empty() {
                 p.outcome.notices.push(MessageCode {
                     code: Retourcode::R0901,
@@ -317,6 +430,9 @@ impl Pipeline {
 
     /// Writes the Retourbericht of a processed message.
     pub fn answer<W: Write>(&self, p: &mut Processed, format: Format, out: W) -> io::Result<()> {
+        if let Some(kept) = &p.repeat {
+            return kept.write(format, out);
+        }
         let test = p.disposition == Disposition::Test;
         answer::write_outcome(&mut p.outcome, &self.config, format, test, out)
     }
@@ -341,4 +457,8 @@ pub fn enforce_afzender(outcome: &mut Outcome, agb: &AgbCode) {
     });
     outcome.message_codes.sort_by_key(|m| m.code);
     outcome.totals = AnswerTotals::default();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -118,6 +118,11 @@ fn message(name: &str) -> PathBuf {
     root().join("conformance/ledger/messages").join(name)
 }
 
+/// How long a request waits for its own delivery in the tests of that mode.
+const WAIT_MS: u64 = 2_000;
+
+/// Upstreams in the mode where the request waits (bounded) for delivery and
+/// says 0901 for what is pending.
 fn upstreams(zio: Upstream, regulier: Upstream) -> Upstreams {
     Upstreams {
         zio,
@@ -125,13 +130,38 @@ fn upstreams(zio: Upstream, regulier: Upstream) -> Upstreams {
         timeout_ms: 2_000,
         retry_initial_ms: 10,
         retry_max_ms: 50,
+        concurrency: 4,
+        answer_wait_ms: WAIT_MS,
     }
+}
+
+/// The runtime the forwarder's sends run on (the server's, in the daemon).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn forwarder(
+    rt: &tokio::runtime::Runtime,
+    store: Arc<dyn LedgerStore>,
+    ups: Upstreams,
+) -> Arc<OutboxForwarder> {
+    let waits = ups.answer_wait_ms > 0;
+    let fwd = OutboxForwarder::new(store, ups, rt.handle().clone(), 4);
+    Arc::new(if waits {
+        fwd.holding_for_request()
+    } else {
+        fwd
+    })
 }
 
 fn fast() -> WorkerOptions {
     WorkerOptions {
         poll_interval: Duration::from_millis(20),
-        batch: 16,
+        concurrency: 4,
     }
 }
 
@@ -148,7 +178,9 @@ fn check_record_forward(
         ledger: Some(store.clone()),
         registry: None,
     };
-    let pipeline = Pipeline::new(Arc::new(config.clone()), backends).with_forwarder(fwd.clone());
+    let mut config = config.clone();
+    config.upstreams.answer_wait_ms = WAIT_MS;
+    let pipeline = Pipeline::new(Arc::new(config), backends).with_forwarder(fwd.clone());
     let f = std::fs::File::open(file).unwrap();
     let arrival = Arrival {
         today: day(today),
@@ -291,18 +323,17 @@ fn forward_id_is_derived_and_fits_a_referentie() {
 
 #[test]
 fn lines_split_by_route_arrive_as_two_messages() {
+    let rt = runtime();
     let up = TestUpstream::start(false);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-    let fwd = Arc::new(
-        OutboxForwarder::new(
-            store.clone(),
-            upstreams(
-                Upstream::Http(up.url.clone()),
-                Upstream::Http(up.url.clone()),
-            ),
-        )
-        .unwrap(),
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(
+            Upstream::Http(up.url.clone()),
+            Upstream::Http(up.url.clone()),
+        ),
     );
     let config = config();
     let o = check_record_forward(
@@ -322,7 +353,7 @@ fn lines_split_by_route_arrive_as_two_messages() {
     );
     assert_forwarded(&*store, &bodies, "11110001", "P1-2024-01");
     assert_eq!(store.outbox_pending().unwrap(), 0);
-    assert_eq!(fwd.stats().delivered(), 2);
+    assert_eq!(fwd.telemetry().delivered_count(), 2);
 
     // The same message again: 0106, nothing recorded, nothing forwarded.
     let o = check_record_forward(
@@ -339,18 +370,17 @@ fn lines_split_by_route_arrive_as_two_messages() {
 
 #[test]
 fn outage_delays_and_loses_nothing() {
+    let rt = runtime();
     let up = TestUpstream::start(true);
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-    let fwd = Arc::new(
-        OutboxForwarder::new(
-            store.clone(),
-            upstreams(
-                Upstream::Http(up.url.clone()),
-                Upstream::Http(up.url.clone()),
-            ),
-        )
-        .unwrap(),
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(
+            Upstream::Http(up.url.clone()),
+            Upstream::Http(up.url.clone()),
+        ),
     );
     let config = config();
     let mut ids = Vec::new();
@@ -367,11 +397,11 @@ fn outage_delays_and_loses_nothing() {
     assert!(rows >= 4, "{rows}");
     assert_eq!(store.outbox_pending().unwrap(), rows);
 
-    let worker = fwd.start_worker(fast()).unwrap();
+    let worker = fwd.start_worker(fast());
     // Retried (with backoff) and still pending; the worker's gauge says so
     // once it finished a round.
     wait_until("failed retries", Duration::from_secs(5), || {
-        fwd.stats().failed() >= rows + 3 && fwd.stats().pending_count() == rows
+        fwd.telemetry().failed_count() >= rows + 3 && fwd.telemetry().pending_count() == rows
     });
     assert!(up.bodies().is_empty());
 
@@ -382,7 +412,7 @@ fn outage_delays_and_loses_nothing() {
     worker.stop();
     let bodies = up.bodies();
     // Marked delivered once each; the upstream saw each Identificatie once.
-    assert_eq!(fwd.stats().delivered(), rows);
+    assert_eq!(fwd.telemetry().delivered_count(), rows);
     let mut seen: Vec<String> = bodies
         .iter()
         .map(|b| tag(b, "Identificatie")[0].to_owned())
@@ -407,17 +437,16 @@ fn outage_delays_and_loses_nothing() {
 
 #[test]
 fn spool_upstream_writes_valid_files() {
+    let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> =
         Arc::new(SqliteLedger::open_data_dir(&dir.path().join("data")).unwrap());
     let zio = dir.path().join("up/zio");
     let reg = dir.path().join("up/regulier");
-    let fwd = Arc::new(
-        OutboxForwarder::new(
-            store.clone(),
-            upstreams(Upstream::Spool(zio.clone()), Upstream::Spool(reg.clone())),
-        )
-        .unwrap(),
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(Upstream::Spool(zio.clone()), Upstream::Spool(reg.clone())),
     );
     let o = check_record_forward(
         &store,
@@ -450,15 +479,14 @@ fn spool_upstream_writes_valid_files() {
 
 #[test]
 fn a_route_without_upstream_is_recorded_not_queued() {
+    let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     let zio = dir.path().join("zio");
-    let fwd = Arc::new(
-        OutboxForwarder::new(
-            store.clone(),
-            upstreams(Upstream::Spool(zio.clone()), Upstream::None),
-        )
-        .unwrap(),
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(Upstream::Spool(zio.clone()), Upstream::None),
     );
     let o = check_record_forward(
         &store,
@@ -476,6 +504,7 @@ fn a_route_without_upstream_is_recorded_not_queued() {
 
 #[test]
 fn a_restarted_worker_delivers_what_was_pending() {
+    let rt = runtime();
     let up = TestUpstream::start(true);
     let dir = tempfile::tempdir().unwrap();
     let config = config();
@@ -486,7 +515,7 @@ fn a_restarted_worker_delivers_what_was_pending() {
     {
         let store: Arc<dyn LedgerStore> =
             Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-        let fwd = Arc::new(OutboxForwarder::new(store.clone(), ups.clone()).unwrap());
+        let fwd = forwarder(&rt, store.clone(), ups.clone());
         let o = check_record_forward(
             &store,
             &fwd,
@@ -501,14 +530,14 @@ fn a_restarted_worker_delivers_what_was_pending() {
     up.set_failing(false);
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     assert_eq!(store.outbox_pending().unwrap(), 2);
-    let fwd = Arc::new(OutboxForwarder::new(store.clone(), ups).unwrap());
-    let worker = fwd.start_worker(fast()).unwrap();
+    let fwd = forwarder(&rt, store.clone(), ups);
+    let worker = fwd.start_worker(fast());
     wait_until("delivery after restart", Duration::from_secs(5), || {
         store.outbox_pending().unwrap() == 0
     });
     worker.stop();
     assert_forwarded(&*store, &up.bodies(), "11110001", "P1-2024-01");
-    assert_eq!(fwd.stats().delivered(), 2);
+    assert_eq!(fwd.telemetry().delivered_count(), 2);
 }
 
 #[test]
@@ -517,15 +546,14 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
     // are held (lease), the worker leaves them until the lease ends.
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
-    let fwd = Arc::new(
-        OutboxForwarder::new(
-            store.clone(),
-            upstreams(
-                Upstream::Spool(dir.path().join("z")),
-                Upstream::Spool(dir.path().join("r")),
-            ),
-        )
-        .unwrap(),
+    let rt = runtime();
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(
+            Upstream::Spool(dir.path().join("z")),
+            Upstream::Spool(dir.path().join("r")),
+        ),
     );
     let config = config();
     let view = LedgerView::new(&*store, &config.regime);
@@ -566,6 +594,7 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
 
 #[test]
 fn postgres_outbox_claims_are_exclusive_and_deliver() {
+    let rt = runtime();
     let Some(pg) = pg_ledger("forward") else {
         return;
     };
@@ -576,7 +605,7 @@ fn postgres_outbox_claims_are_exclusive_and_deliver() {
         Upstream::Http(up.url.clone()),
         Upstream::Http(up.url.clone()),
     );
-    let fwd = Arc::new(OutboxForwarder::new(store.clone(), ups).unwrap());
+    let fwd = forwarder(&rt, store.clone(), ups);
     let config = config();
     for (file, today) in [
         ("01-p1-2023-12.xml", "2024-01-05"),
@@ -617,7 +646,7 @@ fn postgres_outbox_claims_are_exclusive_and_deliver() {
     );
     assert!(has_0901(&o));
     up.set_failing(false);
-    let worker = fwd.start_worker(fast()).unwrap();
+    let worker = fwd.start_worker(fast());
     wait_until("pg delivery", Duration::from_secs(5), || {
         store
             .outbox_rows()
@@ -633,4 +662,199 @@ fn postgres_outbox_claims_are_exclusive_and_deliver() {
         .filter(|b| tag(b, "Identificatie")[0].starts_with("P1-2024-03"))
         .collect();
     assert_forwarded(&*store, &bodies, "11110001", "P1-2024-03");
+}
+
+// ---- answer on commit, delivery behind ---------------------------------------
+
+/// Upstreams in the default mode: the answer goes out once stored.
+fn behind(zio: Upstream, regulier: Upstream) -> Upstreams {
+    Upstreams {
+        answer_wait_ms: 0,
+        ..upstreams(zio, regulier)
+    }
+}
+
+/// A fresh valid 2-line message (one ZIO line, one REGULIER line).
+fn fresh(dir: &Path, id: &str) -> PathBuf {
+    let t = std::fs::read_to_string(root().join("conformance/cases/001-valid-basic/request.xml"))
+        .unwrap()
+        .replace(
+            "<Identificatie>CONF-001</Identificatie>",
+            &format!("<Identificatie>{id}</Identificatie>"),
+        )
+        .replace(
+            "<ReferentieNummer>R1<",
+            &format!("<ReferentieNummer>{id}-1<"),
+        )
+        .replace(
+            "<ReferentieNummer>R2<",
+            &format!("<ReferentieNummer>{id}-2<"),
+        );
+    let p = dir.join(format!("{id}.xml"));
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+/// Records `file` through the pipeline in the default mode and says how
+/// long the request took.
+fn record_behind(
+    store: &Arc<dyn LedgerStore>,
+    fwd: &Arc<OutboxForwarder>,
+    file: &Path,
+) -> (Outcome, Duration) {
+    let config = Config::load_file(&root().join("conformance/config/gateway.toml")).unwrap();
+    let backends = Backends {
+        ledger: Some(store.clone()),
+        registry: None,
+    };
+    let pipeline = Pipeline::new(Arc::new(config), backends).with_forwarder(fwd.clone());
+    let arrival = Arrival {
+        today: day("2024-04-10"),
+        authenticated: None,
+        disposition: Disposition::Process,
+    };
+    let t = Instant::now();
+    let p = pipeline
+        .process(BufReader::new(std::fs::File::open(file).unwrap()), &arrival)
+        .unwrap();
+    (p.outcome, t.elapsed())
+}
+
+#[test]
+fn the_answer_does_not_wait_for_a_failing_upstream() {
+    let rt = runtime();
+    let up = TestUpstream::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let url = Upstream::Http(up.url.clone());
+    let fwd = forwarder(&rt, store.clone(), behind(url.clone(), url));
+    let worker = fwd.start_worker(fast());
+    for i in 0..5 {
+        let (o, _) = record_behind(&store, &fwd, &fresh(dir.path(), &format!("B-{i}")));
+        assert_eq!(o.verwerking().as_str(), "Geaccepteerd");
+        assert!(o.notices.is_empty(), "{:?}", o.notices);
+    }
+    assert_eq!(store.outbox_pending().unwrap(), 10);
+    wait_until("failed attempts", Duration::from_secs(5), || {
+        fwd.telemetry().failed_count() >= 10
+    });
+    up.set_failing(false);
+    wait_until("delivery", Duration::from_secs(10), || {
+        store.outbox_pending().unwrap() == 0
+    });
+    worker.stop();
+    let mut ids: Vec<String> = up
+        .bodies()
+        .iter()
+        .map(|b| tag(b, "Identificatie")[0].to_owned())
+        .collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!((n, ids.len()), (10, 10), "each forwarded message once");
+}
+
+#[test]
+fn a_hanging_upstream_costs_a_timeout_per_attempt_not_the_answer() {
+    let rt = runtime();
+    // Accepts connections and never answers.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", hang.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut socks = Vec::new();
+        for s in hang.incoming().take(64) {
+            socks.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let ups = Upstreams {
+        timeout_ms: 3_000,
+        ..behind(Upstream::Http(url.clone()), Upstream::Http(url))
+    };
+    let fwd = forwarder(&rt, store.clone(), ups);
+    let worker = fwd.start_worker(fast());
+    for i in 0..4 {
+        let (o, took) = record_behind(&store, &fwd, &fresh(dir.path(), &format!("H-{i}")));
+        assert!(o.notices.is_empty());
+        // Not a speed figure: a request that waited for this upstream would
+        // take the whole 3 s timeout.
+        assert!(took < Duration::from_millis(1_500), "{took:?}");
+    }
+    wait_until("timed-out attempts", Duration::from_secs(15), || {
+        fwd.telemetry().failed_count() >= 2
+    });
+    worker.stop();
+    let rows = store.outbox_rows().unwrap();
+    assert!(rows.iter().all(|r| !r.delivered()));
+    assert!(rows.iter().any(|r| r
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("no answer within"))));
+    drop(held);
+}
+
+#[test]
+fn a_backlog_drains_and_each_message_arrives_once() {
+    let rt = runtime();
+    let up = TestUpstream::start(true);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let url = Upstream::Http(up.url.clone());
+    let fwd = forwarder(&rt, store.clone(), behind(url.clone(), url));
+    let messages = 150;
+    for i in 0..messages {
+        record_behind(&store, &fwd, &fresh(dir.path(), &format!("Q-{i}")));
+    }
+    assert_eq!(store.outbox_pending().unwrap(), 2 * messages);
+    up.set_failing(false);
+    let worker = fwd.start_worker(fast());
+    wait_until("the backlog", Duration::from_secs(30), || {
+        store.outbox_pending().unwrap() == 0
+    });
+    worker.stop();
+    let bodies = up.bodies();
+    assert_eq!(bodies.len() as u64, 2 * messages);
+    assert_eq!(fwd.telemetry().delivered_count(), 2 * messages);
+}
+
+#[test]
+fn rows_a_stopped_process_held_are_taken_up_at_once_on_sqlite() {
+    let rt = runtime();
+    let up = TestUpstream::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let url = Upstream::Http(up.url.clone());
+    {
+        // A request recorded its rows, held them for itself (the waiting
+        // mode) and the process died before sending.
+        let store: Arc<dyn LedgerStore> =
+            Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+        let fwd = forwarder(&rt, store.clone(), upstreams(url.clone(), url.clone()));
+        let config = config();
+        let view = LedgerView::new(&*store, &config.regime);
+        let ctx = Context {
+            regime: &config.regime,
+            today: day("2024-02-05"),
+            indications: None,
+            require_start_of_delivery: false,
+            history: &view,
+        };
+        let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
+        let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
+        zio_gateway::sinks::ledger::record_outcome_forwarding(
+            &*store,
+            &mut outcome,
+            fwd.plan().as_ref(),
+        )
+        .unwrap();
+    }
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let fwd = forwarder(&rt, store.clone(), behind(url.clone(), url));
+    let worker = fwd.start_worker(fast());
+    // Well before the lease (2 x timeout + 30 s) would have ended.
+    wait_until("delivery after restart", Duration::from_secs(5), || {
+        store.outbox_pending().unwrap() == 0
+    });
+    worker.stop();
+    assert_forwarded(&*store, &up.bodies(), "11110001", "P1-2024-01");
 }

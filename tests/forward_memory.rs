@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::BufReader;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use zio_gateway::check::check_message;
 use zio_gateway::config::{Config, Upstream, Upstreams};
 use zio_gateway::rules::Context;
@@ -44,6 +44,11 @@ fn forward_peak(lines: u64) -> usize {
     let store: Arc<dyn LedgerStore> =
         Arc::new(SqliteLedger::open_data_dir(&dir.path().join("data")).unwrap());
     let spool = dir.path().join("zio");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let fwd = OutboxForwarder::new(
         store.clone(),
         Upstreams {
@@ -52,9 +57,13 @@ fn forward_peak(lines: u64) -> usize {
             timeout_ms: 5_000,
             retry_initial_ms: 10,
             retry_max_ms: 50,
+            concurrency: 4,
+            answer_wait_ms: 5_000,
         },
+        rt.handle().clone(),
+        4,
     )
-    .unwrap();
+    .holding_for_request();
     let view = LedgerView::new(&*store, &config.regime);
     let ctx = Context {
         regime: &config.regime,
@@ -75,7 +84,7 @@ fn forward_peak(lines: u64) -> usize {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let t = Instant::now();
-    let pending = fwd.deliver_now(outcome.header.as_ref().unwrap());
+    let pending = fwd.deliver_now(outcome.header.as_ref().unwrap(), Duration::from_secs(5));
     let forwarded = t.elapsed();
     let peak = PEAK.load(Ordering::Relaxed) - base;
     assert!(pending.is_empty(), "{pending:?}");

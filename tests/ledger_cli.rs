@@ -9,20 +9,17 @@ fn bin() -> Command {
 }
 
 fn check(data: &std::path::Path, record: bool) -> serde_json::Value {
+    check_file(data, record, "samples/declaratie-maart-2024.xml")
+}
+
+fn check_file(data: &std::path::Path, record: bool, file: &str) -> serde_json::Value {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut c = bin();
-    c.args([
-        "check",
-        "samples/declaratie-maart-2024.xml",
-        "--today",
-        "2024-04-10",
-        "--format",
-        "json",
-    ])
-    .arg("--data")
-    .arg(data)
-    .current_dir(root)
-    .env_remove("ZIO_GATEWAY_LEDGER_URL");
+    c.args(["check", file, "--today", "2024-04-10", "--format", "json"])
+        .arg("--data")
+        .arg(data)
+        .current_dir(root)
+        .env_remove("ZIO_GATEWAY_LEDGER_URL");
     if record {
         c.arg("--record");
     }
@@ -73,8 +70,21 @@ fn check_records_only_when_asked_and_only_once() {
     // The sample's only ZiO line: 10 hours H307 at 7650.
     assert_eq!(realisatie(&data), 76_500);
 
+    // The same bytes again (an answer that got lost): the first answer.
     let replay = check(&data, true);
-    assert_eq!(replay["verwerking"], "Afgewezen");
-    assert_eq!(replay["retourcodes"][0]["code"], "0106");
+    assert_eq!(replay, first);
     assert_eq!(realisatie(&data), 76_500, "a replay counted twice");
+
+    // Another message under the same Identificatie: 0106.
+    let other = dir.path().join("other.xml");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/declaratie-maart-2024.xml"),
+    )
+    .unwrap()
+    .replace("<ReferentieNummer>R2<", "<ReferentieNummer>R3<");
+    std::fs::write(&other, text).unwrap();
+    let reused = check_file(&data, true, other.to_str().unwrap());
+    assert_eq!(reused["verwerking"], "Afgewezen");
+    assert_eq!(reused["retourcodes"][0]["code"], "0106");
+    assert_eq!(realisatie(&data), 76_500, "a reused id counted twice");
 }

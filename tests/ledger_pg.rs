@@ -176,3 +176,11 @@ fn record_retrying(
     }
     panic!("still conflicting after 10 tries");
 }
+
+#[test]
+fn group_commit_records_each_once_pg() {
+    let Some(store) = pg_ledger("group") else {
+        return;
+    };
+    group_commit_records_each_once(std::sync::Arc::new(store));
+}

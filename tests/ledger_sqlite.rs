@@ -289,3 +289,8 @@ fn volume_0506_counts_minutes_exactly_across_messages() {
         .unwrap();
     assert_eq!(net, 61);
 }
+
+#[test]
+fn group_commit_records_each_once_sqlite() {
+    group_commit_records_each_once(Arc::new(ledger()));
+}

@@ -20,6 +20,11 @@ pub struct Server {
     pub body_idle_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// How long an answer is kept for a resend whose answer was lost.
+    pub keep_answers_days: u32,
+    /// Answers larger than this are not kept (their resend gets 0106); 0
+    /// keeps none.
+    pub keep_answer_max_bytes: usize,
 }
 
 /// What a configuration without `[server]` gets; tests start servers from it.
@@ -32,6 +37,8 @@ impl Default for Server {
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
+            keep_answers_days: 30,
+            keep_answer_max_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -45,6 +52,8 @@ pub(super) struct RawServer {
     header_read_timeout_ms: u64,
     body_idle_timeout_ms: u64,
     drain_timeout_ms: u64,
+    keep_answers_days: u32,
+    keep_answer_max_bytes: usize,
 }
 
 /// The typed defaults written back as milliseconds, so a default is said once.
@@ -59,6 +68,8 @@ impl Default for RawServer {
             header_read_timeout_ms: ms(d.header_read_timeout),
             body_idle_timeout_ms: ms(d.body_idle_timeout),
             drain_timeout_ms: ms(d.drain_timeout),
+            keep_answers_days: d.keep_answers_days,
+            keep_answer_max_bytes: d.keep_answer_max_bytes,
         }
     }
 }
@@ -80,6 +91,8 @@ impl RawServer {
             header_read_timeout: ms(self.header_read_timeout_ms),
             body_idle_timeout: ms(self.body_idle_timeout_ms),
             drain_timeout: ms(self.drain_timeout_ms),
+            keep_answers_days: self.keep_answers_days,
+            keep_answer_max_bytes: self.keep_answer_max_bytes,
         })
     }
 }

@@ -44,6 +44,13 @@ pub struct Upstreams {
     /// First retry delay; doubles per attempt (with jitter) up to `retry_max_ms`.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+    /// Sends at once per route (each on a kept-alive connection).
+    pub concurrency: usize,
+    /// 0 (the default): the answer goes out once the lines are stored and
+    /// delivery is the worker's. Above 0: the request waits at most this
+    /// long for its own message's delivery, and says 0901 for what is still
+    /// pending.
+    pub answer_wait_ms: u64,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,6 +76,8 @@ pub(super) struct RawUpstreams {
     timeout_ms: u64,
     retry_initial_ms: u64,
     retry_max_ms: u64,
+    concurrency: usize,
+    answer_wait_ms: u64,
 }
 
 impl Default for RawUpstreams {
@@ -79,6 +88,8 @@ impl Default for RawUpstreams {
             timeout_ms: 10_000,
             retry_initial_ms: 500,
             retry_max_ms: 60_000,
+            concurrency: 16,
+            answer_wait_ms: 0,
         }
     }
 }
@@ -93,12 +104,21 @@ impl RawUpstreams {
                 "must be at least retry_initial_ms (> 0)",
             ));
         }
+        if self.concurrency == 0 {
+            return Err(ConfigError::at(
+                "[upstreams]",
+                "concurrency",
+                "must be at least 1",
+            ));
+        }
         Ok(Upstreams {
             zio: upstream("zio", &self.zio)?,
             regulier: upstream("regulier", &self.regulier)?,
             timeout_ms: self.timeout_ms,
             retry_initial_ms: self.retry_initial_ms,
             retry_max_ms: self.retry_max_ms,
+            concurrency: self.concurrency,
+            answer_wait_ms: self.answer_wait_ms,
         })
     }
 }

@@ -53,7 +53,7 @@ impl LineVerdict {
 }
 
 /// A message-level retourcode with what we know of where and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageCode {
     pub code: Retourcode,
     pub detail: Option<String>,
@@ -78,7 +78,7 @@ impl MessageCode {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verwerking {
     Geaccepteerd,
     Gedeeltelijk,
@@ -97,7 +97,7 @@ impl Verwerking {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerTotals {
     pub aantal_geaccepteerd: u64,
     pub bedrag_geaccepteerd: Cents,

@@ -17,6 +17,9 @@ pub enum Endpoint {
     LedgerNacalculatie,
     /// `GET /ledger/report?year=Y`.
     LedgerReport,
+    /// `GET /declaraties/{id}` and `GET /declaraties/{id}/antwoord`: one of
+    /// the sender's own messages, and its kept answer.
+    Message,
     /// No such path (404) or method (405).
     Other,
 }
@@ -33,6 +36,7 @@ impl Endpoint {
             Endpoint::Registry => "registry",
             Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
             Endpoint::LedgerReport => "ledger_report",
+            Endpoint::Message => "declaratie",
             Endpoint::Other => "other",
         }
     }
@@ -46,6 +50,7 @@ impl Endpoint {
                 | Endpoint::Registry
                 | Endpoint::LedgerNacalculatie
                 | Endpoint::LedgerReport
+                | Endpoint::Message
         )
     }
 }
@@ -62,6 +67,7 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/registry" => (Endpoint::Registry, Method::POST),
         "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
         "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
+        p if p.starts_with("/declaraties/") => (Endpoint::Message, Method::GET),
         _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
     };
     let method = req.method();

@@ -25,8 +25,9 @@ use super::body::{
     feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
 };
 use super::endpoint::{request_filter, Endpoint};
-use super::response::{error_response, plain, with_type, RespBody};
+use super::response::{error_response, negotiate, plain, with_type, RespBody};
 use super::state::State;
+use super::status::{self, MessagePath};
 use crate::error::Error;
 use crate::pipeline::{Arrival, Disposition, Processed};
 use crate::sinks::answer::Format;
@@ -69,7 +70,13 @@ pub struct Summary {
     /// Lines by (route, first code or `none`).
     pub lines: BTreeMap<(&'static str, &'static str), u64>,
     pub line_count: u64,
+    /// A byte-identical resend answered with the kept answer.
+    pub repeat: bool,
 }
+
+/// Set on the answer to a byte-identical resend: the answer is the one kept
+/// from the first time, not a new verdict.
+pub const REPEAT: &str = "x-zio-herhaling";
 
 /// The service entry: runs the phases inside a span carrying the request id.
 pub async fn handle(
@@ -110,6 +117,13 @@ pub async fn handle(
                         }
                     }
                     (None, Endpoint::Registry) => super::admin::registry(&state, req).await,
+                    (None, Endpoint::Message) => {
+                        let agb = ctx.agb.clone().expect("authenticated");
+                        match MessagePath::parse(req.uri().path()) {
+                            Some(what) => status::message(&state, &agb, what, &req).await,
+                            None => plain(StatusCode::NOT_FOUND, "not found\n"),
+                        }
+                    }
                     (None, Endpoint::LedgerNacalculatie | Endpoint::LedgerReport) => {
                         super::admin::ledger(&state, ep, &req).await
                     }
@@ -238,6 +252,7 @@ pub async fn declaration(
     match head_rx.await {
         Ok(Ok(summary)) => {
             count(state, ctx.endpoint, test, &summary);
+            let repeat = summary.repeat;
             ctx.checked = Some(summary);
             let ty = match format {
                 Format::Xml => "application/xml; charset=utf-8",
@@ -246,6 +261,10 @@ pub async fn declaration(
             let mut r = Response::new(ChannelBody::new(ans_rx).boxed());
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(ty));
+            if repeat {
+                r.headers_mut()
+                    .insert(REPEAT, HeaderValue::from_static("true"));
+            }
             r
         }
         Ok(Err(e)) => error_response(&e),
@@ -332,7 +351,9 @@ fn run_check(
 /// The figures for the metrics and the log, from what the check counted.
 fn summarize(processed: &Processed) -> Summary {
     let outcome = &processed.outcome;
-    let whole = outcome.rejected_whole();
+    let repeat = processed.repeat.is_some();
+    // A repeat's lines were counted the first time.
+    let whole = outcome.rejected_whole() || repeat;
     Summary {
         verwerking: processed.verwerking(),
         afzender: outcome
@@ -343,11 +364,16 @@ fn summarize(processed: &Processed) -> Summary {
             .header
             .as_ref()
             .map(|h| h.bericht.identificatie.as_str().to_owned()),
-        message_codes: outcome
-            .message_codes
-            .iter()
-            .map(|m| m.code.code())
-            .collect(),
+        message_codes: if repeat {
+            Vec::new()
+        } else {
+            outcome
+                .message_codes
+                .iter()
+                .map(|m| m.code.code())
+                .collect()
+        },
+        repeat,
         lines: if whole {
             BTreeMap::new()
         } else {
@@ -412,26 +438,6 @@ pub fn logging(state: &State, ctx: &RequestCtx, status: StatusCode) {
             elapsed_ms = ms,
             "request"
         ),
-    }
-}
-
-/// JSON when the client asks for it, else XML.
-pub fn negotiate<B>(req: &Request<B>) -> Format {
-    let json = req
-        .headers()
-        .get_all(hyper::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|m| {
-            m.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if json {
-        Format::Json
-    } else {
-        Format::Xml
     }
 }
 

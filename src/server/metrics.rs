@@ -5,34 +5,11 @@
 //! Labels carry only bounded values (endpoint names, routes, retourcodes,
 //! Verwerking): never a BSN, a reference or any other per-line value.
 
+use prometheus::core::Collector;
 use prometheus::{
     exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter,
     IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-use std::sync::{Arc, Mutex};
-
-/// What the forwarding side reports, read at every scrape.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ForwardSnapshot {
-    /// Forwarded messages stored in the outbox, not yet delivered.
-    pub outbox_pending: i64,
-    /// Upstream delivery attempts so far, by outcome (a bounded set of
-    /// labels such as `delivered`, `failed`, `retry`). Monotonic per label.
-    pub upstream_attempts: Vec<(&'static str, u64)>,
-}
-
-/// The stats hook of the forwarder (`forward::Stats`, atomics). Any
-/// `Fn() -> ForwardSnapshot` is one, so wiring is a closure:
-/// `metrics.set_forward_stats(move || ForwardSnapshot { .. })`.
-pub trait ForwardStats: Send + Sync {
-    fn snapshot(&self) -> ForwardSnapshot;
-}
-
-impl<F: Fn() -> ForwardSnapshot + Send + Sync> ForwardStats for F {
-    fn snapshot(&self) -> ForwardSnapshot {
-        self()
-    }
-}
 
 /// Every metric the server emits, registered in its own registry.
 pub struct Metrics {
@@ -58,11 +35,6 @@ pub struct Metrics {
     pub unauthorized_total: IntCounter,
     /// Requests refused with 429 by limit (`requests`, `lines`).
     pub rate_limited_total: IntCounterVec,
-    /// Forwarded messages waiting in the outbox (from the stats hook).
-    pub outbox_pending: IntGauge,
-    /// Upstream attempts by outcome (from the stats hook).
-    pub upstream_attempts_total: IntCounterVec,
-    forward_stats: Mutex<Option<Arc<dyn ForwardStats>>>,
 }
 
 impl Metrics {
@@ -137,19 +109,6 @@ impl Metrics {
             &["limit"],
         )
         .expect("valid metric");
-        let outbox_pending = IntGauge::new(
-            "zio_gateway_outbox_pending",
-            "Forwarded messages stored in the outbox and not yet delivered",
-        )
-        .expect("valid metric");
-        let upstream_attempts_total = IntCounterVec::new(
-            Opts::new(
-                "zio_gateway_upstream_attempts_total",
-                "Upstream delivery attempts by outcome",
-            ),
-            &["outcome"],
-        )
-        .expect("valid metric");
         for c in [
             Box::new(lines_total.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(messages_total.clone()),
@@ -161,8 +120,6 @@ impl Metrics {
             Box::new(busy_total.clone()),
             Box::new(unauthorized_total.clone()),
             Box::new(rate_limited_total.clone()),
-            Box::new(outbox_pending.clone()),
-            Box::new(upstream_attempts_total.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -178,37 +135,21 @@ impl Metrics {
             busy_total,
             unauthorized_total,
             rate_limited_total,
-            outbox_pending,
-            upstream_attempts_total,
-            forward_stats: Mutex::new(None),
         }
     }
 
-    /// Reads `zio_gateway_outbox_pending` and
-    /// `zio_gateway_upstream_attempts_total` from `stats` at every scrape.
-    pub fn set_forward_stats(&self, stats: impl ForwardStats + 'static) {
-        *self.forward_stats.lock().expect("metrics") = Some(Arc::new(stats));
-    }
-
-    /// Copies the hook's values into the metrics (counters only grow: a
-    /// value lower than the one shown is ignored).
-    fn pull_forward_stats(&self) {
-        let hook = self.forward_stats.lock().expect("metrics").clone();
-        let Some(hook) = hook else { return };
-        let s = hook.snapshot();
-        self.outbox_pending.set(s.outbox_pending);
-        for (outcome, n) in s.upstream_attempts {
-            let c = self.upstream_attempts_total.with_label_values(&[outcome]);
-            let shown = c.get();
-            if n > shown {
-                c.inc_by(n - shown);
+    /// Adds another component's collectors (the forwarder's, say): each
+    /// component owns its metrics, the server exposes them all.
+    pub fn register(&self, collectors: Vec<Box<dyn Collector>>) {
+        for c in collectors {
+            if let Err(e) = self.registry.register(c) {
+                tracing::error!(error = %e, "metric registered twice");
             }
         }
     }
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> (String, Vec<u8>) {
-        self.pull_forward_stats();
         let encoder = TextEncoder::new();
         let mut buf = Vec::new();
         // Encoding into a Vec only fails on inconsistent metric families,
@@ -241,21 +182,14 @@ mod tests {
     }
 
     #[test]
-    fn forward_stats_are_read_at_scrape() {
-        use std::sync::atomic::{AtomicU64, Ordering};
+    fn components_register_their_own_collectors() {
         let m = Metrics::new();
-        let delivered = Arc::new(AtomicU64::new(3));
-        let d = delivered.clone();
-        m.set_forward_stats(move || ForwardSnapshot {
-            outbox_pending: 2,
-            upstream_attempts: vec![("delivered", d.load(Ordering::Relaxed)), ("failed", 1)],
-        });
+        let c = IntCounter::new("zio_gateway_component_total", "A component's counter").unwrap();
+        c.inc_by(3);
+        m.register(vec![Box::new(c.clone())]);
+        // A second registration of the same name is refused, not a panic.
+        m.register(vec![Box::new(c)]);
         let text = String::from_utf8(m.render().1).unwrap();
-        assert!(text.contains("zio_gateway_outbox_pending 2"), "{text}");
-        assert!(text.contains("zio_gateway_upstream_attempts_total{outcome=\"delivered\"} 3"));
-        delivered.store(5, Ordering::Relaxed);
-        let text = String::from_utf8(m.render().1).unwrap();
-        assert!(text.contains("zio_gateway_upstream_attempts_total{outcome=\"delivered\"} 5"));
-        assert!(text.contains("zio_gateway_upstream_attempts_total{outcome=\"failed\"} 1"));
+        assert!(text.contains("zio_gateway_component_total 3"), "{text}");
     }
 }

@@ -26,6 +26,7 @@ pub mod handler;
 pub mod metrics;
 pub mod response;
 pub mod state;
+pub mod status;
 
 use crate::config::{Config, Upstream};
 use crate::error::{Error, Result};
@@ -33,7 +34,6 @@ use crate::sinks::forward::{OutboxForwarder, Worker, WorkerOptions};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use metrics::ForwardSnapshot;
 pub use state::State;
 use std::future::Future;
 use std::io;
@@ -130,17 +130,20 @@ pub fn serve(config: Config, data: &Path) -> Result<()> {
         )
         .with_writer(io::stderr)
         .try_init();
-    let pg_url = config.ledger_url();
-    let listen = config.server.listen.clone();
-    let state = State::open(config, data, pg_url.as_deref())?;
-    let (state, worker) = with_upstreams(state)?;
-    if state.tokens.is_empty() {
-        tracing::warn!("no [[tokens]] configured: every authenticated endpoint answers 401");
-    }
+    // One runtime for requests and deliveries alike.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::backend(format!("cannot start the runtime: {e}")))?;
+    let pg_url = config.ledger_url();
+    let listen = config.server.listen.clone();
+    let state = State::open(config, data, pg_url.as_deref())?;
+    let (state, worker) = with_upstreams(state, rt.handle())?;
+    if state.tokens.is_empty() {
+        tracing::warn!("no [[tokens]] configured: every authenticated endpoint answers 401");
+    }
+    let state = Arc::new(state);
+    rt.spawn(forget_old_answers(state.clone()));
     rt.block_on(async {
         let listener = TcpListener::bind(&listen).await.map_err(|e| {
             Error::config(format!(
@@ -157,7 +160,7 @@ pub fn serve(config: Config, data: &Path) -> Result<()> {
             let _ = writeln!(out, "{addr}");
             let _ = out.flush();
         }
-        run(listener, Arc::new(state), shutdown_signal())
+        run(listener, state.clone(), shutdown_signal())
             .await
             .map_err(|e| Error::backend(format!("server error: {e}")))
     })?;
@@ -168,27 +171,52 @@ pub fn serve(config: Config, data: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The forwarder of `[upstreams]`: the durable outbox (in the ledger store)
-/// with its delivery worker and metrics hook when any route has an
-/// upstream; [`NoUpstream`] (record only) when both are `none`.
-pub fn with_upstreams(state: State) -> Result<(State, Option<Worker>)> {
-    let ups = state.config().upstreams.clone();
-    if ups.zio == Upstream::None && ups.regulier == Upstream::None {
-        return Ok((state, None));
+/// Kept answers older than `[server] keep_answers_days` are forgotten, once
+/// an hour.
+async fn forget_old_answers(state: Arc<State>) {
+    let Some(ledger) = state.pipeline.backends.ledger.clone() else {
+        return;
+    };
+    let keep_ms = i64::from(state.config().server.keep_answers_days) * 86_400_000;
+    loop {
+        let l = ledger.clone();
+        let before = chrono::Utc::now().timestamp_millis() - keep_ms;
+        match tokio::task::spawn_blocking(move || l.purge_answers(before)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(answers = n, "forgot old answers"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot forget old answers"),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
-    let Some(store) = state.pipeline.backends.ledger.clone() else {
+}
+
+/// The forwarder of `[upstreams]`: the durable outbox (in the ledger store)
+/// with its delivery worker on `runtime` and its metrics, when any route has
+/// an upstream; record only when both are `none`.
+pub fn with_upstreams(
+    state: State,
+    runtime: &tokio::runtime::Handle,
+) -> Result<(State, Option<Worker>)> {
+    let ups = state.config().upstreams.clone();
+    let store = state.pipeline.backends.ledger.clone();
+    let Some(store) = store.filter(|_| ups.zio != Upstream::None || ups.regulier != Upstream::None)
+    else {
+        // The families exist (at 0) for dashboards whatever the deployment.
+        state
+            .metrics
+            .register(crate::sinks::forward::Telemetry::new().collectors());
         return Ok((state, None));
     };
-    let fwd =
-        OutboxForwarder::new(store, ups).map_err(|e| Error::backend(format!("upstreams: {e}")))?;
-    let stats = fwd.stats();
-    state.metrics.set_forward_stats(move || ForwardSnapshot {
-        outbox_pending: i64::try_from(stats.pending_count()).unwrap_or(i64::MAX),
-        upstream_attempts: vec![("delivered", stats.delivered()), ("failed", stats.failed())],
+    let concurrency = ups.concurrency;
+    let waits = ups.answer_wait_ms > 0;
+    let mut fwd = OutboxForwarder::new(store, ups, runtime.clone(), concurrency);
+    if waits {
+        fwd = fwd.holding_for_request();
+    }
+    state.metrics.register(fwd.telemetry().collectors());
+    let worker = fwd.start_worker(WorkerOptions {
+        concurrency,
+        ..WorkerOptions::default()
     });
-    fwd.refresh_pending();
-    let worker = fwd
-        .start_worker(WorkerOptions::default())
-        .map_err(|e| Error::backend(format!("upstreams: cannot start the delivery worker: {e}")))?;
     Ok((state.with_forwarder(Arc::new(fwd)), Some(worker)))
 }

@@ -2,10 +2,11 @@
 //! the plain-text bodies and the one mapping from [`Error`] to an HTTP status.
 
 use crate::error::{Error, Fault};
+use crate::sinks::answer::Format;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use std::io;
 
 pub type RespBody = BoxBody<Bytes, io::Error>;
@@ -57,6 +58,26 @@ pub fn error_response(e: &Error) -> Response<RespBody> {
             tracing::error!(error = %e, "internal failure: 500");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
         }
+    }
+}
+
+/// JSON when the client asks for it, else XML.
+pub fn negotiate<B>(req: &Request<B>) -> Format {
+    let json = req
+        .headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| {
+            m.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if json {
+        Format::Json
+    } else {
+        Format::Xml
     }
 }
 

@@ -41,7 +41,8 @@ impl State {
     /// `pg_url` is given). The agreements imported into the ledger replace
     /// the configured ones, as for `check`.
     pub fn open(config: Config, data_dir: &Path, pg_url: Option<&str>) -> Result<Self> {
-        let pipeline = Pipeline::open(config, Backends::open(data_dir, pg_url)?)?;
+        let pipeline =
+            Pipeline::open(config, Backends::open(data_dir, pg_url)?)?.with_group_commit(256)?;
         Ok(Self::with_pipeline(pipeline))
     }
 

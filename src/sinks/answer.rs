@@ -8,6 +8,7 @@ use crate::model::declaration::{BerichtId, NS_RETOUR};
 use crate::model::verdict::{AnswerTotals, LineVerdict, MessageCode, Verwerking};
 use crate::types::{AgbCode, Datum, ZorgkantoorCode};
 use quick_xml::escape::escape;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::{self, Write};
 
@@ -244,4 +245,75 @@ fn write_json<W: Write>(
     )?;
     writeln!(w)?;
     w.flush()
+}
+
+/// An answer kept so that a byte-identical resend (a provider whose answer
+/// was lost) gets it again, in either format: everything the answer is
+/// written from, as JSON. Kept in the ledger with the message's lines.
+#[derive(Serialize, Deserialize)]
+pub struct StoredAnswer {
+    pub identificatie: String,
+    pub dagtekening: Datum,
+    pub heenbericht: Option<BerichtId>,
+    pub afzender: ZorgkantoorCode,
+    pub ontvanger: Option<AgbCode>,
+    pub verwerking: Verwerking,
+    pub message_codes: Vec<MessageCode>,
+    pub totals: AnswerTotals,
+    pub lines: Vec<LineVerdict>,
+}
+
+impl StoredAnswer {
+    /// The record of `outcome`'s answer; `None` when it would take more than
+    /// `cap` bytes (such a message is not kept: its resend gets 0106).
+    pub fn of(outcome: &mut Outcome, config: &Config, cap: usize) -> io::Result<Option<Vec<u8>>> {
+        let whole = outcome.rejected_whole();
+        let mut lines = Vec::new();
+        let mut size = 0usize;
+        if !whole {
+            for v in outcome.lines.iter()? {
+                let v = v?;
+                // A line of the record takes about this much; stop early.
+                size += 160 + v.codes.len() * 8;
+                if size > cap {
+                    return Ok(None);
+                }
+                lines.push(v);
+            }
+        }
+        let mut codes = outcome.message_codes.clone();
+        codes.extend(outcome.notices.iter().cloned());
+        let record = StoredAnswer {
+            identificatie: outcome.answer_id(),
+            dagtekening: outcome.today,
+            heenbericht: outcome.header.as_ref().map(|h| h.bericht.clone()),
+            afzender: outcome.answer_afzender(config).clone(),
+            ontvanger: outcome.header.as_ref().map(|h| h.afzender.clone()),
+            verwerking: outcome.verwerking(),
+            message_codes: codes,
+            totals: outcome.totals,
+            lines,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
+        Ok((bytes.len() <= cap).then_some(bytes))
+    }
+
+    pub fn parse(bytes: &[u8]) -> io::Result<Self> {
+        serde_json::from_slice(bytes).map_err(io::Error::other)
+    }
+
+    /// Writes the kept answer, byte for byte as it was first written.
+    pub fn write<W: Write>(&self, format: Format, out: W) -> io::Result<()> {
+        let head = AnswerHead {
+            identificatie: &self.identificatie,
+            dagtekening: self.dagtekening,
+            heenbericht: self.heenbericht.as_ref(),
+            afzender: &self.afzender,
+            ontvanger: self.ontvanger.as_ref(),
+            verwerking: self.verwerking,
+            message_codes: &self.message_codes,
+        };
+        let lines = self.lines.iter().cloned().map(Ok);
+        write_answer(format, out, &head, lines, &self.totals)
+    }
 }

@@ -112,6 +112,7 @@ pub fn message(provider: &str, id: &str) -> RecordedMessage {
         identificatie: rf(id),
         dagtekening: day("2024-04-01"),
         received: day("2024-04-02"),
+        receipt: Default::default(),
     }
 }
 
@@ -564,4 +565,56 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
     )
     .unwrap();
     assert_eq!(got["nacalculatie"], want["nacalculatie"]);
+}
+
+/// Group commit: many threads record at once through one writer; each
+/// message is recorded once, a replay inside the same batch records nothing
+/// and leaves the others standing, a kept answer comes back with its hash.
+pub fn group_commit_records_each_once(store: Arc<dyn LedgerStore>) {
+    use zio_gateway::sinks::ledger::{GroupCommit, Receipt, RecordJob};
+    let p = "11110001";
+    let group = Arc::new(GroupCommit::start(store.clone(), 64).unwrap());
+    let threads: Vec<_> = (0..12)
+        .map(|i| {
+            let group = group.clone();
+            std::thread::spawn(move || {
+                // Threads 10 and 11 replay message 0 and 1.
+                let n = if i >= 10 { i - 10 } else { i };
+                let mut msg = message(p, &format!("G{n}"));
+                msg.receipt = Receipt {
+                    request_sha256: Some(format!("sha-{n}")),
+                    verwerking: "Geaccepteerd".into(),
+                    accepted_zio: 1,
+                    answer: Some(format!("answer-{n}").into_bytes()),
+                    ..Receipt::default()
+                };
+                let lines = vec![Ok(zio_line(&format!("G{n}-1"), "2024-03-04", 2, None))];
+                group
+                    .record(RecordJob {
+                        msg,
+                        plan: None,
+                        lines: Box::new(lines.into_iter()),
+                    })
+                    .unwrap()
+            })
+        })
+        .collect();
+    let sums: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let recorded = sums.iter().filter(|s| s.inserted == 1).count();
+    let replays = sums.iter().filter(|s| s.already_processed).count();
+    assert_eq!((recorded, replays), (10, 2), "{sums:?}");
+    assert_eq!(store.lines_of(&agb(p)).unwrap().len(), 10);
+    let (sha, answer) = store.stored_answer(&agb(p), &rf("G3")).unwrap().unwrap();
+    assert_eq!(sha.as_deref(), Some("sha-3"));
+    assert_eq!(answer, b"answer-3");
+    let status = store.message_status(&agb(p), &rf("G3")).unwrap().unwrap();
+    assert_eq!(status.receipt.verwerking, "Geaccepteerd");
+    assert_eq!(status.receipt.accepted_zio, 1);
+    assert_eq!(status.lines_recorded, 1);
+    assert!(store.message_status(&agb(p), &rf("G99")).unwrap().is_none());
+    // Answers older than a moment are forgotten; the message is not.
+    assert_eq!(store.purge_answers(i64::MAX).unwrap(), 10);
+    assert!(store.stored_answer(&agb(p), &rf("G3")).unwrap().is_none());
+    assert!(store.message_processed(&agb(p), &rf("G3")).unwrap());
+    group.stop();
 }

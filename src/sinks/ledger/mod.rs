@@ -28,6 +28,7 @@
 //! products, dagdelen for dagdeel products), so every sum is exact.
 
 pub mod agreements;
+pub mod group;
 pub mod postgres;
 mod record;
 pub mod report;
@@ -53,6 +54,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub use agreements::{effective_agreements, import_agreements, parse_agreements_file};
+pub use group::GroupCommit;
 pub use report::{LedgerReport, ReportSection};
 
 /// Why the ledger could not do what was asked.
@@ -123,6 +125,24 @@ pub struct RecordedMessage {
     pub dagtekening: Datum,
     /// The day of receipt.
     pub received: Datum,
+    /// What the provider was told, kept with the message.
+    pub receipt: Receipt,
+}
+
+/// What a provider was told about a message: kept for
+/// `GET /declaraties/{id}` and for a byte-identical resend.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Unix milliseconds.
+    pub received_at_ms: i64,
+    /// SHA-256 of the message's bytes, lower-case hex.
+    pub request_sha256: Option<String>,
+    pub verwerking: String,
+    pub accepted_zio: u64,
+    pub accepted_regulier: u64,
+    pub rejected: u64,
+    /// The answer as it was given (`sinks::answer::StoredAnswer`), when kept.
+    pub answer: Option<Vec<u8>>,
 }
 
 impl RecordedMessage {
@@ -133,8 +153,32 @@ impl RecordedMessage {
             identificatie: header.bericht.identificatie.clone(),
             dagtekening: header.bericht.dagtekening,
             received,
+            receipt: Receipt::default(),
         }
     }
+}
+
+/// One message for [`LedgerStore::record_batch`]: its lines are read while
+/// the batch's transaction is open.
+pub struct RecordJob {
+    pub msg: RecordedMessage,
+    pub plan: Option<ForwardPlan>,
+    pub lines: Box<dyn Iterator<Item = io::Result<LineVerdict>> + Send>,
+}
+
+/// A processed message as its sender may see it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageStatus {
+    pub agb: AgbCode,
+    pub identificatie: String,
+    pub zorgkantoor: String,
+    pub dagtekening: Datum,
+    pub received: Datum,
+    pub receipt: Receipt,
+    /// Lines newly recorded (duplicates of earlier lines not counted).
+    pub lines_recorded: u64,
+    /// Its forwarded messages, by route.
+    pub forwarded: Vec<OutboxRow>,
 }
 
 /// What one call of [`LedgerStore::record_message`] did.
@@ -215,6 +259,8 @@ pub struct OutboxRow {
     pub next_attempt_at: i64,
     pub delivered_at: Option<i64>,
     pub last_error: Option<String>,
+    /// Unix milliseconds: when the row was recorded.
+    pub created_at: i64,
 }
 
 impl OutboxRow {
@@ -454,6 +500,12 @@ pub trait LedgerStore: Send + Sync {
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary>;
 
+    /// Records several messages in one transaction (one sync to disk), each
+    /// inside its own savepoint: a replay or a failure of one leaves the
+    /// others as they are. A failed commit fails every one (nothing of the
+    /// batch was recorded) with [`LedgerError::Retry`].
+    fn record_batch(&self, jobs: &mut [RecordJob]) -> Vec<Result<RecordSummary>>;
+
     /// Takes outbox rows for delivery: holds them until `now_ms + lease_ms`
     /// (no other worker, in this process or another, takes them meanwhile;
     /// PostgreSQL: `FOR UPDATE SKIP LOCKED`). Ordered by id.
@@ -479,8 +531,38 @@ pub trait LedgerStore: Send + Sync {
     /// Counts a failed attempt and releases the row until `next_attempt_ms`.
     fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()>;
 
+    /// Marks rows delivered in one transaction; how many were pending.
+    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64>;
+
     /// Rows not delivered yet.
     fn outbox_pending(&self) -> Result<u64>;
+
+    /// Rows not delivered yet, and when the oldest of them was recorded.
+    fn outbox_backlog(&self) -> Result<(u64, Option<i64>)>;
+
+    /// Releases the leases a previous run held, where no other process can
+    /// hold them (SQLite); a shared ledger keeps them until they end.
+    fn outbox_release_stale_leases(&self) -> Result<u64> {
+        Ok(0)
+    }
+
+    /// A processed message of this provider, with its forwarded messages.
+    fn message_status(
+        &self,
+        agb: &AgbCode,
+        identificatie: &Referentie,
+    ) -> Result<Option<MessageStatus>>;
+
+    /// The kept answer of a processed message, with the SHA-256 of the
+    /// message's bytes.
+    fn stored_answer(
+        &self,
+        agb: &AgbCode,
+        identificatie: &Referentie,
+    ) -> Result<Option<(Option<String>, Vec<u8>)>>;
+
+    /// Forgets the answers kept since before `before_ms`; how many.
+    fn purge_answers(&self, before_ms: i64) -> Result<u64>;
 
     /// Every outbox row, by id (audit, tests).
     fn outbox_rows(&self) -> Result<Vec<OutboxRow>>;
@@ -549,21 +631,47 @@ pub fn record_outcome_forwarding(
     outcome: &mut Outcome,
     plan: Option<&ForwardPlan>,
 ) -> Result<RecordSummary> {
+    record_checked(store, None, outcome, plan, Receipt::default())
+}
+
+/// Records a checked message (nothing when it was rejected whole: it does
+/// not count as processed) with what its sender was told, through the
+/// group writer when there is one. Retries a recording a concurrent
+/// transaction got in the way of; the accepted lines are read again from
+/// the outcome's spool each time.
+pub fn record_checked(
+    store: &dyn LedgerStore,
+    group: Option<&GroupCommit>,
+    outcome: &mut Outcome,
+    plan: Option<&ForwardPlan>,
+    receipt: Receipt,
+) -> Result<RecordSummary> {
     let Some(header) = outcome.header.clone() else {
         return Ok(RecordSummary::default());
     };
     if outcome.rejected_whole() {
         return Ok(RecordSummary::default());
     }
-    let msg = RecordedMessage::from_header(&header, outcome.today);
+    let mut msg = RecordedMessage::from_header(&header, outcome.today);
+    msg.receipt = receipt;
+    let plan = plan.map(|p| ForwardPlan {
+        periode: header.periode,
+        ..p.clone()
+    });
     let mut attempt = 0;
     loop {
-        let mut lines = outcome.accepted_lines()?;
-        let plan = plan.map(|p| ForwardPlan {
-            periode: header.periode,
-            ..p.clone()
-        });
-        match store.record_message_forwarding(&msg, plan.as_ref(), &mut lines) {
+        let result = match group {
+            Some(g) => g.record(RecordJob {
+                msg: msg.clone(),
+                plan: plan.clone(),
+                lines: Box::new(outcome.accepted_lines()?),
+            }),
+            None => {
+                let mut lines = outcome.accepted_lines()?;
+                store.record_message_forwarding(&msg, plan.as_ref(), &mut lines)
+            }
+        };
+        match result {
             Err(LedgerError::Retry(_)) if attempt < 8 => {
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(5)));
@@ -674,8 +782,38 @@ pub(crate) mod sql {
         vorig_referentie, codes";
 
     pub const INSERT_MESSAGE: &str = "INSERT INTO ledger_message \
-        (agb, message_id, zorgkantoor, dagtekening, received) VALUES ($1, $2, $3, $4, $5) \
+        (agb, message_id, zorgkantoor, dagtekening, received, received_at, request_sha256, \
+        verwerking, accepted_zio, accepted_regulier, rejected) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
         ON CONFLICT (agb, message_id) DO NOTHING";
+
+    pub const INSERT_ANSWER: &str = "INSERT INTO ledger_answer (agb, message_id, created_at, \
+        answer) VALUES ($1, $2, $3, $4) ON CONFLICT (agb, message_id) DO NOTHING";
+
+    pub const STORED_ANSWER: &str = "SELECT m.request_sha256, a.answer FROM ledger_message m \
+        JOIN ledger_answer a ON a.agb = m.agb AND a.message_id = m.message_id \
+        WHERE m.agb = $1 AND m.message_id = $2";
+
+    pub const PURGE_ANSWERS: &str = "DELETE FROM ledger_answer WHERE created_at < $1";
+
+    pub const MESSAGE_STATUS: &str = "SELECT agb, message_id, zorgkantoor, dagtekening, \
+        received, lines_recorded, received_at, request_sha256, verwerking, accepted_zio, \
+        accepted_regulier, rejected FROM ledger_message WHERE agb = $1 AND message_id = $2";
+
+    pub fn outbox_of_message() -> String {
+        format!(
+            "SELECT {OUTBOX_COLUMNS} FROM forward_outbox WHERE agb = $1 AND message_id = $2 \
+             ORDER BY id"
+        )
+    }
+
+    pub const OUTBOX_BACKLOG: &str = "SELECT CAST(COUNT(*) AS BIGINT), MIN(created_at) \
+        FROM forward_outbox WHERE state = 'pending'";
+
+    /// Rows a previous run of this process held: one process per SQLite
+    /// file, so nobody can still be sending them.
+    pub const OUTBOX_RELEASE: &str = "UPDATE forward_outbox SET claimed_until = NULL \
+        WHERE state = 'pending' AND claimed_until IS NOT NULL";
 
     pub const COUNT_MESSAGE_LINES: &str =
         "UPDATE ledger_message SET lines_recorded = $3 WHERE agb = $1 AND message_id = $2";
@@ -695,7 +833,7 @@ pub(crate) mod sql {
 
     pub const OUTBOX_COLUMNS: &str = "id, agb, message_id, route, forward_id, zorgkantoor, \
         dagtekening, period_from, period_to, lines, state, attempts, next_attempt_at, \
-        delivered_at, last_error";
+        delivered_at, last_error, created_at";
 
     /// Claims rows: `$1` now, `$2` lease; Due: `$3` limit; Message: `$3`
     /// agb, `$4` message id. `pg`: lock with SKIP LOCKED.

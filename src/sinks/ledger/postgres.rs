@@ -154,6 +154,7 @@ struct PgRecord<'a> {
 
 impl RecordTx for PgRecord<'_> {
     fn insert_message(&mut self, msg: &RecordedMessage) -> Result<bool> {
+        let r = &msg.receipt;
         let n = self.tx.execute(
             &self.st.insert_message,
             &[
@@ -162,9 +163,33 @@ impl RecordTx for PgRecord<'_> {
                 &msg.zorgkantoor.as_str(),
                 &msg.dagtekening,
                 &msg.received,
+                &r.received_at_ms,
+                &r.request_sha256,
+                &r.verwerking,
+                &(r.accepted_zio as i64),
+                &(r.accepted_regulier as i64),
+                &(r.rejected as i64),
             ],
         )?;
         Ok(n != 0)
+    }
+
+    fn insert_answer(&mut self, msg: &RecordedMessage, answer: &[u8]) -> Result<()> {
+        self.tx.execute(
+            sql::INSERT_ANSWER,
+            &[
+                &msg.agb.as_str(),
+                &msg.identificatie.as_str(),
+                &msg.receipt.received_at_ms,
+                &answer,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn savepoint(&mut self, statement: &str) -> Result<()> {
+        self.tx.batch_execute(statement)?;
+        Ok(())
     }
 
     fn insert_line(
@@ -291,6 +316,21 @@ impl LedgerStore for PgLedger {
         record::record(PgRecord { tx, st }, msg, plan, lines)
     }
 
+    fn record_batch(&self, jobs: &mut [super::RecordJob]) -> Vec<Result<RecordSummary>> {
+        let mut guard = self.lock();
+        let Conn { client, st } = &mut *guard;
+        let results = match client.transaction() {
+            Ok(tx) => record::record_batch(PgRecord { tx, st }, jobs),
+            Err(e) => {
+                let e = e.to_string();
+                jobs.iter()
+                    .map(|_| Err(LedgerError::Retry(format!("cannot begin: {e}"))))
+                    .collect()
+            }
+        };
+        results
+    }
+
     fn outbox_claim(
         &self,
         scope: ClaimScope<'_>,
@@ -343,6 +383,66 @@ impl LedgerStore for PgLedger {
             .client
             .execute(sql::OUTBOX_DELIVERED, &[&id, &now_ms])?;
         Ok(n == 1)
+    }
+
+    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
+        let mut guard = self.lock();
+        let mut tx = guard.client.transaction()?;
+        let mut n = 0;
+        for id in ids {
+            n += tx.execute(sql::OUTBOX_DELIVERED, &[id, &now_ms])?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {
+        let mut guard = self.lock();
+        let row = guard.client.query_one(sql::OUTBOX_BACKLOG, &[])?;
+        let n: i64 = row.try_get(0)?;
+        Ok((n as u64, row.try_get(1)?))
+    }
+
+    fn message_status(
+        &self,
+        agb: &AgbCode,
+        identificatie: &Referentie,
+    ) -> Result<Option<super::MessageStatus>> {
+        let mut guard = self.lock();
+        let c = &mut guard.client;
+        let key: [&(dyn postgres::types::ToSql + Sync); 2] =
+            [&agb.as_str(), &identificatie.as_str()];
+        let Some(row) = c.query_opt(sql::MESSAGE_STATUS, &key)? else {
+            return Ok(None);
+        };
+        let mut status = rows::message_status(&row)?;
+        status.forwarded = c
+            .query(&sql::outbox_of_message(), &key)?
+            .iter()
+            .map(rows::outbox_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(status))
+    }
+
+    fn stored_answer(
+        &self,
+        agb: &AgbCode,
+        identificatie: &Referentie,
+    ) -> Result<Option<(Option<String>, Vec<u8>)>> {
+        let mut guard = self.lock();
+        let row = guard.client.query_opt(
+            sql::STORED_ANSWER,
+            &[&agb.as_str(), &identificatie.as_str()],
+        )?;
+        Ok(match row {
+            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+            None => None,
+        })
+    }
+
+    fn purge_answers(&self, before_ms: i64) -> Result<u64> {
+        let mut guard = self.lock();
+        Ok(guard.client.execute(sql::PURGE_ANSWERS, &[&before_ms])?)
     }
 
     fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {

@@ -6,7 +6,10 @@
 //! transaction and runs each statement in its own SQL dialect
 //! ([`RecordTx`]).
 
-use super::{forward_id, ForwardPlan, LedgerLine, RecordSummary, RecordedMessage, Result};
+use super::{
+    forward_id, ForwardPlan, LedgerError, LedgerLine, RecordJob, RecordSummary, RecordedMessage,
+    Result,
+};
 use crate::model::verdict::{LineVerdict, Route};
 use crate::types::{AgbCode, Datum, DebetCredit, Referentie};
 use std::io;
@@ -49,6 +52,12 @@ pub(crate) trait RecordTx {
 
     fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()>;
 
+    /// Keeps the answer given to the message.
+    fn insert_answer(&mut self, msg: &RecordedMessage, answer: &[u8]) -> Result<()>;
+
+    /// Runs a savepoint statement (`SAVEPOINT`, `RELEASE`, `ROLLBACK TO`).
+    fn savepoint(&mut self, statement: &str) -> Result<()>;
+
     fn commit(self) -> Result<()>;
 }
 
@@ -59,10 +68,62 @@ pub(crate) fn record(
     plan: Option<&ForwardPlan>,
     lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
 ) -> Result<RecordSummary> {
+    let sum = record_in(&mut tx, msg, plan, lines)?;
+    if !sum.already_processed {
+        tx.commit()?;
+    }
+    // A replay is rolled back on drop: it leaves no trace.
+    Ok(sum)
+}
+
+/// [`super::LedgerStore::record_batch`] in `tx`: every job in its own
+/// savepoint, one commit for all.
+pub(crate) fn record_batch(
+    mut tx: impl RecordTx,
+    jobs: &mut [RecordJob],
+) -> Vec<Result<RecordSummary>> {
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut broken = None;
+    for job in jobs.iter_mut() {
+        if let Some(e) = &broken {
+            results.push(Err(LedgerError::Retry(format!("batch aborted: {e}"))));
+            continue;
+        }
+        let r = tx
+            .savepoint("SAVEPOINT job")
+            .and_then(|()| record_in(&mut tx, &job.msg, job.plan.as_ref(), &mut job.lines));
+        let end = match &r {
+            Ok(s) if !s.already_processed => "RELEASE job",
+            _ => "ROLLBACK TO job; RELEASE job",
+        };
+        if let Err(e) = tx.savepoint(end) {
+            broken = Some(e.to_string());
+        }
+        results.push(r);
+    }
+    let committed = match broken {
+        Some(e) => Err(e),
+        None => tx.commit().map_err(|e| e.to_string()),
+    };
+    match committed {
+        Ok(()) => results,
+        Err(e) => results
+            .into_iter()
+            .map(|_| Err(LedgerError::Retry(format!("group commit failed: {e}"))))
+            .collect(),
+    }
+}
+
+/// The algorithm, inside an open transaction; commits nothing.
+fn record_in(
+    tx: &mut impl RecordTx,
+    msg: &RecordedMessage,
+    plan: Option<&ForwardPlan>,
+    lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
+) -> Result<RecordSummary> {
     let mut sum = RecordSummary::default();
     if !tx.insert_message(msg)? {
         sum.already_processed = true;
-        // Rolled back on drop: a replay leaves no trace.
         return Ok(sum);
     }
     let mut routes = RouteCounts::default();
@@ -99,7 +160,9 @@ pub(crate) fn record(
         }
     }
     tx.count_message_lines(msg, sum.inserted)?;
-    tx.commit()?;
+    if let Some(answer) = &msg.receipt.answer {
+        tx.insert_answer(msg, answer)?;
+    }
     Ok(sum)
 }
 

@@ -5,7 +5,7 @@
 
 use super::{
     route_parse, unit_parse, AgreementCodeRow, AgreementHead, ForwardLine, LedgerError, LedgerLine,
-    OutboxRow, Result, VolumeRow,
+    MessageStatus, OutboxRow, Receipt, Result, VolumeRow,
 };
 use crate::types::{
     AgbCode, Datum, DebetCredit, Eenheid, Period, ProductCode, Referentie, ZorgkantoorCode,
@@ -100,6 +100,29 @@ pub(crate) fn outbox_row<C: Columns>(r: &C) -> Result<OutboxRow> {
         next_attempt_at: r.i64(12)?,
         delivered_at: r.opt_i64(13)?,
         last_error: r.opt_text(14)?,
+        created_at: r.i64(15)?,
+    })
+}
+
+/// A `sql::MESSAGE_STATUS` row, without its forwarded messages.
+pub(crate) fn message_status<C: Columns>(r: &C) -> Result<MessageStatus> {
+    Ok(MessageStatus {
+        agb: parsed("agb", r.text(0)?, AgbCode::parse)?,
+        identificatie: r.text(1)?,
+        zorgkantoor: r.text(2)?,
+        dagtekening: r.date(3)?,
+        received: r.date(4)?,
+        lines_recorded: r.i64(5)? as u64,
+        receipt: Receipt {
+            received_at_ms: r.opt_i64(6)?.unwrap_or(0),
+            request_sha256: r.opt_text(7)?,
+            verwerking: r.opt_text(8)?.unwrap_or_default(),
+            accepted_zio: r.i64(9)? as u64,
+            accepted_regulier: r.i64(10)? as u64,
+            rejected: r.i64(11)? as u64,
+            answer: None,
+        },
+        forwarded: Vec::new(),
     })
 }
 

@@ -119,14 +119,38 @@ impl<'c> SqliteRecord<'c> {
 
 impl RecordTx for SqliteRecord<'_> {
     fn insert_message(&mut self, msg: &RecordedMessage) -> Result<bool> {
+        let r = &msg.receipt;
         let n = self.insert_message.execute(params![
             msg.agb.as_str(),
             msg.identificatie.as_str(),
             msg.zorgkantoor.as_str(),
             msg.dagtekening.to_string(),
             msg.received.to_string(),
+            r.received_at_ms,
+            r.request_sha256,
+            r.verwerking,
+            r.accepted_zio as i64,
+            r.accepted_regulier as i64,
+            r.rejected as i64,
         ])?;
         Ok(n != 0)
+    }
+
+    fn insert_answer(&mut self, msg: &RecordedMessage, answer: &[u8]) -> Result<()> {
+        self.tx
+            .prepare_cached(&q(sql::INSERT_ANSWER))?
+            .execute(params![
+                msg.agb.as_str(),
+                msg.identificatie.as_str(),
+                msg.receipt.received_at_ms,
+                answer
+            ])?;
+        Ok(())
+    }
+
+    fn savepoint(&mut self, statement: &str) -> Result<()> {
+        self.tx.execute_batch(statement)?;
+        Ok(())
     }
 
     fn insert_line(
@@ -240,6 +264,20 @@ impl LedgerStore for SqliteLedger {
         Ok(sum)
     }
 
+    fn record_batch(&self, jobs: &mut [super::RecordJob]) -> Vec<Result<RecordSummary>> {
+        let store = self.lock();
+        let results = match SqliteRecord::begin(store.conn()) {
+            Ok(tx) => record::record_batch(tx, jobs),
+            Err(e) => {
+                let e = e.to_string();
+                jobs.iter()
+                    .map(|_| Err(LedgerError::Retry(format!("cannot begin: {e}"))))
+                    .collect()
+            }
+        };
+        results
+    }
+
     fn outbox_claim(
         &self,
         scope: ClaimScope<'_>,
@@ -299,6 +337,83 @@ impl LedgerStore for SqliteLedger {
             .prepare_cached(&q(sql::OUTBOX_RETRY))?
             .execute(params![id, next_attempt_ms, error])?;
         Ok(())
+    }
+
+    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
+        let mut store = self.lock();
+        let tx = store.conn_mut().transaction()?;
+        let mut n = 0;
+        {
+            let mut st = tx.prepare_cached(&q(sql::OUTBOX_DELIVERED))?;
+            for id in ids {
+                n += st.execute(params![id, now_ms])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {
+        let store = self.lock();
+        let (n, oldest): (i64, Option<i64>) = store
+            .conn()
+            .prepare_cached(sql::OUTBOX_BACKLOG)?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((n as u64, oldest))
+    }
+
+    fn outbox_release_stale_leases(&self) -> Result<u64> {
+        let store = self.lock();
+        let n = store.conn().execute(sql::OUTBOX_RELEASE, [])?;
+        Ok(n as u64)
+    }
+
+    fn message_status(
+        &self,
+        agb: &AgbCode,
+        identificatie: &Referentie,
+    ) -> Result<Option<super::MessageStatus>> {
+        let store = self.lock();
+        let c = store.conn();
+        let key = params![agb.as_str(), identificatie.as_str()];
+        let found = c
+            .prepare_cached(&q(sql::MESSAGE_STATUS))?
+            .query_and_then(key, |r| rows::message_status(r))?
+            .next()
+            .transpose()?;
+        let Some(mut status) = found else {
+            return Ok(None);
+        };
+        status.forwarded = c
+            .prepare_cached(&q(&sql::outbox_of_message()))?
+            .query_and_then(key, |r| rows::outbox_row(r))?
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(status))
+    }
+
+    fn stored_answer(
+        &self,
+        agb: &AgbCode,
+        identificatie: &Referentie,
+    ) -> Result<Option<(Option<String>, Vec<u8>)>> {
+        let store = self.lock();
+        let found = store
+            .conn()
+            .prepare_cached(&q(sql::STORED_ANSWER))?
+            .query_row(params![agb.as_str(), identificatie.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    fn purge_answers(&self, before_ms: i64) -> Result<u64> {
+        let store = self.lock();
+        let n = store
+            .conn()
+            .prepare_cached(&q(sql::PURGE_ANSWERS))?
+            .execute(params![before_ms])?;
+        Ok(n as u64)
     }
 
     fn outbox_pending(&self) -> Result<u64> {

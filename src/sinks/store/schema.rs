@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "running declared volume",
         sql: LEDGER_VOLUME,
     },
+    Migration {
+        version: 5,
+        name: "message receipts and kept answers",
+        sql: RECEIPTS,
+    },
 ];
 
 /// Migration 1: the registry tables.
@@ -185,6 +190,9 @@ CREATE TABLE ledger_agreement_code (
 ) WITHOUT ROWID;
 ";
 
+/// Forwarding (store migration 3): the columns a forwarded line needs that
+/// the ledger lacked, an index to read one message's lines in order, and the
+/// outbox. Times are Unix milliseconds.
 pub const OUTBOX: &str = "
 ALTER TABLE ledger_line ADD COLUMN geboortedatum TEXT;
 ALTER TABLE ledger_line ADD COLUMN besluitnummer INTEGER;
@@ -213,9 +221,6 @@ CREATE TABLE forward_outbox (
 CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
 ";
 
-/// Forwarding (store migration 3): the columns a forwarded line needs that
-/// the ledger lacked, an index to read one message's lines in order, and the
-/// outbox. Times are Unix milliseconds.
 /// Migration 4: the running declared volume per (pair, year, code), kept by
 /// triggers in the same transaction as the lines, so 0506 reads one row
 /// instead of summing every line of the year (which grows with the ledger).
@@ -242,6 +247,30 @@ CREATE TRIGGER ledger_volume_sub AFTER DELETE ON ledger_line BEGIN
     WHERE agb = OLD.agb AND zorgkantoor = OLD.zorgkantoor
       AND year = OLD.year AND product_code = OLD.product_code;
 END;
+";
+
+/// Migration 5 (PostgreSQL 4): what a provider sees of a processed message
+/// (`GET /declaraties/{id}`): when it came, its Verwerking, lines accepted
+/// per route and rejected, the SHA-256 of its bytes (a byte-identical resend
+/// gets the kept answer, not 0106); and the kept answers themselves, each
+/// committed with its message's lines.
+pub const RECEIPTS: &str = "
+ALTER TABLE ledger_message ADD COLUMN received_at INTEGER;
+ALTER TABLE ledger_message ADD COLUMN request_sha256 TEXT;
+ALTER TABLE ledger_message ADD COLUMN verwerking TEXT;
+ALTER TABLE ledger_message ADD COLUMN accepted_zio INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ledger_message ADD COLUMN accepted_regulier INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ledger_message ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE ledger_answer (
+    agb TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    answer BLOB NOT NULL,
+    PRIMARY KEY (agb, message_id)
+) WITHOUT ROWID;
+CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
+CREATE INDEX forward_outbox_message ON forward_outbox (agb, message_id);
 ";
 
 /// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
@@ -379,6 +408,28 @@ BEGIN
 END $$;
 CREATE TRIGGER ledger_volume_track AFTER INSERT OR DELETE ON ledger_line
     FOR EACH ROW EXECUTE FUNCTION ledger_volume_track();
+",
+    },
+    Migration {
+        version: 4,
+        name: "message receipts and kept answers",
+        sql: "
+ALTER TABLE ledger_message ADD COLUMN received_at BIGINT;
+ALTER TABLE ledger_message ADD COLUMN request_sha256 TEXT;
+ALTER TABLE ledger_message ADD COLUMN verwerking TEXT;
+ALTER TABLE ledger_message ADD COLUMN accepted_zio BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE ledger_message ADD COLUMN accepted_regulier BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE ledger_message ADD COLUMN rejected BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE ledger_answer (
+    agb TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    answer BYTEA NOT NULL,
+    PRIMARY KEY (agb, message_id)
+);
+CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
+CREATE INDEX forward_outbox_message ON forward_outbox (agb, message_id);
 ",
     },
 ];

@@ -1,0 +1,285 @@
+//! One delivery attempt of one outbox row: render the forwarded message from
+//! the ledger, send it (HTTP POST or spool file), and conclude: mark it
+//! delivered or schedule the next attempt with backoff and full jitter.
+//!
+//! Everything here runs on the server's runtime. Rendering and the spool
+//! write are file work and go to the blocking pool; the POST is async on one
+//! keep-alive connection pool, so a hanging upstream costs a timeout per
+//! attempt, never a thread.
+
+use super::render;
+use super::telemetry::Telemetry;
+use crate::config::{Upstream, Upstreams};
+use crate::model::verdict::Route;
+use crate::sinks::ledger::{LedgerError, LedgerStore, OutboxRow};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use rand::Rng;
+use std::io::{self, Seek, Write};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The request body: a rendered message streamed from its temporary file.
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buf: Box<[u8]>,
+}
+
+impl Body for FileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        use tokio::io::AsyncRead;
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let mut rb = tokio::io::ReadBuf::new(&mut this.buf);
+        match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    return Poll::Ready(Some(Err(io::ErrorKind::UnexpectedEof.into())));
+                }
+                let n = n.min(this.remaining as usize);
+                this.remaining -= n as u64;
+                Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(
+                    &rb.filled()[..n],
+                )))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// What an attempt came to.
+pub(crate) type Attempt = Result<(), String>;
+
+/// Renders, sends and concludes outbox rows.
+pub(crate) struct Delivery {
+    pub store: Arc<dyn LedgerStore>,
+    pub upstreams: Upstreams,
+    pub telemetry: Arc<Telemetry>,
+    client: Client<HttpConnector, FileBody>,
+}
+
+impl Delivery {
+    /// `pool` idle connections are kept per upstream host.
+    pub fn new(
+        store: Arc<dyn LedgerStore>,
+        upstreams: Upstreams,
+        telemetry: Arc<Telemetry>,
+        pool: usize,
+    ) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_millis(upstreams.timeout_ms.max(1))));
+        http.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(pool)
+            .build(http);
+        Self {
+            store,
+            upstreams,
+            telemetry,
+            client,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.upstreams.timeout_ms.max(1))
+    }
+
+    /// How long a claimed row stays ours: rendering and one send take at
+    /// most about the timeout; the margin covers a wait for a send slot.
+    pub fn lease_ms(&self) -> i64 {
+        (self.upstreams.timeout_ms.max(1) as i64).saturating_mul(2) + 30_000
+    }
+
+    pub fn upstream(&self, route: Route) -> &Upstream {
+        match route {
+            Route::Zio => &self.upstreams.zio,
+            _ => &self.upstreams.regulier,
+        }
+    }
+
+    /// Full jitter: uniform in [0, min(max, initial * 2^attempts)].
+    fn backoff_ms(&self, attempts: u32) -> i64 {
+        let cap = self
+            .upstreams
+            .retry_initial_ms
+            .saturating_mul(1u64 << attempts.min(40))
+            .min(self.upstreams.retry_max_ms);
+        rand::rng().random_range(0..=cap) as i64
+    }
+
+    /// One attempt within `timeout`.
+    pub async fn attempt(self: &Arc<Self>, row: &OutboxRow, timeout: Duration) -> Attempt {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(timeout, self.send(row)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "upstream for {}: no answer within {} ms",
+                row.route.as_str(),
+                timeout.as_millis()
+            )),
+        };
+        self.telemetry
+            .attempted(row.route, started.elapsed(), result.is_ok());
+        result
+    }
+
+    async fn send(self: &Arc<Self>, row: &OutboxRow) -> Attempt {
+        match self.upstream(row.route).clone() {
+            Upstream::Http(url) => {
+                let (file, len) = self.blocking(row, |d, row| d.render_to_file(row)).await?;
+                self.post(&url, file, len).await
+            }
+            Upstream::Spool(dir) => {
+                self.blocking(row, move |d, row| {
+                    d.spool(&dir, row).map_err(|e| e.to_string())
+                })
+                .await
+            }
+            Upstream::None => Err(format!(
+                "no upstream is configured for route {}",
+                row.route.as_str()
+            )),
+        }
+    }
+
+    /// Runs file work for `row` on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        row: &OutboxRow,
+        f: impl FnOnce(&Delivery, &OutboxRow) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let (d, row) = (self.clone(), row.clone());
+        tokio::task::spawn_blocking(move || f(&d, &row))
+            .await
+            .map_err(|e| format!("delivery task: {e}"))?
+    }
+
+    fn render_to_file(&self, row: &OutboxRow) -> Result<(std::fs::File, u64), String> {
+        let tmp = |e: io::Error| format!("temporary file: {e}");
+        let mut file = tempfile::tempfile().map_err(tmp)?;
+        render::render(&*self.store, row, io::BufWriter::new(&mut file))
+            .map_err(|e| format!("render: {e}"))?;
+        let len = file.stream_position().map_err(tmp)?;
+        file.rewind().map_err(tmp)?;
+        Ok((file, len))
+    }
+
+    async fn post(&self, url: &str, file: std::fs::File, len: u64) -> Attempt {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| format!("upstream URL {url}: {e}"))?;
+        let req = hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/xml")
+            .header(hyper::header::CONTENT_LENGTH, len)
+            .body(FileBody {
+                file: tokio::fs::File::from_std(file),
+                remaining: len,
+                buf: vec![0; 64 * 1024].into_boxed_slice(),
+            })
+            .map_err(|e| format!("request: {e}"))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| format!("upstream {url}: {e}"))?;
+        let status = resp.status();
+        // Read the (small) answer so the connection can be reused.
+        let _ = resp.into_body().collect().await;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("upstream {url} answered {status}"))
+        }
+    }
+
+    /// `DIR/<afzender>-<identificatie>.xml`: written as `.xml.tmp`, synced,
+    /// renamed, and the directory synced.
+    fn spool(&self, dir: &Path, row: &OutboxRow) -> Result<(), LedgerError> {
+        std::fs::create_dir_all(dir)?;
+        let name = format!("{}-{}.xml", row.agb.as_str(), row.forward_id);
+        let tmp = dir.join(format!("{name}.tmp"));
+        let mut file = std::fs::File::create(&tmp)?;
+        {
+            let mut w = io::BufWriter::new(&mut file);
+            render::render(&*self.store, row, &mut w)?;
+            w.flush()?;
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, dir.join(&name))?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    }
+
+    /// Records the results of attempts: the delivered rows in one
+    /// transaction, each failed one with its next attempt. Returns the ids
+    /// of the rows that were delivered. Blocking (store work).
+    pub fn conclude(&self, results: &[(OutboxRow, Attempt)]) -> Vec<i64> {
+        let now = now_ms();
+        let delivered: Vec<i64> = results
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(row, _)| row.id)
+            .collect();
+        if !delivered.is_empty() {
+            if let Err(e) = self.store.outbox_delivered_many(&delivered, now) {
+                // Sent, not marked: the rows are sent again after their
+                // lease (at least once; the receiver deduplicates by id).
+                tracing::error!(error = %e, rows = delivered.len(), "outbox: cannot mark delivered");
+            }
+        }
+        for (row, r) in results {
+            match r {
+                Ok(()) => {
+                    self.telemetry.delivered(row, now);
+                    tracing::info!(
+                        forward_id = %row.forward_id, route = row.route.as_str(), lines = row.lines,
+                        "forwarded"
+                    );
+                }
+                Err(why) => {
+                    let next = now + self.backoff_ms(row.attempts);
+                    tracing::warn!(
+                        forward_id = %row.forward_id, attempts = row.attempts + 1, error = %why,
+                        "forwarding failed, will retry"
+                    );
+                    if let Err(e) = self.store.outbox_retry(row.id, next, why) {
+                        tracing::error!(error = %e, id = row.id, "outbox: cannot schedule retry");
+                    }
+                }
+            }
+        }
+        delivered
+    }
+}

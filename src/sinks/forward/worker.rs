@@ -1,0 +1,194 @@
+//! The delivery worker: a task on the server's runtime that takes due outbox
+//! rows and delivers them, many at once.
+//!
+//! - It wakes when a request committed new rows ([`super::Forwarder::queued`]),
+//!   when an attempt finished, and every `poll_interval` (for retries that
+//!   came due), so a backlog drains at the upstreams' speed, not at a poll rate.
+//! - It claims at most as many rows as it has free send slots, each for a
+//!   lease; up to `concurrency` sends run per route at once, so a hanging
+//!   ZIO upstream never holds up the REGULIER one.
+//! - Results are concluded in batches: the delivered rows of a batch are
+//!   marked in one transaction.
+
+use super::deliver::{now_ms, Attempt, Delivery};
+use crate::model::verdict::Route;
+use crate::sinks::ledger::{ClaimScope, OutboxRow};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// How the worker runs.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerOptions {
+    /// Sleep when nothing is due (retries come due by the clock).
+    pub poll_interval: Duration,
+    /// Sends at once per route.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(500),
+            concurrency: 16,
+        }
+    }
+}
+
+/// The running worker. [`Worker::stop`] lets the sends in progress finish
+/// (each bounded by the upstream timeout) and returns.
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Worker {
+    pub(crate) fn spawn(
+        delivery: Arc<Delivery>,
+        wake: Arc<Notify>,
+        options: WorkerOptions,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let task = runtime.spawn(run(delivery, wake, options, stopped));
+        Self {
+            stop,
+            task: Some(task),
+            runtime,
+        }
+    }
+
+    /// Stops the worker and waits for it (from outside the runtime).
+    pub fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = self.runtime.block_on(t);
+        }
+    }
+
+    /// Stops the worker and waits for it (from inside the runtime).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn run(
+    d: Arc<Delivery>,
+    wake: Arc<Notify>,
+    options: WorkerOptions,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let per_route = options.concurrency.max(1);
+    let zio = Arc::new(Semaphore::new(per_route));
+    let regulier = Arc::new(Semaphore::new(per_route));
+    // Rows claimed and not yet concluded: sending or waiting for a slot.
+    let claimed = Arc::new(Semaphore::new(per_route * 4));
+    let (done_tx, done_rx) = mpsc::channel::<(OutboxRow, Attempt)>(per_route * 8);
+    let concluder = tokio::spawn(conclude(d.clone(), done_rx, wake.clone()));
+    let mut sends = JoinSet::new();
+    refresh_backlog(&d).await;
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        let free = claimed.available_permits();
+        let rows = if free == 0 {
+            Vec::new()
+        } else {
+            claim(&d, free).await
+        };
+        let full = !rows.is_empty() && rows.len() == free;
+        for row in rows {
+            let Ok(slot) = claimed.clone().try_acquire_owned() else {
+                break;
+            };
+            let lane = match row.route {
+                Route::Zio => zio.clone(),
+                _ => regulier.clone(),
+            };
+            let (d, done) = (d.clone(), done_tx.clone());
+            sends.spawn(async move {
+                let _slot = slot;
+                let Ok(_lane) = lane.acquire_owned().await else {
+                    return;
+                };
+                let result = d.attempt(&row, d.timeout()).await;
+                let _ = done.send((row, result)).await;
+            });
+        }
+        while sends.try_join_next().is_some() {}
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(options.poll_interval) => refresh_backlog(&d).await,
+            _ = stopped.changed() => {}
+        }
+    }
+    while sends.join_next().await.is_some() {}
+    drop(done_tx);
+    let _ = concluder.await;
+}
+
+async fn claim(d: &Arc<Delivery>, limit: usize) -> Vec<OutboxRow> {
+    let dd = d.clone();
+    let claimed = tokio::task::spawn_blocking(move || {
+        dd.store.outbox_claim(
+            ClaimScope::Due {
+                limit: limit as u32,
+            },
+            now_ms(),
+            dd.lease_ms(),
+        )
+    })
+    .await;
+    match claimed {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "outbox worker: cannot claim rows");
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "outbox worker: claim task failed");
+            Vec::new()
+        }
+    }
+}
+
+/// Concludes finished attempts in batches: whatever has arrived is marked in
+/// one go, then the worker is woken for the slots that freed up.
+async fn conclude(
+    d: Arc<Delivery>,
+    mut done: mpsc::Receiver<(OutboxRow, Attempt)>,
+    wake: Arc<Notify>,
+) {
+    let mut batch = Vec::new();
+    while done.recv_many(&mut batch, 256).await > 0 {
+        let results = std::mem::take(&mut batch);
+        let dd = d.clone();
+        let _ = tokio::task::spawn_blocking(move || dd.conclude(&results)).await;
+        wake.notify_one();
+    }
+}
+
+async fn refresh_backlog(d: &Arc<Delivery>) {
+    let dd = d.clone();
+    let counted = tokio::task::spawn_blocking(move || dd.store.outbox_backlog()).await;
+    match counted {
+        Ok(Ok((pending, oldest))) => d.telemetry.backlog(pending, oldest, now_ms()),
+        Ok(Err(e)) => tracing::warn!(error = %e, "outbox: cannot count pending rows"),
+        Err(_) => {}
+    }
+}
