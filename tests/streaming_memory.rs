@@ -70,7 +70,7 @@ fn peak_for(lines: u64) -> usize {
 
 #[test]
 fn peak_memory_does_not_grow_with_the_batch() {
-    // Both sizes spill the reference table to disk (it holds 50,000 in memory).
+    // Both sizes spill the reference table to disk (it holds 14,000 in memory).
     let small = peak_for(60_000);
     let large = peak_for(600_000);
     eprintln!("peak heap: 60,000 lines {small} bytes; 600,000 lines {large} bytes");

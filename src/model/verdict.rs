@@ -50,6 +50,36 @@ impl LineVerdict {
     pub fn accepted(&self) -> bool {
         self.route != Route::Afgewezen
     }
+
+    /// What the answer shows of this line.
+    pub fn view(&self) -> LineView<'_> {
+        LineView {
+            referentie: self.prestatie.referentie.as_str(),
+            bsn: self.bsn.as_str(),
+            route: self.route,
+            product_code: self.product_code.as_str(),
+            oorspronkelijke_product_code: self
+                .oorspronkelijke_product_code
+                .as_ref()
+                .map(|c| c.as_str()),
+            codes: &self.codes,
+        }
+    }
+}
+
+/// The part of a [`LineVerdict`] the answer shows, borrowed (from a verdict
+/// or straight from the check's spool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineView<'a> {
+    pub referentie: &'a str,
+    pub bsn: &'a str,
+    pub route: Route,
+    /// The code as forwarded (after a remap).
+    pub product_code: &'a str,
+    /// The declared code when it was remapped.
+    pub oorspronkelijke_product_code: Option<&'a str>,
+    /// Sorted, without duplicates.
+    pub codes: &'a [Retourcode],
 }
 
 /// A message-level retourcode with what we know of where and why.

@@ -3,7 +3,7 @@
 //! the schema as it goes, so every structural error names its element path and
 //! line:column.
 
-use super::xml::{Attributes, Fault, Node, Pos, XmlError, XmlPull, MAX_VALUE_BYTES};
+use super::xml::{Attributes, Fault, NodeRef, Pos, XmlError, XmlPull, MAX_VALUE_BYTES};
 use crate::model::declaration::{BerichtId, Client, Header, Prestatie, Totalen, NS_DECLARATIE};
 use crate::types::{
     parse_besluitnummer, parse_boolean, parse_datum, parse_digits, AgbCode, Brin, Bsn, DebetCredit,
@@ -19,11 +19,31 @@ enum Stage {
     Done,
 }
 
+/// One step of the element path: the name and, for repeated elements, the
+/// 1-based index (`Client[3]`). Formatted only when an error names it.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    name: &'static str,
+    index: Option<u64>,
+}
+
+impl std::fmt::Display for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(n) => write!(f, "{}[{n}]", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
 pub struct DeclaratieReader<R: BufRead> {
     xml: XmlPull<R>,
-    path: Vec<String>,
+    path: Vec<Segment>,
     clients: u64,
     stage: Stage,
+    /// A value's text pieces and its collapsed form, reused for every value.
+    raw: String,
+    value: String,
 }
 
 impl<R: BufRead> DeclaratieReader<R> {
@@ -34,6 +54,8 @@ impl<R: BufRead> DeclaratieReader<R> {
             path: Vec::with_capacity(8),
             clients: 0,
             stage: Stage::Header,
+            raw: String::new(),
+            value: String::new(),
         }
     }
 
@@ -116,8 +138,8 @@ impl<R: BufRead> DeclaratieReader<R> {
         let totaal_credit = self.typed("TotaalCredit", "Bedrag", |s| parse_digits(s, 8))?;
         self.close()?;
         self.close()?;
-        match self.xml.next_node()? {
-            Node::Eof => {}
+        match self.xml.next_ref()? {
+            NodeRef::Eof => {}
             other => unreachable!("xml layer reports content after the root: {other:?}"),
         }
         self.stage = Stage::Done;
@@ -134,8 +156,8 @@ impl<R: BufRead> DeclaratieReader<R> {
     /// report; returns that later error, if any.
     pub fn drain(&mut self) -> Option<XmlError> {
         loop {
-            match self.xml.next_node() {
-                Ok(Node::Eof) => return None,
+            match self.xml.next_ref() {
+                Ok(NodeRef::Eof) => return None,
                 Ok(_) => {}
                 Err(XmlError::Input {
                     fault: Fault::Schema,
@@ -198,10 +220,10 @@ impl<R: BufRead> DeclaratieReader<R> {
     // ---- structure ----------------------------------------------------------
 
     fn path_with(&self, child: &str) -> String {
+        use std::fmt::Write;
         let mut s = String::new();
         for p in &self.path {
-            s.push('/');
-            s.push_str(p);
+            let _ = write!(s, "/{p}");
         }
         if !child.is_empty() {
             s.push('/');
@@ -219,11 +241,11 @@ impl<R: BufRead> DeclaratieReader<R> {
     fn skip_whitespace(&mut self) -> Result<(), XmlError> {
         loop {
             match self.xml.peek()? {
-                Node::Text(t) if t.trim().is_empty() => {
-                    self.xml.next_node()?;
+                NodeRef::Text(t) if t.trim().is_empty() => {
+                    self.xml.next_ref()?;
                 }
-                Node::Text(_) => {
-                    self.xml.next_node()?;
+                NodeRef::Text(_) => {
+                    self.xml.next_ref()?;
                     return Err(self.schema_error("text is not allowed here", ""));
                 }
                 _ => return Ok(()),
@@ -235,57 +257,64 @@ impl<R: BufRead> DeclaratieReader<R> {
     fn next_is(&mut self, name: &str) -> Result<bool, XmlError> {
         self.skip_whitespace()?;
         Ok(
-            matches!(self.xml.peek()?, Node::Start { local, ns } if local == name && ns == NS_DECLARATIE),
+            matches!(self.xml.peek()?, NodeRef::Start { local, ns } if local == name && ns == NS_DECLARATIE),
         )
     }
 
     fn open(&mut self, name: &'static str) -> Result<(), XmlError> {
-        self.open_as(name, name.to_owned())
+        self.open_as(Segment { name, index: None })
     }
 
     fn open_indexed(&mut self, name: &'static str, n: u64) -> Result<(), XmlError> {
-        self.open_as(name, format!("{name}[{n}]"))
+        self.open_as(Segment {
+            name,
+            index: Some(n),
+        })
     }
 
-    fn open_as(&mut self, name: &'static str, segment: String) -> Result<(), XmlError> {
+    fn open_as(&mut self, segment: Segment) -> Result<(), XmlError> {
         self.skip_whitespace()?;
-        match self.xml.next_node()? {
-            Node::Start { local, ns } if local == name && ns == NS_DECLARATIE => {
+        let name = segment.name;
+        let (local, ns) = match self.xml.next_ref()? {
+            NodeRef::Start { local, ns } if local == name && ns == NS_DECLARATIE => {
                 self.path.push(segment);
-                Ok(())
+                return Ok(());
             }
-            Node::Start { local, ns } if local == name => Err(self.schema_error(
+            NodeRef::Start { local, ns } => (local.to_owned(), ns.to_owned()),
+            NodeRef::End | NodeRef::Eof => {
+                return Err(self.schema_error(format!("missing element {name}"), name))
+            }
+            NodeRef::Text(_) => unreachable!("skip_whitespace returned on text"),
+        };
+        if local == name {
+            Err(self.schema_error(
                 format!("element {local} is in namespace `{ns}`, expected `{NS_DECLARATIE}`"),
-                &segment,
-            )),
-            Node::Start { local, .. } => Err(self.schema_error(
+                &segment.to_string(),
+            ))
+        } else {
+            Err(self.schema_error(
                 format!("unexpected element {local}: expected {name}"),
                 &local,
-            )),
-            Node::End | Node::Eof => {
-                Err(self.schema_error(format!("missing element {name}"), name))
-            }
-            Node::Text(_) => unreachable!("skip_whitespace returned on text"),
+            ))
         }
     }
 
     fn close(&mut self) -> Result<(), XmlError> {
         self.skip_whitespace()?;
-        match self.xml.next_node()? {
-            Node::End => {
+        let (local, ns) = match self.xml.next_ref()? {
+            NodeRef::End => {
                 self.path.pop();
-                Ok(())
+                return Ok(());
             }
-            Node::Start { local, ns } => {
-                let what = if ns == NS_DECLARATIE {
-                    format!("unexpected element {local}")
-                } else {
-                    format!("unexpected element {local} in namespace `{ns}`")
-                };
-                Err(self.schema_error(what, &local))
-            }
+            NodeRef::Start { local, ns } => (local.to_owned(), ns.to_owned()),
             other => unreachable!("xml layer cannot give {other:?} inside an element"),
-        }
+        };
+        let what = if ns == NS_DECLARATIE {
+            format!("unexpected element {local}")
+        } else {
+            format!("unexpected element {local} in namespace `{ns}`")
+        };
+        Err(self.schema_error(what, &local))
     }
 
     /// A simple element's value, whitespace collapsed, parsed by `parse`.
@@ -297,29 +326,36 @@ impl<R: BufRead> DeclaratieReader<R> {
     ) -> Result<T, XmlError> {
         self.open(name)?;
         let start: Pos = self.xml.node_pos();
-        let mut raw = String::new();
+        self.raw.clear();
         loop {
-            match self.xml.next_node()? {
-                Node::Text(t) => {
-                    if raw.len() + t.len() > MAX_VALUE_BYTES {
+            match self.xml.next_ref()? {
+                NodeRef::Text(t) => {
+                    if self.raw.len() + t.len() > MAX_VALUE_BYTES {
                         return Err(self.schema_error(format!("value of {name} is too long"), ""));
                     }
-                    raw.push_str(&t);
+                    self.raw.push_str(t);
                 }
-                Node::End => break,
-                Node::Start { local, .. } => {
+                NodeRef::End => break,
+                NodeRef::Start { local, .. } => {
+                    let local = local.to_owned();
                     return Err(self.schema_error(
                         format!("{name} holds a value, not element {local}"),
                         &local,
-                    ))
+                    ));
                 }
-                Node::Eof => unreachable!("xml layer reports unclosed elements"),
+                NodeRef::Eof => unreachable!("xml layer reports unclosed elements"),
             }
         }
-        let value = collapse(&raw);
-        let result = parse(&value).ok_or_else(|| XmlError::Input {
+        // Most values have no whitespace to collapse: parsed as they stand.
+        let value = if self.raw.bytes().any(is_xml_space) {
+            collapse_into(&self.raw, &mut self.value);
+            &self.value
+        } else {
+            &self.raw
+        };
+        let result = parse(value).ok_or_else(|| XmlError::Input {
             fault: Fault::Schema,
-            message: format!("`{}` is not a valid {what}", shorten(&value)),
+            message: format!("`{}` is not a valid {what}", shorten(value)),
             pos: start,
             path: self.path_with(""),
         });
@@ -328,16 +364,19 @@ impl<R: BufRead> DeclaratieReader<R> {
     }
 }
 
-/// XSD `xs:token` whitespace collapse.
-fn collapse(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// XSD `xs:token` whitespace collapse, into `out`.
+fn collapse_into(s: &str, out: &mut String) {
+    out.clear();
     for word in s.split([' ', '\t', '\n', '\r']).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
     }
-    out
 }
 
 fn shorten(s: &str) -> String {

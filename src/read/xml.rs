@@ -148,14 +148,14 @@ impl<R: BufRead> BufRead for CountingReader<R> {
     fn consume(&mut self, amt: usize) {
         if let Ok(buf) = self.inner.fill_buf() {
             let c = &self.counters;
-            let base = c.consumed.get();
-            for (i, _) in buf[..amt.min(buf.len())]
-                .iter()
-                .enumerate()
-                .filter(|(_, &b)| b == b'\n')
-            {
-                c.line.set(c.line.get() + 1);
-                c.line_start.set(base + i as u64 + 1);
+            let chunk = &buf[..amt.min(buf.len())];
+            // Counted in one sweep (vectorised), the last newline found from
+            // the end: no per-byte bookkeeping.
+            let n = chunk.iter().filter(|&&b| b == b'\n').count();
+            if n > 0 {
+                let last = chunk.iter().rposition(|&b| b == b'\n').expect("counted");
+                c.line.set(c.line.get() + n as u64);
+                c.line_start.set(c.consumed.get() + last as u64 + 1);
             }
         }
         self.inner.consume(amt);
@@ -179,6 +179,37 @@ pub enum Node {
     Eof,
 }
 
+/// A [`Node`] borrowed from the reader: valid until the next call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRef<'a> {
+    Start { local: &'a str, ns: &'a str },
+    End,
+    Text(&'a str),
+    Eof,
+}
+
+impl NodeRef<'_> {
+    pub fn to_node(self) -> Node {
+        match self {
+            NodeRef::Start { local, ns } => Node::Start {
+                local: local.to_owned(),
+                ns: ns.to_owned(),
+            },
+            NodeRef::End => Node::End,
+            NodeRef::Text(t) => Node::Text(t.to_owned()),
+            NodeRef::Eof => Node::Eof,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Start,
+    End,
+    Text,
+    Eof,
+}
+
 /// How to treat attributes on elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attributes {
@@ -199,7 +230,13 @@ pub struct XmlPull<R: BufRead> {
     seen_root: bool,
     /// Where the event returned last started.
     event_pos: Pos,
-    peeked: Option<Node>,
+    /// The node read last (returned or peeked), in buffers reused for every
+    /// node: reading allocates nothing once they have grown.
+    kind: Kind,
+    local: String,
+    ns: String,
+    text: String,
+    peeked: bool,
     peeked_pos: Pos,
 }
 
@@ -242,7 +279,11 @@ impl<R: BufRead> XmlPull<R> {
             root_done: false,
             seen_root: false,
             event_pos: Pos::default(),
-            peeked: None,
+            kind: Kind::Eof,
+            local: String::new(),
+            ns: String::new(),
+            text: String::new(),
+            peeked: false,
             peeked_pos: Pos::default(),
         }
     }
@@ -272,28 +313,49 @@ impl<R: BufRead> XmlPull<R> {
     }
 
     /// Looks at the next node without taking it.
-    pub fn peek(&mut self) -> Result<&Node, XmlError> {
-        if self.peeked.is_none() {
+    pub fn peek(&mut self) -> Result<NodeRef<'_>, XmlError> {
+        if !self.peeked {
             let saved = self.event_pos;
-            let node = self.read_node()?;
+            self.read_node()?;
             self.peeked_pos = self.event_pos;
             self.event_pos = saved;
-            self.peeked = Some(node);
+            self.peeked = true;
         }
-        Ok(self.peeked.as_ref().expect("just filled"))
+        Ok(self.current())
     }
 
-    /// The next element start, end, text or the end of the document. Comments,
-    /// processing instructions and the XML declaration are handled here.
-    pub fn next_node(&mut self) -> Result<Node, XmlError> {
-        if let Some(n) = self.peeked.take() {
+    /// The next element start, end, text or the end of the document, borrowed.
+    /// Comments, processing instructions and the XML declaration are handled
+    /// here.
+    pub fn next_ref(&mut self) -> Result<NodeRef<'_>, XmlError> {
+        if self.peeked {
+            self.peeked = false;
             self.event_pos = self.peeked_pos;
-            return Ok(n);
+        } else {
+            self.read_node()?;
         }
-        self.read_node()
+        Ok(self.current())
     }
 
-    fn read_node(&mut self) -> Result<Node, XmlError> {
+    /// [`XmlPull::next_ref`], owned.
+    pub fn next_node(&mut self) -> Result<Node, XmlError> {
+        self.next_ref().map(NodeRef::to_node)
+    }
+
+    fn current(&self) -> NodeRef<'_> {
+        match self.kind {
+            Kind::Start => NodeRef::Start {
+                local: &self.local,
+                ns: &self.ns,
+            },
+            Kind::End => NodeRef::End,
+            Kind::Text => NodeRef::Text(&self.text),
+            Kind::Eof => NodeRef::Eof,
+        }
+    }
+
+    /// Reads the next node into `kind` and the reused buffers.
+    fn read_node(&mut self) -> Result<(), XmlError> {
         // Once the input was cut off, quick-xml would report a plain end of
         // input; keep reporting why it was cut off instead.
         if self.counters.refused.get().is_some() {
@@ -302,25 +364,23 @@ impl<R: BufRead> XmlPull<R> {
         }
         loop {
             self.buf.clear();
-            let c = &self.counters;
-            c.event_start.set(c.consumed.get());
-            self.event_pos = self.here();
-            let counters = self.counters.clone();
+            let counters = &*self.counters;
+            counters.event_start.set(counters.consumed.get());
+            self.event_pos = position(counters);
             let event_pos = self.event_pos;
-            let event = self.reader.read_resolved_event_into(&mut self.buf);
-            let (res, event) = match event {
-                Ok(x) => x,
-                Err(e) => return Err(convert(&counters, event_pos, e)),
+            let event = match self.reader.read_event_into(&mut self.buf) {
+                Ok(e) => e,
+                Err(e) => return Err(convert(counters, event_pos, e)),
             };
             match event {
                 Event::Decl(d) => {
                     if let Some(enc) = d.encoding() {
-                        let enc = enc.map_err(|e| malformed(&counters, e.to_string()))?;
+                        let enc = enc.map_err(|e| malformed(counters, e.to_string()))?;
                         if !enc.eq_ignore_ascii_case(b"utf-8")
                             && !enc.eq_ignore_ascii_case(b"us-ascii")
                         {
                             return Err(malformed(
-                                &counters,
+                                counters,
                                 format!(
                                     "encoding {} is not supported: send UTF-8",
                                     String::from_utf8_lossy(&enc)
@@ -340,18 +400,20 @@ impl<R: BufRead> XmlPull<R> {
                 Event::Comment(_) | Event::PI(_) => {}
                 Event::Start(e) => {
                     if self.root_done {
-                        return Err(malformed(&counters, "a second root element".into()));
+                        return Err(malformed(counters, "a second root element".into()));
                     }
                     self.seen_root = true;
                     self.depth += 1;
-                    let ns = match res {
+                    let (res, local) = self.reader.resolve_element(e.name());
+                    self.ns.clear();
+                    match res {
                         ResolveResult::Bound(ns) => {
-                            String::from_utf8_lossy(ns.as_ref()).into_owned()
+                            self.ns.push_str(&String::from_utf8_lossy(ns.as_ref()))
                         }
-                        ResolveResult::Unbound => String::new(),
+                        ResolveResult::Unbound => {}
                         ResolveResult::Unknown(p) => {
                             return Err(malformed(
-                                &counters,
+                                counters,
                                 format!(
                                     "namespace prefix `{}` is not declared",
                                     String::from_utf8_lossy(&p)
@@ -359,11 +421,12 @@ impl<R: BufRead> XmlPull<R> {
                             ))
                         }
                     };
-                    let local = std::str::from_utf8(e.local_name().as_ref())
-                        .map_err(|_| malformed(&counters, "element name is not UTF-8".into()))?
-                        .to_owned();
+                    let local = std::str::from_utf8(local.into_inner())
+                        .map_err(|_| malformed(counters, "element name is not UTF-8".into()))?;
+                    self.local.clear();
+                    self.local.push_str(local);
                     for attr in e.attributes() {
-                        let attr = attr.map_err(|err| malformed(&counters, err.to_string()))?;
+                        let attr = attr.map_err(|err| malformed(counters, err.to_string()))?;
                         let key = attr.key;
                         if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
                             continue;
@@ -371,7 +434,7 @@ impl<R: BufRead> XmlPull<R> {
                         let (ans, alocal) = self.reader.resolve_attribute(key);
                         if let ResolveResult::Unknown(p) = ans {
                             return Err(malformed(
-                                &counters,
+                                counters,
                                 format!(
                                     "namespace prefix `{}` is not declared",
                                     String::from_utf8_lossy(&p)
@@ -390,59 +453,64 @@ impl<R: BufRead> XmlPull<R> {
                             return Err(XmlError::Input {
                                 fault: Fault::Schema,
                                 message: format!(
-                                    "attribute `{}` is not allowed on `{local}`",
-                                    String::from_utf8_lossy(alocal.as_ref())
+                                    "attribute `{}` is not allowed on `{}`",
+                                    String::from_utf8_lossy(alocal.as_ref()),
+                                    self.local
                                 ),
                                 pos: event_pos,
                                 path: String::new(),
                             });
                         }
                     }
-                    return Ok(Node::Start { local, ns });
+                    self.kind = Kind::Start;
+                    return Ok(());
                 }
                 Event::End(_) => {
                     self.depth -= 1;
                     if self.depth == 0 {
                         self.root_done = true;
                     }
-                    return Ok(Node::End);
+                    self.kind = Kind::End;
+                    return Ok(());
                 }
                 Event::Empty(_) => unreachable!("expand_empty_elements is on"),
                 Event::Text(t) => {
                     let text = t
                         .unescape()
-                        .map_err(|e| malformed(&counters, e.to_string()))?;
+                        .map_err(|e| malformed(counters, e.to_string()))?;
                     if self.depth == 0 {
                         if text.trim().is_empty() {
                             continue;
                         }
-                        return Err(malformed(&counters, "text outside the root element".into()));
+                        return Err(malformed(counters, "text outside the root element".into()));
                     }
-                    return Ok(Node::Text(text.into_owned()));
+                    self.text.clear();
+                    self.text.push_str(&text);
+                    self.kind = Kind::Text;
+                    return Ok(());
                 }
                 Event::CData(t) => {
                     if self.depth == 0 {
-                        return Err(malformed(
-                            &counters,
-                            "CDATA outside the root element".into(),
-                        ));
+                        return Err(malformed(counters, "CDATA outside the root element".into()));
                     }
-                    let text = t
-                        .decode()
-                        .map_err(|e| malformed(&counters, e.to_string()))?;
-                    return Ok(Node::Text(text.into_owned()));
+                    let text = t.decode().map_err(|e| malformed(counters, e.to_string()))?;
+                    self.text.clear();
+                    self.text.push_str(&text);
+                    self.kind = Kind::Text;
+                    return Ok(());
                 }
                 Event::Eof => {
                     if self.depth > 0 {
                         return Err(malformed(
-                            &counters,
+                            counters,
                             "unexpected end of input: element not closed".into(),
                         ));
                     }
                     if !self.seen_root {
-                        return Err(malformed(&counters, "no root element".into()));
+                        return Err(malformed(counters, "no root element".into()));
                     }
-                    return Ok(Node::Eof);
+                    self.kind = Kind::Eof;
+                    return Ok(());
                 }
             }
         }

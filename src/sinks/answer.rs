@@ -2,10 +2,11 @@
 //! first, then the line verdicts straight from the spool, then the totals.
 //! XML valid against `schemas/retour.xsd`, or the spec's JSON form.
 
+use crate::check::spool::SpoolReader;
 use crate::check::Outcome;
 use crate::config::Config;
 use crate::model::declaration::{BerichtId, NS_RETOUR};
-use crate::model::verdict::{AnswerTotals, LineVerdict, MessageCode, Verwerking};
+use crate::model::verdict::{AnswerTotals, LineVerdict, LineView, MessageCode, Verwerking};
 use crate::types::{AgbCode, Datum, ZorgkantoorCode};
 use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,49 @@ pub enum Format {
     Json,
 }
 
+/// Where the answer's lines come from, one borrowed line at a time: the
+/// check's spool ([`SpoolReader`]), or verdicts in memory ([`Verdicts`]).
+pub trait LineSource {
+    fn next_line(&mut self) -> io::Result<Option<LineView<'_>>>;
+}
+
+impl LineSource for SpoolReader {
+    fn next_line(&mut self) -> io::Result<Option<LineView<'_>>> {
+        self.next_view()
+    }
+}
+
+/// No lines (a message rejected whole).
+pub struct NoLines;
+
+impl LineSource for NoLines {
+    fn next_line(&mut self) -> io::Result<Option<LineView<'_>>> {
+        Ok(None)
+    }
+}
+
+/// Verdicts from an iterator, as a [`LineSource`].
+pub struct Verdicts<I> {
+    iter: I,
+    current: Option<LineVerdict>,
+}
+
+impl<I: Iterator<Item = io::Result<LineVerdict>>> Verdicts<I> {
+    pub fn new(iter: I) -> Self {
+        Self {
+            iter,
+            current: None,
+        }
+    }
+}
+
+impl<I: Iterator<Item = io::Result<LineVerdict>>> LineSource for Verdicts<I> {
+    fn next_line(&mut self) -> io::Result<Option<LineView<'_>>> {
+        self.current = self.iter.next().transpose()?;
+        Ok(self.current.as_ref().map(LineVerdict::view))
+    }
+}
+
 /// Writes a whole answer. `lines` is consumed lazily; it must yield nothing
 /// when message codes apply.
 pub fn write_answer<W: Write>(
@@ -36,6 +80,17 @@ pub fn write_answer<W: Write>(
     out: W,
     head: &AnswerHead<'_>,
     lines: impl Iterator<Item = io::Result<LineVerdict>>,
+    totals: &AnswerTotals,
+) -> io::Result<()> {
+    write_answer_from(format, out, head, &mut Verdicts::new(lines), totals)
+}
+
+/// [`write_answer`] with the lines from any [`LineSource`].
+pub fn write_answer_from<W: Write>(
+    format: Format,
+    out: W,
+    head: &AnswerHead<'_>,
+    lines: &mut dyn LineSource,
     totals: &AnswerTotals,
 ) -> io::Result<()> {
     match format {
@@ -74,18 +129,32 @@ pub fn write_outcome<W: Write>(
         message_codes: &codes,
     };
     let totals = outcome.totals;
-    let lines = outcome.lines.iter()?.filter(move |_| !whole);
-    write_answer(format, out, &head, lines, &totals)
+    if whole {
+        write_answer_from(format, out, &head, &mut NoLines, &totals)
+    } else {
+        let mut lines = outcome.lines.reader()?;
+        write_answer_from(format, out, &head, &mut lines, &totals)
+    }
 }
 
+const SPACES: &[u8] = b"                ";
+
+/// `<name>value</name>` on its own line, indented, the value escaped.
 fn el<W: Write>(w: &mut W, indent: usize, name: &str, value: &str) -> io::Result<()> {
-    writeln!(w, "{:indent$}<{name}>{}</{name}>", "", escape(value))
+    w.write_all(&SPACES[..indent])?;
+    w.write_all(b"<")?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(b">")?;
+    w.write_all(escape(value).as_bytes())?;
+    w.write_all(b"</")?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(b">\n")
 }
 
 fn write_xml<W: Write>(
     mut w: W,
     head: &AnswerHead<'_>,
-    lines: impl Iterator<Item = io::Result<LineVerdict>>,
+    lines: &mut dyn LineSource,
     totals: &AnswerTotals,
 ) -> io::Result<()> {
     writeln!(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
@@ -121,37 +190,31 @@ fn write_xml<W: Write>(
         writeln!(w, "  </Retourcodes>")?;
     }
     let mut opened = false;
-    for v in lines {
-        let v = v?;
+    while let Some(v) = lines.next_line()? {
         if !opened {
-            writeln!(w, "  <Prestaties>")?;
+            w.write_all(b"  <Prestaties>\n")?;
             opened = true;
         }
-        writeln!(w, "    <Prestatie>")?;
-        el(
-            &mut w,
-            6,
-            "ReferentieNummer",
-            v.prestatie.referentie.as_str(),
-        )?;
-        el(&mut w, 6, "Bsn", v.bsn.as_str())?;
+        w.write_all(b"    <Prestatie>\n")?;
+        el(&mut w, 6, "ReferentieNummer", v.referentie)?;
+        el(&mut w, 6, "Bsn", v.bsn)?;
         el(&mut w, 6, "Route", v.route.as_str())?;
-        el(&mut w, 6, "ProductCode", v.product_code.as_str())?;
-        if let Some(o) = &v.oorspronkelijke_product_code {
-            el(&mut w, 6, "OorspronkelijkeProductCode", o.as_str())?;
+        el(&mut w, 6, "ProductCode", v.product_code)?;
+        if let Some(o) = v.oorspronkelijke_product_code {
+            el(&mut w, 6, "OorspronkelijkeProductCode", o)?;
         }
         if !v.codes.is_empty() {
-            writeln!(w, "      <Retourcodes>")?;
-            for c in &v.codes {
-                writeln!(w, "        <Retourcode>")?;
+            w.write_all(b"      <Retourcodes>\n")?;
+            for c in v.codes {
+                w.write_all(b"        <Retourcode>\n")?;
                 el(&mut w, 10, "Code", c.code())?;
                 el(&mut w, 10, "Omschrijving", c.omschrijving())?;
                 el(&mut w, 10, "Ernst", c.ernst().as_str())?;
-                writeln!(w, "        </Retourcode>")?;
+                w.write_all(b"        </Retourcode>\n")?;
             }
-            writeln!(w, "      </Retourcodes>")?;
+            w.write_all(b"      </Retourcodes>\n")?;
         }
-        writeln!(w, "    </Prestatie>")?;
+        w.write_all(b"    </Prestatie>\n")?;
     }
     if opened {
         writeln!(w, "  </Prestaties>")?;
@@ -189,7 +252,7 @@ fn write_xml<W: Write>(
 fn write_json<W: Write>(
     mut w: W,
     head: &AnswerHead<'_>,
-    lines: impl Iterator<Item = io::Result<LineVerdict>>,
+    lines: &mut dyn LineSource,
     totals: &AnswerTotals,
 ) -> io::Result<()> {
     let codes: Vec<_> = head
@@ -211,27 +274,40 @@ fn write_json<W: Write>(
         json!(head.ontvanger.map(|a| a.as_str())),
         serde_json::Value::Array(codes),
     )?;
-    for (i, v) in lines.enumerate() {
-        let v = v?;
-        if i > 0 {
+    let mut first = true;
+    while let Some(v) = lines.next_line()? {
+        if !first {
             w.write_all(b",")?;
         }
-        let codes: Vec<_> = v
-            .codes
-            .iter()
-            .map(|c| json!({"code": c.code(), "omschrijving": c.omschrijving(), "ernst": c.ernst().as_str()}))
-            .collect();
-        serde_json::to_writer(
-            &mut w,
-            &json!({
-                "referentie_nummer": v.prestatie.referentie.as_str(),
-                "bsn": v.bsn.as_str(),
-                "route": v.route.as_str(),
-                "product_code": v.product_code.as_str(),
-                "oorspronkelijke_product_code": v.oorspronkelijke_product_code.as_ref().map(|c| c.as_str()),
-                "retourcodes": codes,
-            }),
-        )?;
+        first = false;
+        // The keys in serde_json's order (sorted), as the object form had them.
+        w.write_all(b"{\"bsn\":")?;
+        json_str(&mut w, v.bsn)?;
+        w.write_all(b",\"oorspronkelijke_product_code\":")?;
+        match v.oorspronkelijke_product_code {
+            Some(o) => json_str(&mut w, o)?,
+            None => w.write_all(b"null")?,
+        }
+        w.write_all(b",\"product_code\":")?;
+        json_str(&mut w, v.product_code)?;
+        w.write_all(b",\"referentie_nummer\":")?;
+        json_str(&mut w, v.referentie)?;
+        w.write_all(b",\"retourcodes\":[")?;
+        for (i, c) in v.codes.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            w.write_all(b"{\"code\":")?;
+            json_str(&mut w, c.code())?;
+            w.write_all(b",\"ernst\":")?;
+            json_str(&mut w, c.ernst().as_str())?;
+            w.write_all(b",\"omschrijving\":")?;
+            json_str(&mut w, c.omschrijving())?;
+            w.write_all(b"}")?;
+        }
+        w.write_all(b"],\"route\":")?;
+        json_str(&mut w, v.route.as_str())?;
+        w.write_all(b"}")?;
     }
     write!(
         w,
@@ -315,5 +391,62 @@ impl StoredAnswer {
         };
         let lines = self.lines.iter().cloned().map(Ok);
         write_answer(format, out, &head, lines, &self.totals)
+    }
+}
+
+/// A JSON string exactly as serde_json writes it: `"` and `\` escaped,
+/// control characters as `\n`-style or `\u00XX` escapes, the rest as is.
+fn json_str<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    w.write_all(b"\"")?;
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 0xf) as usize],
+            ],
+            _ => continue,
+        };
+        w.write_all(&b[start..i])?;
+        w.write_all(esc)?;
+        start = i + 1;
+    }
+    w.write_all(&b[start..])?;
+    w.write_all(b"\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_match_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "a \"quoted\" \\ back/slash",
+            "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}",
+            "één € ✓",
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, s).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
     }
 }
