@@ -801,25 +801,26 @@ async fn accepted_lines_reach_a_spool_upstream() {
     let (fz, fr) = (files(&zio), files(&regulier));
     assert_eq!(fz.len(), 1, "{fz:?}");
     assert_eq!(fr.len(), 1, "{fr:?}");
-    let m = send(g.addr, Method::GET, "/metrics", &[], Bytes::new())
-        .await
-        .unwrap()
-        .body;
-    for route in ["ZIO", "REGULIER"] {
-        assert!(
-            m.contains(&format!(
+    // The file is in place a moment before the attempt is counted and the
+    // backlog recounted: wait for the figures, then check them.
+    let want: Vec<String> = ["ZIO", "REGULIER"]
+        .iter()
+        .map(|route| {
+            format!(
                 "zio_gateway_upstream_attempts_total{{outcome=\"delivered\",route=\"{route}\"}} 1"
-            )),
-            "{m}"
-        );
-    }
+            )
+        })
+        .chain(std::iter::once("zio_gateway_outbox_pending 0".to_owned()))
+        .collect();
     let end = Instant::now() + Duration::from_secs(5);
-    let mut m = m;
-    while !m.contains("zio_gateway_outbox_pending 0") && Instant::now() < end {
+    let mut m = get(g.addr, "/metrics").await.body;
+    while !want.iter().all(|w| m.contains(w.as_str())) && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(100)).await;
         m = get(g.addr, "/metrics").await.body;
     }
-    assert!(m.contains("zio_gateway_outbox_pending 0"), "{m}");
+    for w in &want {
+        assert!(m.contains(w.as_str()), "{w}: {m}");
+    }
 }
 
 /// A real upstream for the forwarding tests: an HTTP/1.1 server on loopback

@@ -1,6 +1,9 @@
-//! Line verdicts wait here, on disk, until the message has been read to its
-//! end: only then is the Verwerking known, and a message-level code may still
-//! void them all. Memory stays flat whatever the batch size.
+//! Line verdicts wait here until the message has been read to its end: only
+//! then is the Verwerking known, and a message-level code may still void them
+//! all. The first [`IN_MEMORY`] bytes stay in memory (a small message, the
+//! common case on the request path, never touches the file system); past
+//! that the records move to an anonymous temporary file, so memory stays flat
+//! whatever the batch size.
 //!
 //! Each verdict is one compact binary record, written field by field (no
 //! serde): a valid line costs about 70 bytes and no allocation. The answer
@@ -30,10 +33,40 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 const NONE: u8 = 255;
 
+/// Records kept in memory before the spool moves to a file.
+pub const IN_MEMORY: usize = 256 * 1024;
+
 pub struct Spool {
-    writer: BufWriter<File>,
+    store: Store,
     record: Vec<u8>,
     len: u64,
+}
+
+enum Store {
+    Memory(Vec<u8>),
+    File(BufWriter<File>),
+}
+
+/// Where a reader reads the records from.
+enum Source {
+    Memory(io::Cursor<Vec<u8>>),
+    File(BufReader<File>),
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Memory(c) => c.read(buf),
+            Source::File(f) => f.read(buf),
+        }
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        match self {
+            Source::Memory(c) => c.read_exact(buf),
+            Source::File(f) => f.read_exact(buf),
+        }
+    }
 }
 
 fn put_str(b: &mut Vec<u8>, s: &str) {
@@ -110,10 +143,11 @@ pub fn encode(b: &mut Vec<u8>, v: &LineVerdict) {
 }
 
 impl Spool {
-    /// A spool in an anonymous temporary file (gone when dropped).
+    /// An empty spool (in memory until it grows past [`IN_MEMORY`]; its
+    /// file, if any, is gone when dropped).
     pub fn new() -> io::Result<Self> {
         Ok(Self {
-            writer: BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?),
+            store: Store::Memory(Vec::new()),
             record: Vec::with_capacity(256),
             len: 0,
         })
@@ -121,7 +155,19 @@ impl Spool {
 
     pub fn push(&mut self, v: &LineVerdict) -> io::Result<()> {
         encode(&mut self.record, v);
-        self.writer.write_all(&self.record)?;
+        if let Store::Memory(m) = &mut self.store {
+            if m.len() + self.record.len() <= IN_MEMORY {
+                m.extend_from_slice(&self.record);
+                self.len += 1;
+                return Ok(());
+            }
+            let mut w = BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+            w.write_all(m)?;
+            self.store = Store::File(w);
+        }
+        if let Store::File(w) = &mut self.store {
+            w.write_all(&self.record)?;
+        }
         self.len += 1;
         Ok(())
     }
@@ -137,11 +183,17 @@ impl Spool {
     /// Reads the records back in input order, borrowed one at a time (see
     /// [`SpoolReader::next_view`]); may be called more than once.
     pub fn reader(&mut self) -> io::Result<SpoolReader> {
-        self.writer.flush()?;
-        let mut file = self.writer.get_ref().try_clone()?;
-        file.seek(SeekFrom::Start(0))?;
+        let source = match &mut self.store {
+            Store::Memory(m) => Source::Memory(io::Cursor::new(m.clone())),
+            Store::File(w) => {
+                w.flush()?;
+                let mut file = w.get_ref().try_clone()?;
+                file.seek(SeekFrom::Start(0))?;
+                Source::File(BufReader::with_capacity(64 * 1024, file))
+            }
+        };
         Ok(SpoolReader {
-            reader: BufReader::with_capacity(64 * 1024, file),
+            reader: source,
             record: Vec::with_capacity(256),
             codes: Vec::with_capacity(8),
             left: self.len,
@@ -209,7 +261,7 @@ fn parsed<T>(s: &str, parse: impl FnOnce(&str) -> Option<T>) -> io::Result<T> {
 }
 
 pub struct SpoolReader {
-    reader: BufReader<File>,
+    reader: Source,
     record: Vec<u8>,
     codes: Vec<Retourcode>,
     left: u64,
@@ -401,5 +453,21 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, vs.len());
+    }
+
+    #[test]
+    fn a_spool_past_its_memory_moves_to_a_file_and_keeps_every_record() {
+        let mut s = Spool::new().unwrap();
+        let n = IN_MEMORY / 40;
+        for i in 0..n as u64 {
+            s.push(&verdict(i, i % 2 == 0)).unwrap();
+        }
+        assert!(matches!(s.store, Store::File(_)));
+        let back: Vec<_> = s.iter().unwrap().map(Result::unwrap).collect();
+        assert_eq!(back.len(), n);
+        assert_eq!(back[n - 1], verdict(n as u64 - 1, (n - 1) % 2 == 0));
+        let mut small = Spool::new().unwrap();
+        small.push(&verdict(1, false)).unwrap();
+        assert!(matches!(small.store, Store::Memory(_)));
     }
 }

@@ -82,6 +82,11 @@ pub(crate) fn record_batch(
     mut tx: impl RecordTx,
     jobs: &mut [RecordJob],
 ) -> Vec<Result<RecordSummary>> {
+    // Alone in its transaction a job needs no savepoint: a replay or a
+    // failure rolls back the whole, which is only its own.
+    if let [job] = jobs {
+        return vec![record(tx, &job.msg, job.plan.as_ref(), &mut job.lines)];
+    }
     let mut results = Vec::with_capacity(jobs.len());
     let mut broken = None;
     for job in jobs.iter_mut() {

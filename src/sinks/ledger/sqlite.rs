@@ -15,11 +15,12 @@ use crate::rules::history::PriorLine;
 use crate::sinks::store::Store;
 use crate::types::{parse_datum, AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
 use rusqlite::{
-    params, CachedStatement, Connection, OptionalExtension, Transaction, TransactionBehavior,
+    params, CachedStatement, Connection, OpenFlags, OptionalExtension, Transaction,
+    TransactionBehavior,
 };
 use std::borrow::Cow;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 /// `$n` placeholders as SQLite's `?n`.
@@ -33,14 +34,81 @@ fn q(s: &str) -> Cow<'_, str> {
 
 pub struct SqliteLedger {
     store: Mutex<Store>,
+    /// The database file, for read connections (none for a ledger in memory).
+    path: Option<PathBuf>,
+    /// Read connections kept between lookups: in WAL mode a reader never
+    /// waits for the writer's commit, so the rules' lookups do not queue
+    /// behind the recording of other messages.
+    readers: Mutex<Vec<Connection>>,
+    /// The outbox's bookkeeping (claims, delivered marks, retries) commits on
+    /// a connection of its own with `synchronous = NORMAL`: such a commit
+    /// survives a crashed process, and one lost to a power cut only means a
+    /// message is sent again (delivery is at least once). The lines and the
+    /// outbox rows themselves are committed with FULL on the main connection.
+    bookkeeping: Mutex<Option<Connection>>,
 }
+
+/// Read connections kept open between lookups.
+const IDLE_READERS: usize = 16;
 
 impl SqliteLedger {
     /// The ledger in an opened (and so migrated) store.
     pub fn new(store: Store) -> Self {
         Self {
+            path: store.path().map(Path::to_owned),
             store: Mutex::new(store),
+            readers: Mutex::new(Vec::new()),
+            bookkeeping: Mutex::new(None),
         }
+    }
+
+    /// Runs outbox bookkeeping on its own connection (see the field).
+    fn bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let Some(path) = &self.path else {
+            let store = self.lock();
+            return f(store.conn());
+        };
+        let mut slot = self.bookkeeping.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(std::time::Duration::from_secs(5))?;
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            *slot = Some(c);
+        }
+        f(slot.as_ref().expect("opened above"))
+    }
+
+    /// Runs a lookup on a read connection of its own (on the one connection
+    /// of a ledger in memory).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let Some(path) = &self.path else {
+            let store = self.lock();
+            return f(store.conn());
+        };
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c.set_prepared_statement_cache_capacity(32);
+                c
+            }
+        };
+        let r = f(&conn);
+        if r.is_ok() {
+            let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        r
     }
 
     /// Opens (creating when needed) `DATA_DIR/gateway.db`.
@@ -284,21 +352,19 @@ impl LedgerStore for SqliteLedger {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<OutboxRow>> {
-        let store = self.lock();
-        let c = store.conn();
-        let mut rows = match scope {
+        let mut rows = self.bookkeeping(|c| match scope {
             ClaimScope::Due { limit } => c
                 .prepare_cached(&q(&sql::outbox_claim(false, false)))?
                 .query_and_then(params![now_ms, lease_ms, limit], |r| rows::outbox_row(r))?
-                .collect::<Result<Vec<_>>>()?,
+                .collect::<Result<Vec<_>>>(),
             ClaimScope::Message { agb, message_id } => c
                 .prepare_cached(&q(&sql::outbox_claim(true, false)))?
                 .query_and_then(
                     params![now_ms, lease_ms, agb.as_str(), message_id.as_str()],
                     |r| rows::outbox_row(r),
                 )?
-                .collect::<Result<Vec<_>>>()?,
-        };
+                .collect::<Result<Vec<_>>>(),
+        })?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -308,63 +374,64 @@ impl LedgerStore for SqliteLedger {
         row: &OutboxRow,
         each: &mut dyn FnMut(ForwardLine) -> io::Result<()>,
     ) -> Result<()> {
-        let store = self.lock();
-        let mut st = store.conn().prepare_cached(&q(sql::OUTBOX_LINES))?;
-        let mut rows = st.query(params![
-            row.agb.as_str(),
-            row.message_id.as_str(),
-            row.route.as_str()
-        ])?;
-        while let Some(r) = rows.next()? {
-            each(rows::forward_line(r)?)?;
-        }
-        Ok(())
+        self.read(|c| {
+            let mut st = c.prepare_cached(&q(sql::OUTBOX_LINES))?;
+            let mut rows = st.query(params![
+                row.agb.as_str(),
+                row.message_id.as_str(),
+                row.route.as_str()
+            ])?;
+            while let Some(r) = rows.next()? {
+                each(rows::forward_line(r)?)?;
+            }
+            Ok(())
+        })
     }
 
     fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool> {
-        let store = self.lock();
-        let n = store
-            .conn()
-            .prepare_cached(&q(sql::OUTBOX_DELIVERED))?
-            .execute(params![id, now_ms])?;
+        let n = self.bookkeeping(|c| {
+            Ok(c.prepare_cached(&q(sql::OUTBOX_DELIVERED))?
+                .execute(params![id, now_ms])?)
+        })?;
         Ok(n == 1)
     }
 
     fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
-        let store = self.lock();
-        store
-            .conn()
-            .prepare_cached(&q(sql::OUTBOX_RETRY))?
-            .execute(params![id, next_attempt_ms, error])?;
-        Ok(())
+        self.bookkeeping(|c| {
+            c.prepare_cached(&q(sql::OUTBOX_RETRY))?.execute(params![
+                id,
+                next_attempt_ms,
+                error
+            ])?;
+            Ok(())
+        })
     }
 
     fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
-        let mut store = self.lock();
-        let tx = store.conn_mut().transaction()?;
-        let mut n = 0;
-        {
-            let mut st = tx.prepare_cached(&q(sql::OUTBOX_DELIVERED))?;
-            for id in ids {
-                n += st.execute(params![id, now_ms])? as u64;
+        self.bookkeeping(|c| {
+            let tx = c.unchecked_transaction()?;
+            let mut n = 0;
+            {
+                let mut st = tx.prepare_cached(&q(sql::OUTBOX_DELIVERED))?;
+                for id in ids {
+                    n += st.execute(params![id, now_ms])? as u64;
+                }
             }
-        }
-        tx.commit()?;
-        Ok(n)
+            tx.commit()?;
+            Ok(n)
+        })
     }
 
     fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {
-        let store = self.lock();
-        let (n, oldest): (i64, Option<i64>) = store
-            .conn()
-            .prepare_cached(sql::OUTBOX_BACKLOG)?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (n, oldest): (i64, Option<i64>) = self.read(|c| {
+            Ok(c.prepare_cached(sql::OUTBOX_BACKLOG)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })?;
         Ok((n as u64, oldest))
     }
 
     fn outbox_release_stale_leases(&self) -> Result<u64> {
-        let store = self.lock();
-        let n = store.conn().execute(sql::OUTBOX_RELEASE, [])?;
+        let n = self.bookkeeping(|c| Ok(c.execute(sql::OUTBOX_RELEASE, [])?))?;
         Ok(n as u64)
     }
 
@@ -396,15 +463,13 @@ impl LedgerStore for SqliteLedger {
         agb: &AgbCode,
         identificatie: &Referentie,
     ) -> Result<Option<(Option<String>, Vec<u8>)>> {
-        let store = self.lock();
-        let found = store
-            .conn()
-            .prepare_cached(&q(sql::STORED_ANSWER))?
-            .query_row(params![agb.as_str(), identificatie.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        Ok(found)
+        self.read(|c| {
+            Ok(c.prepare_cached(&q(sql::STORED_ANSWER))?
+                .query_row(params![agb.as_str(), identificatie.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?)
+        })
     }
 
     fn purge_answers(&self, before_ms: i64) -> Result<u64> {
@@ -417,11 +482,10 @@ impl LedgerStore for SqliteLedger {
     }
 
     fn outbox_pending(&self) -> Result<u64> {
-        let store = self.lock();
-        let n: i64 = store
-            .conn()
-            .prepare_cached(sql::OUTBOX_PENDING)?
-            .query_row([], |r| r.get(0))?;
+        let n: i64 = self.read(|c| {
+            Ok(c.prepare_cached(sql::OUTBOX_PENDING)?
+                .query_row([], |r| r.get(0))?)
+        })?;
         Ok(n as u64)
     }
 
@@ -436,22 +500,21 @@ impl LedgerStore for SqliteLedger {
     }
 
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
-        let store = self.lock();
-        let found = store
-            .conn()
-            .prepare_cached(&q(sql::MESSAGE_PROCESSED))?
-            .query_row(params![agb.as_str(), identificatie.as_str()], |_| Ok(()))
-            .optional()?;
-        Ok(found.is_some())
+        self.read(|c| {
+            let found = c
+                .prepare_cached(&q(sql::MESSAGE_PROCESSED))?
+                .query_row(params![agb.as_str(), identificatie.as_str()], |_| Ok(()))
+                .optional()?;
+            Ok(found.is_some())
+        })
     }
 
     fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
-        let store = self.lock();
-        let credited: Option<bool> = store
-            .conn()
-            .prepare_cached(&q(sql::PRIOR_LINE))?
-            .query_row(params![agb.as_str(), referentie.as_str()], |r| r.get(0))
-            .optional()?;
+        let credited: Option<bool> = self.read(|c| {
+            Ok(c.prepare_cached(&q(sql::PRIOR_LINE))?
+                .query_row(params![agb.as_str(), referentie.as_str()], |r| r.get(0))
+                .optional()?)
+        })?;
         Ok(credited.map(|c| {
             if c {
                 PriorLine::Credited
@@ -468,15 +531,12 @@ impl LedgerStore for SqliteLedger {
         year: i32,
         code: &ProductCode,
     ) -> Result<i64> {
-        let store = self.lock();
-        let v = store
-            .conn()
-            .prepare_cached(&q(sql::DECLARED_BASE_VOLUME))?
-            .query_row(
+        self.read(|c| {
+            Ok(c.prepare_cached(&q(sql::DECLARED_BASE_VOLUME))?.query_row(
                 params![agb.as_str(), zk.as_str(), year, code.as_str()],
                 |r| r.get(0),
-            )?;
-        Ok(v)
+            )?)
+        })
     }
 
     fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {
