@@ -114,16 +114,26 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// The nacalculatie ZiO (A, B, max(0, A - B)) and the volume and absence
-    /// sections for one year.
+    /// The nacalculatie in full and the volume sections for one year
+    /// (`--year Y`), or the care declared in school time in the school year
+    /// starting on 1 August of Y (`--schooljaar Y --section onderwijstijd`).
     Report {
+        #[arg(
+            long,
+            required_unless_present = "schooljaar",
+            conflicts_with = "schooljaar"
+        )]
+        year: Option<i32>,
+        /// The school year starting on 1 August of this year.
         #[arg(long)]
-        year: i32,
+        schooljaar: Option<i32>,
         #[arg(long, value_enum, default_value = "json")]
         format: ReportFormat,
-        /// For CSV: which section (nacalculatie, volumes, absence, regular).
-        #[arg(long, default_value = "nacalculatie")]
-        section: String,
+        /// For CSV with `--year`: which section (nacalculatie, prijzen,
+        /// per_aanbieder, volumes, volumes_by_school_month,
+        /// regular_in_school_time). With `--schooljaar`: onderwijstijd.
+        #[arg(long)]
+        section: Option<String>,
         #[arg(long, default_value = "config")]
         config: PathBuf,
         #[arg(long, default_value = "data")]
@@ -279,6 +289,7 @@ fn run_ledger(command: LedgerCommand) -> Result<i32> {
     match command {
         LedgerCommand::Report {
             year,
+            schooljaar,
             format,
             section,
             config,
@@ -288,6 +299,24 @@ fn run_ledger(command: LedgerCommand) -> Result<i32> {
             let store = open_ledger(&config, &data)?;
             ledger::agreements::apply_stored_agreements(&mut config.regime, &*store)
                 .map_err(|e| Error::backend(format!("ledger agreements: {e}")))?;
+            if let Some(y) = schooljaar {
+                if section.as_deref().is_some_and(|s| s != "onderwijstijd") {
+                    return Err(Error::sender(
+                        "--schooljaar: the only section is `onderwijstijd`",
+                    ));
+                }
+                let report = ledger::OnderwijstijdReport::build(&*store, &config.regime, y)
+                    .map_err(|e| Error::backend(format!("ledger report: {e}")))?;
+                let out = io::stdout().lock();
+                match format {
+                    ReportFormat::Json => report.write_json(out),
+                    ReportFormat::Csv => report.write_csv(out),
+                }
+                .map_err(|e| Error::backend(format!("cannot write the report: {e}")))?;
+                return Ok(0);
+            }
+            let year = year.ok_or_else(|| Error::sender("--year or --schooljaar is required"))?;
+            let section = section.unwrap_or_else(|| "nacalculatie".to_owned());
             let report = ledger::report::LedgerReport::build(&*store, &config.regime, year)
                 .map_err(|e| Error::backend(format!("ledger report: {e}")))?;
             let out = io::stdout().lock();

@@ -77,6 +77,7 @@ retourcodes! {
     R0404 = "0404", Fout, "Toewijzing is een persoonsgebonden budget (pgb), geen zorg in natura";
     R0405 = "0405", Fout, "Kindproduct voor een client van 18 jaar of ouder";
     R0406 = "0406", Fout, "Geen aanvang levering (AW35) op of voor de begindatum, of levering beeindigd (AW39) voor de einddatum";
+    R0407 = "0407", Fout, "ZiO-code terwijl de ZZP-toewijzing verblijf, vpt, dtv of vkb is, geen mpt";
     R0501 = "0501", Fout, "ZiO-code voor zorg buiten de looptijd van de regeling";
     R0502 = "0502", Fout, "ZiO-code terwijl zorgaanbieder en zorgkantoor op die data geen deelnemer zijn";
     R0503 = "0503", Fout, "ZiO-code zonder Brin of zonder Onderwijstijd = true";

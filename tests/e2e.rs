@@ -429,6 +429,35 @@ async fn accepted_is_recorded_a_resend_gets_its_answer_and_a_reused_id_0106() {
         "{}",
         csv.body
     );
+    assert_eq!(v["totaal_budgetgarantie_cents"], 9180000 - 76500);
+    assert_eq!(v["per_aanbieder"][0]["agb"], "12345678");
+    assert_eq!(row["herschikking_status"], "voorlopig");
+    // School year 2023/2024: the H307 line in school time at 12AB; the
+    // H300 line without Onderwijstijd is not there.
+    let o = get(g.addr, "/ledger/onderwijstijd?schooljaar=2023").await;
+    assert_eq!(o.status, StatusCode::OK, "{}", o.body);
+    let o = o.json();
+    assert_eq!(o["schooljaar"], "2023/2024");
+    assert_eq!(o["tot_en_met"], "2024-07-31");
+    let rows = o["onderwijstijd"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{o}");
+    assert_eq!(rows[0]["brin"], "12AB");
+    assert_eq!(rows[0]["product_code"], "H307");
+    assert_eq!(rows[0]["zio"], true);
+    assert_eq!(rows[0]["volume"], 10);
+    assert_eq!(rows[0]["bedrag_cents"], 76500);
+    assert_eq!(rows[0]["clienten"], 1);
+    let ocsv = get(g.addr, "/ledger/onderwijstijd?schooljaar=2023&format=csv").await;
+    assert!(
+        ocsv.body
+            .contains("12AB,5509,12345678,H307,true,uur,10,76500,1"),
+        "{}",
+        ocsv.body
+    );
+    assert_eq!(
+        get(g.addr, "/ledger/onderwijstijd?year=2023").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let r = get(g.addr, "/ledger/report?year=2024").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json()["volumes"].is_array(), "{}", r.body);

@@ -87,4 +87,31 @@ fn check_records_only_when_asked_and_only_once() {
     assert_eq!(reused["verwerking"], "Afgewezen");
     assert_eq!(reused["retourcodes"][0]["code"], "0106");
     assert_eq!(realisatie(&data), 76_500, "a reused id counted twice");
+
+    // The school-time report of 2023/2024 from the same ledger.
+    let out = bin()
+        .args([
+            "ledger",
+            "report",
+            "--schooljaar",
+            "2023",
+            "--section",
+            "onderwijstijd",
+        ])
+        .args(["--format", "csv", "--data"])
+        .arg(&data)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ZIO_GATEWAY_LEDGER_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "brin,zorgkantoor,agb,product_code,zio,eenheid,volume,bedrag_cents,clienten\n\
+         12AB,5509,12345678,H307,true,uur,10,76500,1\n"
+    );
 }

@@ -56,6 +56,15 @@ fn worked_example_to_the_cent_pg() {
 }
 
 #[test]
+fn evidence_scenario_to_the_cent_pg() {
+    let Some(store) = pg_ledger("evidence") else {
+        return;
+    };
+    let store: std::sync::Arc<dyn LedgerStore> = std::sync::Arc::new(store);
+    evidence_scenario(&store);
+}
+
+#[test]
 fn migrations_run_once() {
     let Some(_store) = pg_ledger("migrate") else {
         return;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ledger_support::*;
 use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
-use zio_gateway::sinks::ledger::{LedgerReport, LedgerStore, ReportSection};
+use zio_gateway::sinks::ledger::{LedgerReport, LedgerStore, OnderwijstijdReport, ReportSection};
 
 fn ledger() -> SqliteLedger {
     SqliteLedger::open_in_memory().unwrap()
@@ -42,6 +42,12 @@ fn worked_example_to_the_cent_sqlite() {
 }
 
 #[test]
+fn evidence_scenario_to_the_cent_sqlite() {
+    let store: Arc<dyn LedgerStore> = Arc::new(ledger());
+    evidence_scenario(&store);
+}
+
+#[test]
 fn report_csv_has_the_json_columns() {
     let store: Arc<dyn LedgerStore> = Arc::new(ledger());
     let config = run_example(&store);
@@ -50,10 +56,11 @@ fn report_csv_has_the_json_columns() {
     r.write_csv(ReportSection::Nacalculatie, &mut csv).unwrap();
     assert_eq!(
         String::from_utf8(csv).unwrap(),
-        "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents\n\
-         11110001,5509,1009800,585225,424575\n\
-         11110002,5509,153000,206550,0\n\
-         11110003,5509,500000,0,500000\n"
+        "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents,\
+         realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status\n\
+         11110001,5509,1009800,585225,424575,15300,600525,3,voorlopig\n\
+         11110002,5509,153000,206550,0,0,206550,3,voorlopig\n\
+         11110003,5509,500000,0,500000,0,0,0,voorlopig\n"
     );
     for s in ReportSection::ALL {
         let mut out = Vec::new();
@@ -64,6 +71,28 @@ fn report_csv_has_the_json_columns() {
         assert!(lines.all(|l| l.split(',').count() == width), "{}", s.name());
         assert_eq!(ReportSection::parse(s.name()), Some(s));
     }
+    let mut csv = Vec::new();
+    r.write_csv(ReportSection::Prijzen, &mut csv).unwrap();
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "agb,zorgkantoor,product_code,afgesproken_cents,gemiddeld_gedeclareerd_cents,max_cents\n\
+         11110001,5509,H307,7650,7650,8000\n\
+         11110001,5509,H308,6120,6120,6500\n\
+         11110002,5509,H307,7650,7650,8000\n\
+         11110003,5509,H309,10000,,\n"
+    );
+    let o = OnderwijstijdReport::build(&*store, &config.regime, 2023).unwrap();
+    let mut csv = Vec::new();
+    o.write_csv(&mut csv).unwrap();
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "brin,zorgkantoor,agb,product_code,zio,eenheid,volume,bedrag_cents,clienten\n\
+         12AB,5509,11110001,H307,true,uur,53,405450,2\n\
+         12AB,5509,11110001,H308,true,dagdeel,10,61200,1\n\
+         34CD,5509,11110001,H300,false,uur,2,15300,1\n\
+         34CD,5509,11110001,H307,true,uur,11.5,87975,1\n\
+         56EF,5509,11110002,H307,true,uur,27,206550,3\n"
+    );
     let mut json = Vec::new();
     r.write_json(&mut json).unwrap();
     let text = String::from_utf8(json).unwrap();

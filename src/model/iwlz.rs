@@ -127,6 +127,9 @@ pub struct ToegewezenFunctie {
 
 /// Leveringsvorm 2: persoonsgebonden budget.
 pub const LEVERINGSVORM_PGB: u8 = 2;
+/// Leveringsvormen outside the experiment (0407): verblijf (4), vpt (5),
+/// dtv (8), vkb (9). The experiment covers mpt (7) only.
+pub const LEVERINGSVORMEN_NOT_MPT: [u8; 4] = [4, 5, 8, 9];
 
 /// A ToegewezenZorgzwaartepakket (AW33).
 /// Natural key: (BSN, ZzpCode, Ingangsdatum, Instelling, Leveringsvorm).

@@ -13,13 +13,18 @@
 //!   to the declaring provider covering the whole period.
 //! - 0404: a ZZP allocation with Leveringsvorm 2 (pgb) valid on any day of
 //!   the period.
+//! - 0407: for a line still carrying a ZiO code, a ZZP allocation with
+//!   Leveringsvorm 4, 5, 8 or 9 (not mpt) valid on any day of the period;
+//!   never together with 0404.
 //! - 0405: a child product for a client aged 18 or more on the Begindatum.
 //! - 0406 (only when 0403 passes, and when configured): on one of the
 //!   allocations found for 0403, delivery started (AW35) on or before the
 //!   Begindatum and did not end (AW39) on that start or later before the
 //!   Einddatum.
 
-use crate::model::iwlz::{Aanvang, ClientRegistry, Mutatie, ToegewezenFunctie, LEVERINGSVORM_PGB};
+use crate::model::iwlz::{
+    Aanvang, ClientRegistry, Mutatie, ToegewezenFunctie, LEVERINGSVORMEN_NOT_MPT, LEVERINGSVORM_PGB,
+};
 use crate::model::regime::Product;
 use crate::retourcode::Retourcode;
 use crate::types::{AgbCode, Bsn, Datum, Period};
@@ -36,6 +41,9 @@ pub struct LineFacts<'a> {
     pub product: &'a Product,
     pub periode: Period,
     pub require_start_of_delivery: bool,
+    /// The line still carries a ZiO code (not remapped to its regular code,
+    /// not rejected with 0501): only then is 0407 checked.
+    pub zio_code: bool,
 }
 
 /// The registry as the rules see it: everything known of one client, fetched
@@ -103,12 +111,24 @@ pub fn check(reg: &ClientRegistry, f: &LineFacts<'_>, codes: &mut Vec<Retourcode
     }
 
     // 0404: care in kind cannot be declared on days of a pgb.
-    if reg
+    let pgb = reg
         .zzps
         .iter()
-        .any(|z| z.leveringsvorm == LEVERINGSVORM_PGB && z.geldig.overlaps(&p))
-    {
+        .any(|z| z.leveringsvorm == LEVERINGSVORM_PGB && z.geldig.overlaps(&p));
+    if pgb {
         codes.push(Retourcode::R0404);
+    }
+
+    // 0407: a ZiO code on days of a ZZP allocation that is not mpt; never
+    // together with 0404 (a pgb gets 0404 only).
+    if f.zio_code
+        && !pgb
+        && reg
+            .zzps
+            .iter()
+            .any(|z| LEVERINGSVORMEN_NOT_MPT.contains(&z.leveringsvorm) && z.geldig.overlaps(&p))
+    {
+        codes.push(Retourcode::R0407);
     }
 
     // 0405: child products end at 18.
@@ -248,6 +268,7 @@ mod tests {
                 product: &prod,
                 periode: Period::new(d(from), d(to)),
                 require_start_of_delivery: true,
+                zio_code: function == 81 && child,
             },
             &mut c,
         );
@@ -349,6 +370,48 @@ mod tests {
         assert!(h300(&r, "2024-03-03", "2024-03-08").is_empty());
     }
 
+    /// A ZiO line (H307 stands in: function 81; `child` marks it ZiO in
+    /// `codes_for`) against ZZP allocations of each Leveringsvorm.
+    #[test]
+    fn r0407_zio_code_on_a_zzp_that_is_not_mpt() {
+        let zio =
+            |r: &ClientRegistry, from, to| codes_for(r, from, to, 81, true, "2014-06-12", BESLUIT);
+        let mut r = registry();
+        // No ZZP allocation at all (functions only): no 0407.
+        assert!(zio(&r, "2024-03-04", "2024-03-08").is_empty());
+        r.zzps.push(ToegewezenZzp {
+            zzpcode: 806,
+            instelling: None,
+            leveringsvorm: 4,
+            geldig: g("2024-01-01", Some("2024-03-03")),
+            besluitnummer: BESLUIT,
+            toewijzingsdatum: None,
+            toewijzingstijd: None,
+            reden_intrekking: None,
+        });
+        for lv in [4, 5, 8, 9] {
+            r.zzps[0].leveringsvorm = lv;
+            // The last day of the allocation is in the period: 0407.
+            assert_eq!(zio(&r, "2024-03-03", "2024-03-08"), ["0407"], "{lv}");
+            // The day after: no 0407.
+            assert!(zio(&r, "2024-03-04", "2024-03-08").is_empty(), "{lv}");
+            // A regular code (not ZiO) never gets 0407.
+            assert!(h300(&r, "2024-03-03", "2024-03-08").is_empty(), "{lv}");
+        }
+        // mpt is the experiment's own: no 0407.
+        r.zzps[0].leveringsvorm = 7;
+        assert!(zio(&r, "2024-03-03", "2024-03-08").is_empty());
+        // pgb: 0404 only, never with 0407.
+        r.zzps[0].leveringsvorm = 2;
+        assert_eq!(zio(&r, "2024-03-03", "2024-03-08"), ["0404"]);
+        let mut both = r.clone();
+        both.zzps.push(ToegewezenZzp {
+            leveringsvorm: 4,
+            ..both.zzps[0].clone()
+        });
+        assert_eq!(zio(&both, "2024-03-03", "2024-03-08"), ["0404"]);
+    }
+
     #[test]
     fn r0405_eighteenth_birthday() {
         let r = registry();
@@ -409,6 +472,7 @@ mod tests {
                 product: &prod,
                 periode: Period::new(d("2024-02-01"), d("2024-02-09")),
                 require_start_of_delivery: false,
+                zio_code: false,
             },
             &mut c,
         );

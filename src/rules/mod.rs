@@ -108,6 +108,10 @@ pub fn check_client(
                             product: effective,
                             periode: p.periode,
                             require_start_of_delivery: ctx.require_start_of_delivery,
+                            // 0407: only a line that still carries a ZiO code
+                            // (not remapped, not 0501).
+                            zio_code: ctx.regime.is_zio(&product_code)
+                                && !codes.contains(&Retourcode::R0501),
                         },
                         &mut codes,
                     );

@@ -8,6 +8,8 @@
 //! - `GET /ledger/nacalculatie?year=Y` (`&format=csv`): the nacalculatie
 //!   section in the JSON form of `messages.md` (or its CSV).
 //! - `GET /ledger/report?year=Y`: the whole `LedgerReport` as JSON.
+//! - `GET /ledger/onderwijstijd?schooljaar=Y` (`&format=csv`): care
+//!   declared in school time in the school year from 1 August of Y.
 //!
 //! The body of `/registry` is streamed to a temporary file on a blocking
 //! thread (hashed on the way: the SHA-256 names the message), never held
@@ -17,7 +19,7 @@ use super::body::{feed, ChannelReader, BODY_CHANNEL_CHUNKS};
 use super::endpoint::Endpoint;
 use super::response::{plain, with_type, RespBody};
 use super::state::State;
-use crate::sinks::ledger::report::{LedgerReport, ReportSection};
+use crate::sinks::ledger::report::{LedgerReport, OnderwijstijdReport, ReportSection};
 use crate::sinks::registry::ingest::{self, IngestError, IngestReport, Tally};
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -184,25 +186,31 @@ fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// `GET /ledger/nacalculatie` and `GET /ledger/report`.
+/// `GET /ledger/nacalculatie`, `GET /ledger/report` and
+/// `GET /ledger/onderwijstijd`.
 pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Response<RespBody> {
     let query = req.uri().query().unwrap_or("");
-    let Some(year) = query_param(query, "year")
+    let key = if ep == Endpoint::LedgerOnderwijstijd {
+        "schooljaar"
+    } else {
+        "year"
+    };
+    let Some(year) = query_param(query, key)
         .and_then(|y| y.parse::<i32>().ok())
-        .filter(|y| (1900..=9999).contains(y))
+        .filter(|y| (1900..=9998).contains(y))
     else {
         return json_response(
             StatusCode::BAD_REQUEST,
-            &json!({"error": "query parameter `year` (YYYY) is required"}),
+            &json!({"error": format!("query parameter `{key}` (YYYY) is required")}),
         );
     };
     let csv = match query_param(query, "format") {
         None | Some("json") => false,
-        Some("csv") if ep == Endpoint::LedgerNacalculatie => true,
+        Some("csv") if ep != Endpoint::LedgerReport => true,
         Some(_) => {
             return json_response(
                 StatusCode::BAD_REQUEST,
-                &json!({"error": "`format` is json or csv (csv: nacalculatie only)"}),
+                &json!({"error": "`format` is json or csv (csv: nacalculatie and onderwijstijd)"}),
             )
         }
     };
@@ -212,33 +220,48 @@ pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Re
     let st = state.clone();
     let built = tokio::task::spawn_blocking(move || {
         let l = st.pipeline.backends.ledger.as_ref().expect("checked above");
-        LedgerReport::build(&**l, &st.config().regime, year)
+        let mut out = Vec::new();
+        if ep == Endpoint::LedgerOnderwijstijd {
+            let r = OnderwijstijdReport::build(&**l, &st.config().regime, year)?;
+            let w = if csv {
+                r.write_csv(&mut out)
+            } else {
+                r.write_json(&mut out)
+            };
+            return Ok(w.map(|_| out));
+        }
+        let report = LedgerReport::build(&**l, &st.config().regime, year)?;
+        let w = match (ep, csv) {
+            (Endpoint::LedgerNacalculatie, true) => {
+                report.write_csv(ReportSection::Nacalculatie, &mut out)
+            }
+            (Endpoint::LedgerNacalculatie, false) => {
+                let v = json!({
+                    "year": report.year,
+                    "nacalculatie": report.nacalculatie,
+                    "totaal_budgetgarantie_cents": report.totaal_budgetgarantie_cents,
+                    "per_aanbieder": report.per_aanbieder,
+                });
+                serde_json::to_writer(&mut out, &v)
+                    .map_err(io::Error::other)
+                    .and_then(|_| out.write_all(b"\n"))
+            }
+            _ => report.write_json(&mut out),
+        };
+        Ok::<_, crate::sinks::ledger::LedgerError>(w.map(|_| out))
     })
     .await;
-    let report = match built {
-        Ok(Ok(r)) => r,
+    let written = match built {
+        Ok(Ok(w)) => w,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "ledger report failed");
             return plain(StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable\n");
         }
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     };
-    let mut out = Vec::new();
-    let written = match (ep, csv) {
-        (Endpoint::LedgerNacalculatie, true) => {
-            report.write_csv(ReportSection::Nacalculatie, &mut out)
-        }
-        (Endpoint::LedgerNacalculatie, false) => {
-            let v = json!({"year": report.year, "nacalculatie": report.nacalculatie});
-            serde_json::to_writer(&mut out, &v)
-                .map_err(io::Error::other)
-                .and_then(|_| out.write_all(b"\n"))
-        }
-        _ => report.write_json(&mut out),
-    };
     match written {
-        Ok(()) if csv => with_type(StatusCode::OK, "text/csv; charset=utf-8", out.into()),
-        Ok(()) => with_type(StatusCode::OK, "application/json", out.into()),
+        Ok(out) if csv => with_type(StatusCode::OK, "text/csv; charset=utf-8", out.into()),
+        Ok(out) => with_type(StatusCode::OK, "application/json", out.into()),
         Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     }
 }

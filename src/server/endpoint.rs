@@ -17,6 +17,8 @@ pub enum Endpoint {
     LedgerNacalculatie,
     /// `GET /ledger/report?year=Y`.
     LedgerReport,
+    /// `GET /ledger/onderwijstijd?schooljaar=Y[&format=csv]`.
+    LedgerOnderwijstijd,
     /// `GET /declaraties/{id}` and `GET /declaraties/{id}/antwoord`: one of
     /// the sender's own messages, and its kept answer.
     Message,
@@ -36,6 +38,7 @@ impl Endpoint {
             Endpoint::Registry => "registry",
             Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
             Endpoint::LedgerReport => "ledger_report",
+            Endpoint::LedgerOnderwijstijd => "ledger_onderwijstijd",
             Endpoint::Message => "declaratie",
             Endpoint::Other => "other",
         }
@@ -50,6 +53,7 @@ impl Endpoint {
                 | Endpoint::Registry
                 | Endpoint::LedgerNacalculatie
                 | Endpoint::LedgerReport
+                | Endpoint::LedgerOnderwijstijd
                 | Endpoint::Message
         )
     }
@@ -67,6 +71,7 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/registry" => (Endpoint::Registry, Method::POST),
         "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
         "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
+        "/ledger/onderwijstijd" => (Endpoint::LedgerOnderwijstijd, Method::GET),
         p if p.starts_with("/declaraties/") => (Endpoint::Message, Method::GET),
         _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
     };

@@ -124,9 +124,12 @@ pub async fn handle(
                             None => plain(StatusCode::NOT_FOUND, "not found\n"),
                         }
                     }
-                    (None, Endpoint::LedgerNacalculatie | Endpoint::LedgerReport) => {
-                        super::admin::ledger(&state, ep, &req).await
-                    }
+                    (
+                        None,
+                        Endpoint::LedgerNacalculatie
+                        | Endpoint::LedgerReport
+                        | Endpoint::LedgerOnderwijstijd,
+                    ) => super::admin::ledger(&state, ep, &req).await,
                     (None, ep) => match ep {
                         Endpoint::Metrics => {
                             let (ty, body) = state.metrics.render();

@@ -20,7 +20,8 @@ use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
 use zio_gateway::sinks::ledger::agreements::apply_stored_agreements;
 use zio_gateway::sinks::ledger::postgres::PgLedger;
 use zio_gateway::sinks::ledger::{
-    import_agreements, LedgerReport, LedgerStore, RecordSummary, RecordedMessage,
+    import_agreements, LedgerReport, LedgerStore, OnderwijstijdReport, RecordSummary,
+    RecordedMessage,
 };
 use zio_gateway::types::{
     parse_datum, AgbCode, Brin, Bsn, DebetCredit, Eenheid, Period, ProductCode, Referentie,
@@ -410,8 +411,13 @@ pub fn check_and_record(
 /// Runs the whole worked example into `store` and returns the configuration
 /// (with the imported agreements applied).
 pub fn run_example(shared: &Arc<dyn LedgerStore>) -> Config {
+    run_scenario(shared, &example_dir())
+}
+
+/// Runs the messages of a ledger scenario directory (`case.toml`) into
+/// `store` and returns the configuration (imported agreements applied).
+pub fn run_scenario(shared: &Arc<dyn LedgerStore>, dir: &Path) -> Config {
     let store = &**shared;
-    let dir = example_dir();
     let ex: Example =
         toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
     let mut config = Config::load_file(&dir.join(&ex.config)).unwrap();
@@ -484,6 +490,11 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
     .unwrap();
     assert_eq!(got["year"], want["year"]);
     assert_eq!(got["nacalculatie"], want["nacalculatie"]);
+    assert_eq!(
+        got["totaal_budgetgarantie_cents"],
+        want["totaal_budgetgarantie_cents"]
+    );
+    assert_eq!(got["per_aanbieder"], want["per_aanbieder"]);
 
     // One line per row: agb code agreed declared absence percent pupils lines amount.
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
@@ -565,6 +576,53 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
     )
     .unwrap();
     assert_eq!(got["nacalculatie"], want["nacalculatie"]);
+    assert_eq!(got["per_aanbieder"], want["per_aanbieder"]);
+
+    // School year 2023/2024 (1 August 2023 to 31 July 2024): the December
+    // 2023 line counts, the September 2024 one does not.
+    assert_onderwijstijd(store, config, &example_dir(), 2023);
+}
+
+/// The school-time report of `schooljaar` equals the scenario's
+/// `expected-onderwijstijd-<schooljaar>.json`.
+pub fn assert_onderwijstijd(store: &dyn LedgerStore, config: &Config, dir: &Path, schooljaar: i32) {
+    let r = OnderwijstijdReport::build(store, &config.regime, schooljaar).unwrap();
+    let mut json = Vec::new();
+    r.write_json(&mut json).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let file = dir.join(format!("expected-onderwijstijd-{schooljaar}.json"));
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(got, want, "{}", file.display());
+}
+
+pub fn evidence_dir() -> PathBuf {
+    root().join("conformance/ledger-evidence")
+}
+
+/// conformance/ledger-evidence: every message, then the nacalculatie of 2025
+/// and the school years 2024/2025 and 2025/2026, exactly as expected.
+pub fn evidence_scenario(shared: &Arc<dyn LedgerStore>) {
+    let dir = evidence_dir();
+    let config = run_scenario(shared, &dir);
+    let store = &**shared;
+    let r = LedgerReport::build(store, &config.regime, 2025).unwrap();
+    let mut json = Vec::new();
+    r.write_json(&mut json).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected-2025.json")).unwrap())
+            .unwrap();
+    for key in [
+        "year",
+        "nacalculatie",
+        "totaal_budgetgarantie_cents",
+        "per_aanbieder",
+    ] {
+        assert_eq!(got[key], want[key], "{key}");
+    }
+    assert_onderwijstijd(store, &config, &dir, 2024);
+    assert_onderwijstijd(store, &config, &dir, 2025);
 }
 
 /// Group commit: many threads record at once through one writer; each

@@ -55,7 +55,7 @@ use std::sync::Mutex;
 
 pub use agreements::{effective_agreements, import_agreements, parse_agreements_file};
 pub use group::GroupCommit;
-pub use report::{LedgerReport, ReportSection};
+pub use report::{LedgerReport, OnderwijstijdReport, ReportSection};
 
 /// Why the ledger could not do what was asked.
 #[derive(Debug)]
@@ -604,6 +604,10 @@ pub trait LedgerStore: Send + Sync {
     /// Every recorded line of this provider, in recording order (audit,
     /// tests).
     fn lines_of(&self, agb: &AgbCode) -> Result<Vec<LedgerLine>>;
+
+    /// Every recorded line whose Begindatum lies in the years `from..=to`,
+    /// in recording order (the full nacalculatie, the school-time report).
+    fn lines_in_years(&self, from: i32, to: i32) -> Result<Vec<LedgerLine>>;
 }
 
 /// Opens the ledger a gateway is configured for: PostgreSQL when `pg_url` is
@@ -940,6 +944,13 @@ pub(crate) mod sql {
 
     pub fn lines_of() -> String {
         format!("SELECT {LINE_COLUMNS}, credited_by FROM ledger_line WHERE agb = $1 ORDER BY seq")
+    }
+
+    pub fn lines_in_years() -> String {
+        format!(
+            "SELECT {LINE_COLUMNS}, credited_by FROM ledger_line \
+             WHERE year >= $1 AND year <= $2 ORDER BY seq"
+        )
     }
 }
 

@@ -580,4 +580,14 @@ impl LedgerStore for PgLedger {
             .map(rows::line)
             .collect()
     }
+
+    fn lines_in_years(&self, from: i32, to: i32) -> Result<Vec<LedgerLine>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(&sql::lines_in_years(), &[&from, &to])?
+            .iter()
+            .map(rows::line)
+            .collect()
+    }
 }

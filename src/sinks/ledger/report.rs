@@ -8,14 +8,15 @@
 //! integers; hours are shown with two decimals, percentages too.
 
 use super::{
-    agreements::effective_agreements, base_to_unit, unit_str, LedgerStore, Result, VolumeFilter,
-    VolumeGrouping, VolumeRow, MINUTES_PER_HOUR,
+    agreements::effective_agreements, base_to_unit, unit_str, LedgerLine, LedgerStore, Result,
+    VolumeFilter, VolumeGrouping, VolumeRow, MINUTES_PER_HOUR,
 };
 use crate::model::regime::{Regime, Unit};
-use crate::types::{AgbCode, ProductCode, ZorgkantoorCode};
+use crate::model::verdict::Route;
+use crate::types::{AgbCode, DebetCredit, ProductCode, ZorgkantoorCode};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 /// One participant with an agreement for the year.
@@ -28,6 +29,38 @@ pub struct NacalculatieRow {
     /// Bedrag B: debet minus credit of accepted ZiO lines of the year.
     pub realisatie_cents: i64,
     /// max(0, A - B).
+    pub budgetgarantie_cents: i64,
+    /// Net amount of accepted lines with a regular code (a value of
+    /// `[regime.codes]`) of the year: the realisatie beside the ZiO part.
+    pub realisatie_regulier_cents: i64,
+    /// `realisatie_cents + realisatie_regulier_cents`.
+    pub realisatie_totaal_cents: i64,
+    /// Distinct BSNs with at least one accepted ZiO line of the year
+    /// (credits do not remove a client).
+    pub clienten: u64,
+    /// `voorlopig` or `definitief`.
+    pub herschikking_status: String,
+    /// Agreed versus declared price per ZiO code.
+    pub prijzen: Vec<PrijsRow>,
+}
+
+/// Agreed versus declared price of one ZiO code of a pair over the year.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PrijsRow {
+    pub product_code: String,
+    /// The agreement's price, when it has one for this code.
+    pub afgesproken_cents: Option<i64>,
+    /// Volume-weighted mean ProductTarief of the accepted debit lines,
+    /// rounded half up; `None` when there are none.
+    pub gemiddeld_gedeclareerd_cents: Option<i64>,
+    /// The `[[tariffs]]` maximum of the code and year, when configured.
+    pub max_cents: Option<i64>,
+}
+
+/// The budget guarantee of one provider over all its zorgkantoren.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AanbiederRow {
+    pub agb: String,
     pub budgetgarantie_cents: i64,
 }
 
@@ -73,6 +106,10 @@ pub struct VolumeCellRow {
 pub struct LedgerReport {
     pub year: i32,
     pub nacalculatie: Vec<NacalculatieRow>,
+    /// The sum of the rows' `budgetgarantie_cents`.
+    pub totaal_budgetgarantie_cents: i64,
+    /// Per provider, summed over its zorgkantoren.
+    pub per_aanbieder: Vec<AanbiederRow>,
     /// Per pair and ZiO code over the year: agreed, declared, absence.
     pub volumes: Vec<VolumeYearRow>,
     /// Per pair, ZiO code, school and month: declared and pupils.
@@ -86,14 +123,19 @@ pub struct LedgerReport {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportSection {
     Nacalculatie,
+    /// The `prijzen` of every nacalculatie row, one line per pair and code.
+    Prijzen,
+    PerAanbieder,
     Volumes,
     VolumesBySchoolMonth,
     RegularInSchoolTime,
 }
 
 impl ReportSection {
-    pub const ALL: [ReportSection; 4] = [
+    pub const ALL: [ReportSection; 6] = [
         ReportSection::Nacalculatie,
+        ReportSection::Prijzen,
+        ReportSection::PerAanbieder,
         ReportSection::Volumes,
         ReportSection::VolumesBySchoolMonth,
         ReportSection::RegularInSchoolTime,
@@ -103,6 +145,8 @@ impl ReportSection {
     pub fn name(self) -> &'static str {
         match self {
             ReportSection::Nacalculatie => "nacalculatie",
+            ReportSection::Prijzen => "prijzen",
+            ReportSection::PerAanbieder => "per_aanbieder",
             ReportSection::Volumes => "volumes",
             ReportSection::VolumesBySchoolMonth => "volumes_by_school_month",
             ReportSection::RegularInSchoolTime => "regular_in_school_time",
@@ -151,6 +195,61 @@ fn cell(r: VolumeRow, year: i32) -> VolumeCellRow {
     }
 }
 
+type Pair = (AgbCode, ZorgkantoorCode);
+
+/// What the full nacalculatie takes from the lines of one year.
+#[derive(Default)]
+struct FullYear {
+    /// Net amount of lines with a regular code, per pair.
+    regulier: BTreeMap<Pair, i64>,
+    /// BSNs with an accepted ZiO line, per pair.
+    clients: BTreeMap<Pair, BTreeSet<String>>,
+    /// Per pair and ZiO code: sum of tarief x base volume and of base volume
+    /// over the accepted debit lines.
+    prices: BTreeMap<Pair, BTreeMap<ProductCode, (i128, i128)>>,
+}
+
+impl FullYear {
+    fn of(lines: &[LedgerLine], regime: &Regime, year: i32) -> Self {
+        let regular: BTreeSet<&ProductCode> = regime.codes.values().collect();
+        let mut out = FullYear::default();
+        for l in lines.iter().filter(|l| l.year == year) {
+            let pair = (l.agb.clone(), l.zorgkantoor.clone());
+            match l.route {
+                Route::Zio => {
+                    out.clients
+                        .entry(pair.clone())
+                        .or_default()
+                        .insert(l.bsn.clone());
+                    if l.debet_credit == DebetCredit::Debet {
+                        let e = out
+                            .prices
+                            .entry(pair)
+                            .or_default()
+                            .entry(l.product_code.clone())
+                            .or_default();
+                        e.0 += l.tarief as i128 * l.base_volume as i128;
+                        e.1 += l.base_volume as i128;
+                    }
+                }
+                Route::Regulier if regular.contains(&l.product_code) => {
+                    *out.regulier.entry(pair).or_default() += l.bedrag_signed;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `weighted / weight` rounded half up; `None` when `weight` is 0.
+fn mean_half_up(weighted: i128, weight: i128) -> Option<i64> {
+    if weight <= 0 {
+        return None;
+    }
+    Some(((2 * weighted + weight) / (2 * weight)) as i64)
+}
+
 impl LedgerReport {
     /// Builds the report of `year` from the ledger and the agreements in
     /// effect (the regime's, replaced by imported ones).
@@ -161,21 +260,67 @@ impl LedgerReport {
             .into_iter()
             .map(|(a, z, b)| ((a, z), b))
             .collect();
-        let nacalculatie = agreements
+        let full = FullYear::of(&store.lines_in_years(year, year)?, regime, year);
+        let nacalculatie: Vec<NacalculatieRow> = agreements
             .iter()
             .map(|a| {
                 let herschikking = a.herschikking_cents as i64;
-                let b = realisatie
-                    .get(&(a.agb.clone(), a.zorgkantoor.clone()))
-                    .copied()
-                    .unwrap_or(0);
+                let pair = (a.agb.clone(), a.zorgkantoor.clone());
+                let b = realisatie.get(&pair).copied().unwrap_or(0);
+                let regulier = full.regulier.get(&pair).copied().unwrap_or(0);
+                let mut codes: Vec<ProductCode> = a
+                    .volumes
+                    .keys()
+                    .chain(a.prices_cents.keys())
+                    .filter(|c| regime.is_zio(c))
+                    .cloned()
+                    .collect();
+                if let Some(declared) = full.prices.get(&pair) {
+                    codes.extend(declared.keys().cloned());
+                }
+                codes.sort();
+                codes.dedup();
+                let prijzen = codes
+                    .into_iter()
+                    .map(|c| {
+                        let mean = full
+                            .prices
+                            .get(&pair)
+                            .and_then(|m| m.get(&c))
+                            .and_then(|&(weighted, weight)| mean_half_up(weighted, weight));
+                        PrijsRow {
+                            product_code: c.to_string(),
+                            afgesproken_cents: a.prices_cents.get(&c).map(|&p| p as i64),
+                            gemiddeld_gedeclareerd_cents: mean,
+                            max_cents: regime.tariffs.get(&(c.clone(), year)).map(|&m| m as i64),
+                        }
+                    })
+                    .collect();
+                let status = "voorlopig".to_owned();
                 NacalculatieRow {
                     agb: a.agb.to_string(),
                     zorgkantoor: a.zorgkantoor.to_string(),
                     herschikking_cents: herschikking,
                     realisatie_cents: b,
                     budgetgarantie_cents: (herschikking - b).max(0),
+                    realisatie_regulier_cents: regulier,
+                    realisatie_totaal_cents: b + regulier,
+                    clienten: full.clients.get(&pair).map_or(0, |s| s.len() as u64),
+                    herschikking_status: status,
+                    prijzen,
                 }
+            })
+            .collect();
+        let totaal_budgetgarantie_cents = nacalculatie.iter().map(|r| r.budgetgarantie_cents).sum();
+        let mut per: BTreeMap<&str, i64> = BTreeMap::new();
+        for r in &nacalculatie {
+            *per.entry(r.agb.as_str()).or_default() += r.budgetgarantie_cents;
+        }
+        let per_aanbieder = per
+            .into_iter()
+            .map(|(agb, b)| AanbiederRow {
+                agb: agb.to_owned(),
+                budgetgarantie_cents: b,
             })
             .collect();
 
@@ -247,6 +392,8 @@ impl LedgerReport {
         Ok(LedgerReport {
             year,
             nacalculatie,
+            totaal_budgetgarantie_cents,
+            per_aanbieder,
             volumes,
             volumes_by_school_month,
             regular_in_school_time,
@@ -266,18 +413,50 @@ impl LedgerReport {
             ReportSection::Nacalculatie => {
                 writeln!(
                     w,
-                    "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents"
+                    "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents,\
+                     realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status"
                 )?;
                 for r in &self.nacalculatie {
                     writeln!(
                         w,
-                        "{},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{}",
                         r.agb,
                         r.zorgkantoor,
                         r.herschikking_cents,
                         r.realisatie_cents,
-                        r.budgetgarantie_cents
+                        r.budgetgarantie_cents,
+                        r.realisatie_regulier_cents,
+                        r.realisatie_totaal_cents,
+                        r.clienten,
+                        r.herschikking_status
                     )?;
+                }
+            }
+            ReportSection::Prijzen => {
+                let opt = |o: Option<i64>| o.map(|v| v.to_string()).unwrap_or_default();
+                writeln!(
+                    w,
+                    "agb,zorgkantoor,product_code,afgesproken_cents,gemiddeld_gedeclareerd_cents,max_cents"
+                )?;
+                for r in &self.nacalculatie {
+                    for p in &r.prijzen {
+                        writeln!(
+                            w,
+                            "{},{},{},{},{},{}",
+                            r.agb,
+                            r.zorgkantoor,
+                            p.product_code,
+                            opt(p.afgesproken_cents),
+                            opt(p.gemiddeld_gedeclareerd_cents),
+                            opt(p.max_cents)
+                        )?;
+                    }
+                }
+            }
+            ReportSection::PerAanbieder => {
+                writeln!(w, "agb,budgetgarantie_cents")?;
+                for r in &self.per_aanbieder {
+                    writeln!(w, "{},{}", r.agb, r.budgetgarantie_cents)?;
                 }
             }
             ReportSection::Volumes => {
@@ -327,6 +506,143 @@ impl LedgerReport {
                     )?;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// One (brin, zorgkantoor, agb, code) row of the school-time care report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OnderwijstijdRow {
+    /// `None` for a line in school time without a Brin.
+    pub brin: Option<String>,
+    pub zorgkantoor: String,
+    pub agb: String,
+    /// The code as forwarded.
+    pub product_code: String,
+    /// Whether `product_code` is a ZiO code.
+    pub zio: bool,
+    /// `uur` or `dagdeel`: the unit of `volume`.
+    pub eenheid: String,
+    /// Net volume (debet minus credit) in `eenheid`: hours as an exact
+    /// decimal (minutes / 60, two decimals at most shown), dagdelen whole.
+    pub volume: serde_json::Number,
+    /// Net amount (debet minus credit).
+    pub bedrag_cents: i64,
+    /// Distinct BSNs with a debit line in the row.
+    pub clienten: u64,
+}
+
+/// Care declared in school time in one school year (1 August to 31 July),
+/// for every provider, inside and outside the window (`messages.md`,
+/// "School-time care report").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OnderwijstijdReport {
+    /// `2023/2024`.
+    pub schooljaar: String,
+    pub van: String,
+    pub tot_en_met: String,
+    pub onderwijstijd: Vec<OnderwijstijdRow>,
+}
+
+/// An exact volume as a JSON number: whole numbers as integers, else the
+/// value rounded to two decimals (half away from zero).
+fn volume_number(base: i64, unit: Unit) -> serde_json::Number {
+    let d = base_to_unit(base, unit);
+    if d.fract().is_zero() {
+        return serde_json::Number::from(base / per_unit(unit));
+    }
+    let text = fixed2(d);
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .unwrap_or_else(|| serde_json::Number::from(0))
+}
+
+impl OnderwijstijdReport {
+    /// Builds the report of the school year starting on 1 August of `year`.
+    pub fn build(store: &dyn LedgerStore, regime: &Regime, year: i32) -> Result<Self> {
+        let van = chrono::NaiveDate::from_ymd_opt(year, 8, 1)
+            .ok_or_else(|| super::LedgerError::Invalid(format!("school year {year}")))?;
+        let tot = chrono::NaiveDate::from_ymd_opt(year + 1, 7, 31)
+            .ok_or_else(|| super::LedgerError::Invalid(format!("school year {year}")))?;
+        type Key = (Option<String>, String, String, String);
+        // unit, base volume, amount, BSNs of debit lines
+        let mut rows: BTreeMap<Key, (Unit, i64, i64, BTreeSet<String>)> = BTreeMap::new();
+        for l in store.lines_in_years(year, year + 1)? {
+            if l.period_from < van || l.period_from > tot {
+                continue;
+            }
+            let counts = l.onderwijstijd == Some(true)
+                || regime.is_zio(&l.declared_code)
+                || regime.is_zio(&l.product_code);
+            if !counts {
+                continue;
+            }
+            let key = (
+                l.brin.clone(),
+                l.zorgkantoor.to_string(),
+                l.agb.to_string(),
+                l.product_code.to_string(),
+            );
+            let e = rows
+                .entry(key)
+                .or_insert_with(|| (l.unit, 0, 0, BTreeSet::new()));
+            e.1 += l.base_volume;
+            e.2 += l.bedrag_signed;
+            if l.debet_credit == DebetCredit::Debet {
+                e.3.insert(l.bsn.clone());
+            }
+        }
+        let onderwijstijd = rows
+            .into_iter()
+            .map(
+                |((brin, zk, agb, code), (unit, base, amount, bsns))| OnderwijstijdRow {
+                    zio: ProductCode::parse(&code).is_some_and(|c| regime.is_zio(&c)),
+                    brin,
+                    zorgkantoor: zk,
+                    agb,
+                    product_code: code,
+                    eenheid: unit_str(unit).into(),
+                    volume: volume_number(base, unit),
+                    bedrag_cents: amount,
+                    clienten: bsns.len() as u64,
+                },
+            )
+            .collect();
+        Ok(OnderwijstijdReport {
+            schooljaar: format!("{year}/{}", year + 1),
+            van: van.to_string(),
+            tot_en_met: tot.to_string(),
+            onderwijstijd,
+        })
+    }
+
+    pub fn write_json<W: Write>(&self, mut w: W) -> io::Result<()> {
+        serde_json::to_writer(&mut w, self)?;
+        w.write_all(b"\n")
+    }
+
+    /// The rows as CSV, the JSON keys as columns (an empty `brin` for null).
+    pub fn write_csv<W: Write>(&self, mut w: W) -> io::Result<()> {
+        writeln!(
+            w,
+            "brin,zorgkantoor,agb,product_code,zio,eenheid,volume,bedrag_cents,clienten"
+        )?;
+        for r in &self.onderwijstijd {
+            writeln!(
+                w,
+                "{},{},{},{},{},{},{},{},{}",
+                r.brin.as_deref().unwrap_or(""),
+                r.zorgkantoor,
+                r.agb,
+                r.product_code,
+                r.zio,
+                r.eenheid,
+                r.volume,
+                r.bedrag_cents,
+                r.clienten
+            )?;
         }
         Ok(())
     }

@@ -623,4 +623,14 @@ impl LedgerStore for SqliteLedger {
             .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
+
+    fn lines_in_years(&self, from: i32, to: i32) -> Result<Vec<LedgerLine>> {
+        let store = self.lock();
+        let rows = store
+            .conn()
+            .prepare(&q(&sql::lines_in_years()))?
+            .query_and_then(params![from, to], |r| rows::line(r))?
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows)
+    }
 }
