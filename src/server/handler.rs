@@ -132,6 +132,7 @@ pub async fn handle(
                             let (ty, body) = state.metrics.render();
                             with_type(StatusCode::OK, &ty, body.into())
                         }
+                        Endpoint::Page => super::page::serve(req.uri().path()),
                         Endpoint::Healthz => plain(StatusCode::OK, "ok\n"),
                         Endpoint::Readyz if state.is_ready() => plain(StatusCode::OK, "ready\n"),
                         Endpoint::Readyz => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
