@@ -540,3 +540,46 @@ async fn over_the_line_budget_the_next_request_gets_429() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn metrics_count_every_retourcode_of_a_line() {
+    // R1-R4: 0201 and one more code each (0503, 0306, 0507, 0505); R5: 0201
+    // only; R6: ZIO without a code (conformance case 050).
+    let s = Server::start(None).await;
+    let body =
+        std::fs::read("conformance/cases/050-0201-client-several-lines/request.xml").unwrap();
+    let a = send(s.addr, Method::POST, "/declaraties", &[AUTH], body.into()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let m = get(s.addr, "/metrics").await.body;
+    for (series, n) in [
+        (
+            "zio_gateway_lines_total{code=\"0201\",route=\"AFGEWEZEN\"}",
+            5,
+        ),
+        (
+            "zio_gateway_lines_total{code=\"0306\",route=\"AFGEWEZEN\"}",
+            1,
+        ),
+        (
+            "zio_gateway_lines_total{code=\"0503\",route=\"AFGEWEZEN\"}",
+            1,
+        ),
+        (
+            "zio_gateway_lines_total{code=\"0505\",route=\"AFGEWEZEN\"}",
+            1,
+        ),
+        (
+            "zio_gateway_lines_total{code=\"0507\",route=\"AFGEWEZEN\"}",
+            1,
+        ),
+        ("zio_gateway_lines_total{code=\"none\",route=\"ZIO\"}", 1),
+        ("zio_gateway_routed_lines_total{route=\"AFGEWEZEN\"}", 5),
+        ("zio_gateway_routed_lines_total{route=\"ZIO\"}", 1),
+        ("zio_gateway_ready", 1),
+    ] {
+        assert!(m.contains(&format!("{series} {n}\n")), "{series} {n}:\n{m}");
+    }
+    assert!(m.contains("zio_gateway_build_info{"), "{m}");
+    assert!(m.contains("process_resident_memory_bytes "), "{m}");
+    s.shutdown().await;
+}

@@ -31,6 +31,9 @@ pub struct Outcome {
     /// Lines by (route, first retourcode or `none`), counted while checking
     /// so metrics need no second pass over the spool.
     pub line_counts: std::collections::BTreeMap<(&'static str, &'static str), u64>,
+    /// Retourcodes by (route, code): every code of every line counts once
+    /// (`none` for a line without any), for `zio_gateway_lines_total`.
+    pub code_counts: std::collections::BTreeMap<(&'static str, &'static str), u64>,
     /// The day of receipt.
     pub today: Datum,
 }
@@ -124,6 +127,7 @@ pub fn check_message<R: BufRead>(
         lines: Spool::new()?,
         totals: AnswerTotals::default(),
         line_counts: Default::default(),
+        code_counts: Default::default(),
         today: ctx.today,
     };
     let mut reader = DeclaratieReader::new(input, config.limits.max_message_bytes);
@@ -144,6 +148,7 @@ pub fn check_message<R: BufRead>(
     if out.rejected_whole() {
         out.totals = AnswerTotals::default();
         out.line_counts.clear();
+        out.code_counts.clear();
         out.message_codes.sort_by_key(|m| m.code);
     }
     Ok(out)
@@ -191,6 +196,16 @@ fn read_body<R: BufRead>(
             }
             let code = v.codes.first().map_or("none", |c| c.code());
             *out.line_counts.entry((v.route.as_str(), code)).or_default() += 1;
+            if v.codes.is_empty() {
+                *out.code_counts
+                    .entry((v.route.as_str(), "none"))
+                    .or_default() += 1;
+            }
+            for c in &v.codes {
+                *out.code_counts
+                    .entry((v.route.as_str(), c.code()))
+                    .or_default() += 1;
+            }
             out.lines.push(&v).map_err(XmlError::Io)?;
         }
     }

@@ -22,6 +22,9 @@ pub enum Endpoint {
     /// `GET /declaraties/{id}` and `GET /declaraties/{id}/antwoord`: one of
     /// the sender's own messages, and its kept answer.
     Message,
+    /// `GET /` (and `GET /testbatches` from a browser): the test-batch page
+    /// and its files (`server/page.rs`).
+    Page,
     /// No such path (404) or method (405).
     Other,
 }
@@ -40,6 +43,7 @@ impl Endpoint {
             Endpoint::LedgerReport => "ledger_report",
             Endpoint::LedgerOnderwijstijd => "ledger_onderwijstijd",
             Endpoint::Message => "declaratie",
+            Endpoint::Page => "page",
             Endpoint::Other => "other",
         }
     }
@@ -62,7 +66,10 @@ impl Endpoint {
 /// Phase 1: which endpoint, or an early 404/405.
 /// (The early answer is boxed: it is the rare path.)
 pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<RespBody>>> {
+    let get = req.method() == Method::GET || req.method() == Method::HEAD;
     let (ep, allowed) = match req.uri().path() {
+        "/testbatches" if get && super::page::wants_html(req) => (Endpoint::Page, Method::GET),
+        p if super::page::PATHS.contains(&p) => (Endpoint::Page, Method::GET),
         "/declaraties" => (Endpoint::Declaraties, Method::POST),
         "/testbatches" => (Endpoint::Testbatches, Method::POST),
         "/metrics" => (Endpoint::Metrics, Method::GET),
@@ -110,6 +117,18 @@ mod tests {
             Endpoint::Healthz
         );
         let r = request_filter(&req(Method::GET, "/declaraties")).unwrap_err();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            request_filter(&req(Method::GET, "/")).unwrap(),
+            Endpoint::Page
+        );
+        let browser = Request::builder()
+            .uri("/testbatches")
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .body(())
+            .unwrap();
+        assert_eq!(request_filter(&browser).unwrap(), Endpoint::Page);
+        let r = request_filter(&req(Method::GET, "/testbatches")).unwrap_err();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         let r = request_filter(&req(Method::GET, "/nope")).unwrap_err();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);

@@ -69,6 +69,8 @@ pub struct Summary {
     pub message_codes: Vec<&'static str>,
     /// Lines by (route, first code or `none`).
     pub lines: BTreeMap<(&'static str, &'static str), u64>,
+    /// Retourcodes by (route, code): every code of a line (`none` for none).
+    pub codes: BTreeMap<(&'static str, &'static str), u64>,
     pub line_count: u64,
     /// A byte-identical resend answered with the kept answer.
     pub repeat: bool,
@@ -135,6 +137,7 @@ pub async fn handle(
                             let (ty, body) = state.metrics.render();
                             with_type(StatusCode::OK, &ty, body.into())
                         }
+                        Endpoint::Page => super::page::serve(req.uri().path()),
                         Endpoint::Healthz => plain(StatusCode::OK, "ok\n"),
                         Endpoint::Readyz if state.is_ready() => plain(StatusCode::OK, "ready\n"),
                         Endpoint::Readyz => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
@@ -382,6 +385,11 @@ fn summarize(processed: &Processed) -> Summary {
         } else {
             outcome.line_counts.clone()
         },
+        codes: if whole {
+            BTreeMap::new()
+        } else {
+            outcome.code_counts.clone()
+        },
         line_count: if whole {
             0
         } else {
@@ -399,8 +407,11 @@ fn count(state: &State, endpoint: Endpoint, test: bool, s: &Summary) {
         .inc();
     m.batch_lines.observe(s.line_count as f64);
     if !test {
-        for ((route, code), n) in &s.lines {
+        for ((route, code), n) in &s.codes {
             m.lines_total.with_label_values(&[route, code]).inc_by(*n);
+        }
+        for ((route, _), n) in &s.lines {
+            m.routed_lines_total.with_label_values(&[route]).inc_by(*n);
         }
     }
 }

@@ -14,9 +14,14 @@ use prometheus::{
 /// Every metric the server emits, registered in its own registry.
 pub struct Metrics {
     registry: Registry,
-    /// Checked lines of `/declaraties` by route and code (one count per line:
-    /// `code` is the line's first retourcode, `none` when it has none).
+    /// Retourcodes of checked lines of `/declaraties` by route and code:
+    /// every code of a line counts once (a line with two codes counts under
+    /// both), `none` for a line without any.
     pub lines_total: IntCounterVec,
+    /// Checked lines of `/declaraties` by route (one count per line).
+    pub routed_lines_total: IntCounterVec,
+    /// 1 while the server accepts requests (`GET /readyz` is 200), else 0.
+    pub ready: IntGauge,
     /// Answered messages by endpoint and Verwerking.
     pub messages_total: IntCounterVec,
     /// HTTP requests by endpoint and status.
@@ -43,11 +48,41 @@ impl Metrics {
         let lines_total = IntCounterVec::new(
             Opts::new(
                 "zio_gateway_lines_total",
-                "Checked declaration lines by route and retourcode",
+                "Retourcodes of checked declaration lines by route and code (every code of a line; none for a line without)",
             ),
             &["route", "code"],
         )
         .expect("valid metric");
+        let routed_lines_total = IntCounterVec::new(
+            Opts::new(
+                "zio_gateway_routed_lines_total",
+                "Checked declaration lines by route",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
+        let ready = IntGauge::new(
+            "zio_gateway_ready",
+            "1 while the gateway is ready (GET /readyz answers 200)",
+        )
+        .expect("valid metric");
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "zio_gateway_build_info",
+                "The running build: always 1, its version in the labels",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION"))
+            .const_label(
+                "profile",
+                if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                },
+            ),
+        )
+        .expect("valid metric");
+        build_info.set(1);
         let messages_total = IntCounterVec::new(
             Opts::new(
                 "zio_gateway_messages_total",
@@ -111,6 +146,9 @@ impl Metrics {
         .expect("valid metric");
         for c in [
             Box::new(lines_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(routed_lines_total.clone()),
+            Box::new(ready.clone()),
+            Box::new(build_info),
             Box::new(messages_total.clone()),
             Box::new(requests_total.clone()),
             Box::new(request_duration.clone()),
@@ -123,9 +161,19 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric names are unique");
         }
+        // process_cpu_seconds_total, process_resident_memory_bytes,
+        // process_open_fds, process_start_time_seconds, ... of this process.
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metrics register once");
         Self {
             registry,
             lines_total,
+            routed_lines_total,
+            ready,
             messages_total,
             requests_total,
             request_duration,
@@ -179,6 +227,27 @@ mod tests {
         assert!(ty.starts_with("text/plain"));
         assert!(text.contains("zio_gateway_lines_total{code=\"none\",route=\"ZIO\"} 1"));
         assert!(text.contains("zio_gateway_batch_lines_count 1"));
+    }
+
+    #[test]
+    fn build_info_and_process_metrics() {
+        let m = Metrics::new();
+        let text = String::from_utf8(m.render().1).unwrap();
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            text.contains(&format!(
+                "zio_gateway_build_info{{profile=\"release\",version=\"{version}\"}} 1"
+            )) || text.contains(&format!(
+                "zio_gateway_build_info{{profile=\"debug\",version=\"{version}\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("zio_gateway_ready 0"), "{text}");
+        #[cfg(target_os = "linux")]
+        {
+            assert!(text.contains("process_resident_memory_bytes"), "{text}");
+            assert!(text.contains("process_cpu_seconds_total"), "{text}");
+        }
     }
 
     #[test]

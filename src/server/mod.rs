@@ -24,6 +24,7 @@ pub mod body;
 pub mod endpoint;
 pub mod handler;
 pub mod metrics;
+pub mod page;
 pub mod response;
 pub mod state;
 pub mod status;
@@ -53,6 +54,7 @@ pub async fn run(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     state.ready.store(true, Ordering::Release);
+    state.metrics.ready.set(1);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     loop {
         tokio::select! {
@@ -82,6 +84,7 @@ pub async fn run(
         }
     }
     state.ready.store(false, Ordering::Release);
+    state.metrics.ready.set(0);
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
     tokio::select! {
