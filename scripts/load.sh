@@ -14,8 +14,9 @@ seconds=${1:-10}
 connections=${2:-16}
 cargo build --release --quiet
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# Every process started here, in a file: gateways are started inside command
+# substitutions, whose variables do not reach this shell.
+cleanup() { [ -f "$work/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
@@ -40,7 +41,7 @@ http {
                         proxy_pass http://bare; } }
 }
 NGX
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & echo $! >> "$work/pids"
 wait_up "http://127.0.0.1:$up/"
 
 gateway() { # name upstream-zio upstream-regulier
@@ -52,7 +53,7 @@ gateway() { # name upstream-zio upstream-regulier
       -e "s|^burst = .*|burst = 1000000|" \
       config/gateway.toml > "$work/$1/gateway.toml"
   ./target/release/zio-gateway serve --config "$work/$1" --data "$work/$1/data" \
-      > "$work/$1/serve.out" 2> "$work/$1/serve.log" & pids+=($!)
+      > "$work/$1/serve.out" 2> "$work/$1/serve.log" & echo $! >> "$work/pids"
   wait_up "http://127.0.0.1:$port/readyz"
   echo "$port"
 }
