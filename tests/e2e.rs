@@ -807,10 +807,21 @@ async fn accepted_lines_reach_a_spool_upstream() {
     let (fz, fr) = (files(&zio), files(&regulier));
     assert_eq!(fz.len(), 1, "{fz:?}");
     assert_eq!(fr.len(), 1, "{fr:?}");
-    let m = send(g.addr, Method::GET, "/metrics", &[], Bytes::new())
-        .await
-        .unwrap()
-        .body;
+    // The spool file appears (renamed into place) a moment before the worker
+    // counts the attempt: wait for both counts.
+    let delivered = |m: &str| {
+        ["ZIO", "REGULIER"].iter().all(|route| {
+            m.contains(&format!(
+                "zio_gateway_upstream_attempts_total{{outcome=\"delivered\",route=\"{route}\"}} 1"
+            ))
+        })
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut m = get(g.addr, "/metrics").await.body;
+    while !delivered(&m) && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        m = get(g.addr, "/metrics").await.body;
+    }
     for route in ["ZIO", "REGULIER"] {
         assert!(
             m.contains(&format!(
@@ -820,7 +831,6 @@ async fn accepted_lines_reach_a_spool_upstream() {
         );
     }
     let end = Instant::now() + Duration::from_secs(5);
-    let mut m = m;
     while !m.contains("zio_gateway_outbox_pending 0") && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(100)).await;
         m = get(g.addr, "/metrics").await.body;
