@@ -787,7 +787,13 @@ async fn registry_messages_over_http() {
     .unwrap();
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     let v = a.json();
-    assert!(v["error"].is_string(), "{}", a.body);
+    // The one error body (application/problem+json), with its locatie.
+    assert!(
+        v["detail"].as_str().unwrap().starts_with("not ingested"),
+        "{}",
+        a.body
+    );
+    assert_eq!(v["status"], 400, "{}", a.body);
     assert!(v["locatie"].is_string(), "{}", a.body);
     // With the registry loaded the 04xx checks run: this declaration's
     // client has no indication here.

@@ -583,3 +583,61 @@ async fn metrics_count_every_retourcode_of_a_line() {
     assert!(m.contains("process_resident_memory_bytes "), "{m}");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_error_is_a_problem_and_accept_is_negotiated() {
+    let s = Server::start(None).await;
+    let problem = |a: &Answer, status: u16| {
+        assert_eq!(a.status.as_u16(), status, "{}", a.body);
+        assert_eq!(a.headers["content-type"], "application/problem+json");
+        let v: serde_json::Value = serde_json::from_str(&a.body).expect("JSON");
+        assert_eq!(v["status"], status, "{}", a.body);
+        assert!(
+            v["title"].is_string() && v["detail"].is_string(),
+            "{}",
+            a.body
+        );
+    };
+    problem(&get(s.addr, "/nope").await, 404);
+    problem(
+        &send(s.addr, Method::DELETE, "/declaraties", &[], Bytes::new()).await,
+        405,
+    );
+    problem(
+        &send(s.addr, Method::POST, "/declaraties", &[], declaration()).await,
+        401,
+    );
+    problem(
+        &send(s.addr, Method::GET, "/ledger/report", &[AUTH], Bytes::new()).await,
+        400,
+    );
+    // Accept with q-values: JSON preferred, XML preferred, neither.
+    let a = post(
+        s.addr,
+        "/testbatches",
+        &[("accept", "application/xml;q=0.2, application/json;q=0.9")],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["content-type"], "application/json");
+    let a = post(
+        s.addr,
+        "/testbatches",
+        &[("accept", "application/json;q=0.2, */*;q=0.5")],
+    )
+    .await;
+    assert!(a.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    problem(
+        &post(s.addr, "/testbatches", &[("accept", "text/html")]).await,
+        406,
+    );
+    // The document is served.
+    let d = get(s.addr, "/openapi.json").await;
+    assert_eq!(d.status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(v["openapi"], "3.1.0");
+    s.shutdown().await;
+}

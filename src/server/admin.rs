@@ -34,6 +34,13 @@ use tokio::sync::mpsc;
 const REGISTRY_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 fn json_response(status: StatusCode, v: &Value) -> Response<RespBody> {
+    if status.is_client_error() || status.is_server_error() {
+        // Errors share the one problem body: `error` becomes its detail.
+        let mut extra = v.as_object().cloned().unwrap_or_default();
+        let detail = extra.remove("error");
+        let detail = detail.as_ref().and_then(Value::as_str).unwrap_or_default();
+        return super::response::problem_with(status, detail, extra);
+    }
     let mut body = serde_json::to_vec(v).unwrap_or_default();
     body.push(b'\n');
     with_type(status, "application/json", Bytes::from(body))

@@ -25,6 +25,8 @@ pub enum Endpoint {
     /// `GET /` (and `GET /testbatches` from a browser): the test-batch page
     /// and its files (`server/page.rs`).
     Page,
+    /// `GET /openapi.json`: the API's OpenAPI document (`server/openapi.rs`).
+    OpenApi,
     /// No such path (404) or method (405).
     Other,
 }
@@ -44,6 +46,7 @@ impl Endpoint {
             Endpoint::LedgerOnderwijstijd => "ledger_onderwijstijd",
             Endpoint::Message => "declaratie",
             Endpoint::Page => "page",
+            Endpoint::OpenApi => "openapi",
             Endpoint::Other => "other",
         }
     }
@@ -73,6 +76,7 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/declaraties" => (Endpoint::Declaraties, Method::POST),
         "/testbatches" => (Endpoint::Testbatches, Method::POST),
         "/metrics" => (Endpoint::Metrics, Method::GET),
+        "/openapi.json" => (Endpoint::OpenApi, Method::GET),
         "/healthz" => (Endpoint::Healthz, Method::GET),
         "/readyz" => (Endpoint::Readyz, Method::GET),
         "/registry" => (Endpoint::Registry, Method::POST),

@@ -138,6 +138,7 @@ pub async fn handle(
                             with_type(StatusCode::OK, &ty, body.into())
                         }
                         Endpoint::Page => super::page::serve(req.uri().path()),
+                        Endpoint::OpenApi => super::openapi::serve(),
                         Endpoint::Healthz => plain(StatusCode::OK, "ok\n"),
                         Endpoint::Readyz if state.is_ready() => plain(StatusCode::OK, "ready\n"),
                         Endpoint::Readyz => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
@@ -227,7 +228,10 @@ pub async fn declaration(
 ) -> Response<RespBody> {
     let test = ctx.endpoint == Endpoint::Testbatches;
     let agb = ctx.agb.clone().expect("authenticated before the check");
-    let format = negotiate(&req);
+    let format = match negotiate(&req) {
+        Ok(f) => f,
+        Err(refused) => return *refused,
+    };
     let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
     let st = state.clone();
     let idle = state.server().body_idle_timeout;
@@ -482,7 +486,7 @@ mod tests {
     fn accept_picks_json() {
         assert!(matches!(
             negotiate(&req(Method::POST, "/", Some("application/json"))),
-            Format::Json
+            Ok(Format::Json)
         ));
         assert!(matches!(
             negotiate(&req(
@@ -490,15 +494,15 @@ mod tests {
                 "/",
                 Some("text/html, Application/JSON;q=0.9")
             )),
-            Format::Json
+            Ok(Format::Json)
         ));
         assert!(matches!(
             negotiate(&req(Method::POST, "/", None)),
-            Format::Xml
+            Ok(Format::Xml)
         ));
         assert!(matches!(
             negotiate(&req(Method::POST, "/", Some("*/*"))),
-            Format::Xml
+            Ok(Format::Xml)
         ));
     }
 }

@@ -24,6 +24,7 @@ pub mod body;
 pub mod endpoint;
 pub mod handler;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 pub mod response;
 pub mod state;

@@ -1,5 +1,8 @@
 //! Every response the server makes that is not an answer to a declaration:
-//! the plain-text bodies and the one mapping from [`Error`] to an HTTP status.
+//! the plain-text bodies, the one error body (RFC 9457
+//! `application/problem+json`) for every error status, the one mapping from
+//! [`Error`] to an HTTP status, and content negotiation (`Accept` with
+//! q-values, 406 when nothing offered fits).
 
 use crate::error::{Error, Fault};
 use crate::sinks::answer::Format;
@@ -11,12 +14,48 @@ use std::io;
 
 pub type RespBody = BoxBody<Bytes, io::Error>;
 
+/// The media type of every error body.
+pub const PROBLEM: &str = "application/problem+json";
+
+/// A short text response; for an error status (4xx, 5xx) the text becomes the
+/// `detail` of a problem body, so every error has the same shape.
 pub fn plain(status: StatusCode, text: &'static str) -> Response<RespBody> {
+    if status.is_client_error() || status.is_server_error() {
+        return problem(status, text.trim_end());
+    }
     with_type(
         status,
         "text/plain; charset=utf-8",
         Bytes::from_static(text.as_bytes()),
     )
+}
+
+/// The one error body: `{"type": "about:blank", "title", "status", "detail"}`
+/// (RFC 9457). `detail` is for the caller; it never carries a BSN.
+pub fn problem(status: StatusCode, detail: &str) -> Response<RespBody> {
+    problem_with(status, detail, serde_json::Map::new())
+}
+
+/// A problem body with extension members (e.g. `locatie`).
+pub fn problem_with(
+    status: StatusCode,
+    detail: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Response<RespBody> {
+    let mut body = serde_json::Map::new();
+    body.insert("type".into(), "about:blank".into());
+    body.insert(
+        "title".into(),
+        status.canonical_reason().unwrap_or("Error").into(),
+    );
+    body.insert("status".into(), status.as_u16().into());
+    body.insert("detail".into(), detail.into());
+    for (k, v) in extra {
+        body.entry(k).or_insert(v);
+    }
+    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+    bytes.push(b'\n');
+    with_type(status, PROBLEM, Bytes::from(bytes))
 }
 
 pub fn with_type(status: StatusCode, ty: &str, body: Bytes) -> Response<RespBody> {
@@ -61,24 +100,85 @@ pub fn error_response(e: &Error) -> Response<RespBody> {
     }
 }
 
-/// JSON when the client asks for it, else XML.
-pub fn negotiate<B>(req: &Request<B>) -> Format {
-    let json = req
+/// The answer's form from `Accept` (RFC 9110 12.5.1): each offered type
+/// gets the q-value of the most specific range that matches it
+/// (`application/json` over `application/*` over `*/*`); the highest q wins,
+/// XML on a tie; no `Accept` means XML. When neither form is acceptable
+/// (every match has q=0, or nothing matches) the answer is 406.
+pub fn negotiate<B>(req: &Request<B>) -> Result<Format, Box<Response<RespBody>>> {
+    let headers: Vec<&str> = req
         .headers()
         .get_all(hyper::header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|m| {
-            m.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if json {
+        .collect();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Ok(Format::Xml);
+    }
+    let ranges: Vec<(String, String, f32)> = headers
+        .iter()
+        .flat_map(|h| h.split(','))
+        .filter_map(media_range)
+        .collect();
+    let q = |ty: &str, sub: &str| -> f32 {
+        let mut best: Option<(u8, f32)> = None;
+        for (t, s, q) in &ranges {
+            let specificity = if t == ty && s == sub {
+                2
+            } else if t == ty && s == "*" {
+                1
+            } else if t == "*" && s == "*" {
+                0
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(b, _)| specificity > b) {
+                best = Some((specificity, *q));
+            }
+        }
+        best.map_or(0.0, |(_, q)| q)
+    };
+    let xml = q("application", "xml");
+    let json = q("application", "json");
+    if xml <= 0.0 && json <= 0.0 {
+        return Err(Box::new(problem(
+            StatusCode::NOT_ACCEPTABLE,
+            "the answer is available as application/xml or application/json",
+        )));
+    }
+    Ok(if json > xml {
         Format::Json
     } else {
         Format::Xml
+    })
+}
+
+/// One media range of `Accept`: lower-cased type and subtype and its q
+/// (1 when absent; an unreadable q counts as 0).
+fn media_range(item: &str) -> Option<(String, String, f32)> {
+    let mut parts = item.split(';');
+    let (ty, sub) = parts.next()?.trim().split_once('/')?;
+    let (ty, sub) = (
+        ty.trim().to_ascii_lowercase(),
+        sub.trim().to_ascii_lowercase(),
+    );
+    if ty.is_empty() || sub.is_empty() || (ty == "*" && sub != "*") {
+        return None;
     }
+    let mut q = 1.0;
+    for p in parts {
+        if let Some((k, v)) = p.split_once('=') {
+            if k.trim().eq_ignore_ascii_case("q") {
+                q = v
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|q| (0.0..=1.0).contains(q))
+                    .unwrap_or(0.0);
+            }
+        }
+    }
+    Some((ty, sub, q))
 }
 
 #[cfg(test)]
@@ -106,5 +206,59 @@ mod tests {
             error_response(&Error::config("x")).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+        assert_eq!(r.headers()[CONTENT_TYPE], PROBLEM);
+    }
+
+    fn accept(values: &[&str]) -> Result<Format, StatusCode> {
+        let mut b = Request::builder();
+        for v in values {
+            b = b.header("accept", *v);
+        }
+        negotiate(&b.body(()).unwrap()).map_err(|r| r.status())
+    }
+
+    #[test]
+    fn accept_with_q_values() {
+        use Format::{Json, Xml};
+        let ok = |v: &[&str], f: Format| {
+            assert_eq!(
+                std::mem::discriminant(&accept(v).unwrap()),
+                std::mem::discriminant(&f),
+                "{v:?}"
+            )
+        };
+        ok(&[], Xml);
+        ok(&["*/*"], Xml);
+        ok(&["application/json"], Json);
+        ok(&["text/html, Application/JSON;q=0.9"], Json);
+        ok(&["application/xml;q=0.5, application/json;q=0.8"], Json);
+        ok(&["application/json;q=0.5, application/xml"], Xml);
+        ok(&["application/json;q=0.5, */*;q=0.9"], Xml);
+        ok(&["*/*;q=0.1, application/xml;q=0"], Json);
+        ok(&["application/*"], Xml);
+        ok(&["text/html", "application/json"], Json);
+        for refused in [
+            &["text/html"][..],
+            &["application/json;q=0, application/xml;q=0"],
+            &["application/json;q=0, */*;q=0"],
+            &["image/png, text/*"],
+        ] {
+            assert_eq!(
+                accept(refused).unwrap_err(),
+                StatusCode::NOT_ACCEPTABLE,
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_is_a_problem() {
+        let r = plain(StatusCode::NOT_FOUND, "not found\n");
+        assert_eq!(r.headers()[CONTENT_TYPE], PROBLEM);
+        let ok = plain(StatusCode::OK, "ok\n");
+        assert!(ok.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
     }
 }

@@ -97,7 +97,10 @@ pub async fn message(
     let Some(id) = Referentie::parse(&what.identificatie) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
-    let format = negotiate(req);
+    let format = match negotiate(req) {
+        Ok(f) => f,
+        Err(refused) => return *refused,
+    };
     let agb = agb.clone();
     let looked_up = tokio::task::spawn_blocking(move || {
         if what.answer {
