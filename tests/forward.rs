@@ -193,6 +193,28 @@ fn check_record_forward(
         .outcome
 }
 
+/// A request checked and recorded 02-p1-2024-01 with its outbox rows (held
+/// for itself when `fwd` holds for requests), then died before delivering.
+fn record_then_die(store: &Arc<dyn LedgerStore>, fwd: &Arc<OutboxForwarder>) {
+    let config = config();
+    let view = LedgerView::new(&**store, &config.regime);
+    let ctx = Context {
+        regime: &config.regime,
+        today: day("2024-02-05"),
+        indications: None,
+        require_start_of_delivery: false,
+        history: &view,
+    };
+    let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
+    let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
+    zio_gateway::sinks::ledger::record_outcome_forwarding(
+        &**store,
+        &mut outcome,
+        fwd.plan().as_ref(),
+    )
+    .unwrap();
+}
+
 fn has_0901(o: &Outcome) -> bool {
     o.notices.iter().any(|n| n.code == Retourcode::R0901)
 }
@@ -555,24 +577,7 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
             Upstream::Spool(dir.path().join("r")),
         ),
     );
-    let config = config();
-    let view = LedgerView::new(&*store, &config.regime);
-    let ctx = Context {
-        regime: &config.regime,
-        today: day("2024-02-05"),
-        indications: None,
-        require_start_of_delivery: false,
-        history: &view,
-    };
-    let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
-    let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
-    // Recorded with its outbox rows, then the request died before delivering.
-    zio_gateway::sinks::ledger::record_outcome_forwarding(
-        &*store,
-        &mut outcome,
-        fwd.plan().as_ref(),
-    )
-    .unwrap();
+    record_then_die(&store, &fwd);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -830,23 +835,7 @@ fn rows_a_stopped_process_held_are_taken_up_at_once_on_sqlite() {
         let store: Arc<dyn LedgerStore> =
             Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
         let fwd = forwarder(&rt, store.clone(), upstreams(url.clone(), url.clone()));
-        let config = config();
-        let view = LedgerView::new(&*store, &config.regime);
-        let ctx = Context {
-            regime: &config.regime,
-            today: day("2024-02-05"),
-            indications: None,
-            require_start_of_delivery: false,
-            history: &view,
-        };
-        let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
-        let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
-        zio_gateway::sinks::ledger::record_outcome_forwarding(
-            &*store,
-            &mut outcome,
-            fwd.plan().as_ref(),
-        )
-        .unwrap();
+        record_then_die(&store, &fwd);
     }
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     let fwd = forwarder(&rt, store.clone(), behind(url.clone(), url));

@@ -321,12 +321,7 @@ impl LedgerStore for PgLedger {
         let Conn { client, st } = &mut *guard;
         let results = match client.transaction() {
             Ok(tx) => record::record_batch(PgRecord { tx, st }, jobs),
-            Err(e) => {
-                let e = e.to_string();
-                jobs.iter()
-                    .map(|_| Err(LedgerError::Retry(format!("cannot begin: {e}"))))
-                    .collect()
-            }
+            Err(e) => record::batch_not_begun(jobs, e),
         };
         results
     }

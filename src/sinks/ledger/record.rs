@@ -119,6 +119,16 @@ pub(crate) fn record_batch(
     }
 }
 
+/// What every job of a batch gets when its transaction could not begin.
+pub(crate) fn batch_not_begun(
+    jobs: &[RecordJob],
+    e: impl std::fmt::Display,
+) -> Vec<Result<RecordSummary>> {
+    jobs.iter()
+        .map(|_| Err(LedgerError::Retry(format!("cannot begin: {e}"))))
+        .collect()
+}
+
 /// The algorithm, inside an open transaction; commits nothing.
 fn record_in(
     tx: &mut impl RecordTx,

@@ -336,12 +336,7 @@ impl LedgerStore for SqliteLedger {
         let store = self.lock();
         let results = match SqliteRecord::begin(store.conn()) {
             Ok(tx) => record::record_batch(tx, jobs),
-            Err(e) => {
-                let e = e.to_string();
-                jobs.iter()
-                    .map(|_| Err(LedgerError::Retry(format!("cannot begin: {e}"))))
-                    .collect()
-            }
+            Err(e) => record::batch_not_begun(jobs, e),
         };
         results
     }
