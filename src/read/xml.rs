@@ -405,12 +405,18 @@ impl<R: BufRead> XmlPull<R> {
                     self.seen_root = true;
                     self.depth += 1;
                     let (res, local) = self.reader.resolve_element(e.name());
-                    self.ns.clear();
                     match res {
+                        // Almost every element is in the namespace of the one
+                        // before it: compared in place, copied only on change.
+                        ResolveResult::Bound(ns) if self.ns.as_bytes() == ns.as_ref() => {}
                         ResolveResult::Bound(ns) => {
-                            self.ns.push_str(&String::from_utf8_lossy(ns.as_ref()))
+                            self.ns.clear();
+                            match std::str::from_utf8(ns.as_ref()) {
+                                Ok(s) => self.ns.push_str(s),
+                                Err(_) => self.ns.push_str(&String::from_utf8_lossy(ns.as_ref())),
+                            }
                         }
-                        ResolveResult::Unbound => {}
+                        ResolveResult::Unbound => self.ns.clear(),
                         ResolveResult::Unknown(p) => {
                             return Err(malformed(
                                 counters,
@@ -475,9 +481,19 @@ impl<R: BufRead> XmlPull<R> {
                 }
                 Event::Empty(_) => unreachable!("expand_empty_elements is on"),
                 Event::Text(t) => {
-                    let text = t
-                        .unescape()
-                        .map_err(|e| malformed(counters, e.to_string()))?;
+                    // Text without `&` has nothing to unescape: only checked
+                    // to be UTF-8. quick-xml gives the error message otherwise.
+                    let plain = if !t.contains(&b'&') {
+                        std::str::from_utf8(&t).ok()
+                    } else {
+                        None
+                    };
+                    let text = match plain {
+                        Some(s) => std::borrow::Cow::Borrowed(s),
+                        None => t
+                            .unescape()
+                            .map_err(|e| malformed(counters, e.to_string()))?,
+                    };
                     if self.depth == 0 {
                         if text.trim().is_empty() {
                             continue;
