@@ -12,6 +12,7 @@ use crate::rules::history::{MessageRefs, RefState, RefTable};
 use crate::types::Referentie;
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
@@ -24,7 +25,7 @@ pub const BLOCK: usize = 256;
 pub const BLOOM_BYTES: usize = 1 << 20;
 
 pub struct SpillingTable {
-    map: HashMap<Referentie, RefState>,
+    map: HashMap<Referentie, RefState, KeyHash>,
     spill_at: usize,
     disk: Option<Runs>,
 }
@@ -44,6 +45,66 @@ struct Run {
     /// First key of each block and where the block starts.
     index: Vec<(Box<str>, u64)>,
     end: u64,
+}
+
+/// The in-memory table's hasher: a multiply-rotate over 8-byte words with a
+/// per-table random seed, finished with splitmix64. References are at most 20
+/// bytes, so this is a few multiplications where SipHash is a few rounds per
+/// word; the seed keeps colliding keys from being chosen in advance, and the
+/// table never holds more than [`SPILL_AT`] entries.
+#[derive(Clone)]
+struct KeyHash(u64);
+
+impl KeyHash {
+    fn new() -> Self {
+        Self(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w));
+        }
+        self.mix(bytes.len() as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.mix(u64::from(b) | 0x100);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    }
 }
 
 /// FNV-1a, then a splitmix64 finish: cheap for short keys, well mixed.
@@ -150,7 +211,7 @@ impl Runs {
 impl SpillingTable {
     pub fn with_spill_at(spill_at: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(KeyHash::new()),
             spill_at: spill_at.max(1),
             disk: None,
         }
