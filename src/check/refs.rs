@@ -10,6 +10,7 @@
 
 use crate::rules::history::{MessageRefs, RefState, RefTable};
 use crate::types::Referentie;
+use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,6 +32,10 @@ pub struct SpillingTable {
     /// References longer than [`INLINE`] bytes (no valid ReferentieNummer
     /// is; only values the gateway makes itself could be).
     long: HashMap<Referentie, RefState, KeyHash>,
+    /// The last key looked up on disk and what the disk said: a line's
+    /// reference is looked up twice (for its facts, then to remember it),
+    /// and each lookup costs a miss in the Bloom filter's cache lines.
+    last_disk: Cell<Option<(Key, Option<RefState>)>>,
     spill_at: usize,
     disk: Option<Runs>,
 }
@@ -157,7 +162,8 @@ fn hash(key: &[u8]) -> u64 {
 /// The word and the five bits a key sets.
 fn bloom_slot(key: &[u8], words: usize) -> (usize, u64) {
     let h = hash(key);
-    let word = (h as usize) % words;
+    debug_assert!(words.is_power_of_two());
+    let word = (h as usize) & (words - 1);
     let mut mask = 0u64;
     for i in 0..5 {
         mask |= 1 << ((h >> (32 + 6 * i)) & 63);
@@ -248,6 +254,7 @@ impl SpillingTable {
         Self {
             map: HashMap::with_hasher(KeyHash::new()),
             long: HashMap::with_hasher(KeyHash::new()),
+            last_disk: Cell::new(None),
             spill_at: spill_at.max(1),
             disk: None,
         }
@@ -270,6 +277,7 @@ impl SpillingTable {
         drop(entries);
         self.map.clear();
         self.long.clear();
+        self.last_disk.set(None);
         Ok(())
     }
 }
@@ -281,17 +289,31 @@ pub fn message_refs() -> MessageRefs {
 
 impl RefTable for SpillingTable {
     fn get(&self, r: &Referentie) -> io::Result<Option<RefState>> {
-        let found = match Key::new(r.as_str()) {
-            Some(k) => self.map.get(&k),
-            None => self.long.get(r),
+        let Some(k) = Key::new(r.as_str()) else {
+            if let Some(s) = self.long.get(r) {
+                return Ok(Some(*s));
+            }
+            return match &self.disk {
+                Some(d) => d.get(r.as_str().as_bytes()),
+                None => Ok(None),
+            };
         };
-        if let Some(s) = found {
+        if let Some(s) = self.map.get(&k) {
             return Ok(Some(*s));
         }
-        match &self.disk {
-            Some(d) => d.get(r.as_str().as_bytes()),
-            None => Ok(None),
+        let Some(d) = &self.disk else {
+            return Ok(None);
+        };
+        // A key in memory is found above, and a spill forgets this: what the
+        // disk said cannot have changed since.
+        if let Some((last, found)) = self.last_disk.get() {
+            if last == k {
+                return Ok(found);
+            }
         }
+        let found = d.get(k.as_bytes())?;
+        self.last_disk.set(Some((k, found)));
+        Ok(found)
     }
 
     fn set(&mut self, r: &Referentie, s: RefState) -> io::Result<()> {
