@@ -129,7 +129,7 @@ impl<R> CountingReader<R> {
         let chunk = &self.buf[from..self.pos];
         // Counted in one sweep (vectorised), the last newline found from
         // the end: no per-byte bookkeeping.
-        let n = chunk.iter().filter(|&&b| b == b'\n').count();
+        let n = count_newlines(chunk);
         if n > 0 {
             let c = &self.counters;
             let last = chunk.iter().rposition(|&b| b == b'\n').expect("counted");
@@ -145,6 +145,14 @@ impl<R> CountingReader<R> {
         self.sync();
         position(&self.counters)
     }
+}
+
+/// Newlines in `s`, counted in byte-wide lanes (at most 255 per chunk, so a
+/// `u8` cannot overflow): most chunks are the few bytes between two events.
+fn count_newlines(s: &[u8]) -> usize {
+    s.chunks(255)
+        .map(|c| usize::from(c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
+        .sum()
 }
 
 impl<R: io::Read> io::Read for CountingReader<R> {
@@ -649,6 +657,19 @@ mod tests {
         assert_eq!(fault("<a>&x;</a>"), Fault::Malformed);
         assert_eq!(fault("<a b='1'/>"), Fault::Schema);
         assert_eq!(fault("<q:a/>"), Fault::Malformed);
+    }
+
+    #[test]
+    fn newlines_are_counted_past_a_chunk() {
+        for len in [0, 1, 254, 255, 256, 600] {
+            let s: Vec<u8> = (0..len)
+                .map(|i| if i % 2 == 0 { b'\n' } else { b'x' })
+                .collect();
+            assert_eq!(
+                count_newlines(&s),
+                s.iter().filter(|&&b| b == b'\n').count()
+            );
+        }
     }
 
     #[test]
