@@ -69,19 +69,61 @@ impl ZorgkantoorCode {
     }
 }
 
-string_type!(
+/// A value of fixed length in ASCII, kept inline: parsing and cloning one
+/// allocates nothing (one per line and per verdict). Compares, orders,
+/// hashes, prints and serialises exactly as the string it stands for.
+macro_rules! fixed_type {
+    ($(#[$m:meta])* $name:ident, $len:literal) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+        pub struct $name([u8; $len]);
+        impl $name {
+            /// `s` must be `$len` ASCII bytes (every parser checks it).
+            fn inline(s: &str) -> Self {
+                let mut b = [0u8; $len];
+                b.copy_from_slice(s.as_bytes());
+                debug_assert!(b.is_ascii());
+                Self(b)
+            }
+            pub fn as_str(&self) -> &str {
+                std::str::from_utf8(&self.0).expect("ASCII by construction")
+            }
+        }
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) { self.as_str().hash(h) }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{}({:?})", stringify!($name), self.as_str()) }
+        }
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> { s.serialize_str(self.as_str()) }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).ok_or_else(|| serde::de::Error::custom(format!(
+                    "`{s}` is not a valid {}", stringify!($name))))
+            }
+        }
+    };
+}
+
+fixed_type!(
     /// A BSN as it stands on the wire: 9 digits. Whether it passes the
     /// elfproef is a rule (0201), not a format, so it is asked separately.
-    Bsn
+    Bsn, 9
 );
 impl Bsn {
     pub fn parse(s: &str) -> Option<Self> {
-        all_digits(s, 9).then(|| Self(s.to_owned()))
+        all_digits(s, 9).then(|| Self::inline(s))
     }
     /// The elfproef of the BSN: weights 9..2 and -1 on the last digit; the
     /// all-zero number is refused even though it passes the arithmetic.
     pub fn passes_elfproef(&self) -> bool {
-        elfproef(&self.0)
+        elfproef(self.as_str())
     }
 }
 
@@ -105,15 +147,15 @@ pub fn elfproef(s: &str) -> bool {
     sum % 11 == 0
 }
 
-string_type!(
+fixed_type!(
     /// Product code: one capital letter and three digits, e.g. `H300`.
-    ProductCode
+    ProductCode, 4
 );
 impl ProductCode {
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
         (b.len() == 4 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit))
-            .then(|| Self(s.to_owned()))
+            .then(|| Self::inline(s))
     }
 }
 

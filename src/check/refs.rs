@@ -10,8 +10,11 @@
 
 use crate::rules::history::{MessageRefs, RefState, RefTable};
 use crate::types::Referentie;
+use std::cell::Cell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
@@ -24,7 +27,15 @@ pub const BLOCK: usize = 256;
 pub const BLOOM_BYTES: usize = 1 << 20;
 
 pub struct SpillingTable {
-    map: HashMap<Referentie, RefState>,
+    /// Keys inline: no allocation per entry, no pointer to follow on lookup.
+    map: HashMap<Key, RefState, KeyHash>,
+    /// References longer than [`INLINE`] bytes (no valid ReferentieNummer
+    /// is; only values the gateway makes itself could be).
+    long: HashMap<Referentie, RefState, KeyHash>,
+    /// The last key looked up on disk and what the disk said: a line's
+    /// reference is looked up twice (for its facts, then to remember it),
+    /// and each lookup costs a miss in the Bloom filter's cache lines.
+    last_disk: Cell<Option<(Key, Option<RefState>)>>,
     spill_at: usize,
     disk: Option<Runs>,
 }
@@ -39,17 +50,108 @@ struct Runs {
 }
 
 struct Run {
-    min: Box<str>,
-    max: Box<str>,
+    min: Box<[u8]>,
+    max: Box<[u8]>,
     /// First key of each block and where the block starts.
-    index: Vec<(Box<str>, u64)>,
+    index: Vec<(Box<[u8]>, u64)>,
     end: u64,
 }
 
+/// The longest reference kept inline in a [`Key`]; a ReferentieNummer has at
+/// most 20 bytes.
+const INLINE: usize = 23;
+
+/// A reference as a fixed-width key: its length, then its bytes, zero-padded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key([u8; INLINE + 1]);
+
+impl Key {
+    fn new(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() > INLINE {
+            return None;
+        }
+        let mut k = [0u8; INLINE + 1];
+        k[0] = b.len() as u8;
+        k[1..=b.len()].copy_from_slice(b);
+        Some(Self(k))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.0[1..=usize::from(self.0[0])]
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+/// The in-memory table's hasher: a multiply-rotate over 8-byte words with a
+/// per-table random seed, finished with splitmix64. References are at most 20
+/// bytes, so this is a few multiplications where SipHash is a few rounds per
+/// word; the seed keeps colliding keys from being chosen in advance, and the
+/// table never holds more than [`SPILL_AT`] entries.
+#[derive(Clone)]
+struct KeyHash(u64);
+
+impl KeyHash {
+    fn new() -> Self {
+        Self(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w));
+        }
+        self.mix(bytes.len() as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.mix(u64::from(b) | 0x100);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    }
+}
+
 /// FNV-1a, then a splitmix64 finish: cheap for short keys, well mixed.
-fn hash(key: &str) -> u64 {
+fn hash(key: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
+    for &b in key {
         h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -58,9 +160,10 @@ fn hash(key: &str) -> u64 {
 }
 
 /// The word and the five bits a key sets.
-fn bloom_slot(key: &str, words: usize) -> (usize, u64) {
+fn bloom_slot(key: &[u8], words: usize) -> (usize, u64) {
     let h = hash(key);
-    let word = (h as usize) % words;
+    debug_assert!(words.is_power_of_two());
+    let word = (h as usize) & (words - 1);
     let mut mask = 0u64;
     for i in 0..5 {
         mask |= 1 << ((h >> (32 + 6 * i)) & 63);
@@ -78,13 +181,13 @@ impl Runs {
         })
     }
 
-    fn may_hold(&self, key: &str) -> bool {
+    fn may_hold(&self, key: &[u8]) -> bool {
         let (w, m) = bloom_slot(key, self.bloom.len());
         self.bloom[w] & m == m
     }
 
     /// Appends `entries` (sorted by key, keys unique) as one run.
-    fn push(&mut self, entries: &[(&Referentie, RefState)]) -> io::Result<()> {
+    fn push(&mut self, entries: &[(&[u8], RefState)]) -> io::Result<()> {
         let Some(((first, _), (last, _))) = entries.first().zip(entries.last()) else {
             return Ok(());
         };
@@ -93,8 +196,7 @@ impl Runs {
         let mut pos = start;
         let mut index = Vec::with_capacity(entries.len().div_ceil(BLOCK));
         let words = self.bloom.len();
-        for (i, (r, s)) in entries.iter().enumerate() {
-            let key = r.as_str();
+        for (i, &(key, s)) in entries.iter().enumerate() {
             if i % BLOCK == 0 {
                 index.push((Box::from(key), pos));
             }
@@ -103,22 +205,22 @@ impl Runs {
             // Appended: lookups read with pread, which leaves the file
             // position at the end.
             w.write_all(&[key.len() as u8])?;
-            w.write_all(key.as_bytes())?;
+            w.write_all(key)?;
             w.write_all(&[s.as_i64() as u8])?;
             pos += key.len() as u64 + 2;
         }
         w.flush()?;
         self.end = pos;
         self.runs.push(Run {
-            min: Box::from(first.as_str()),
-            max: Box::from(last.as_str()),
+            min: Box::from(*first),
+            max: Box::from(*last),
             index,
             end: pos,
         });
         Ok(())
     }
 
-    fn get(&self, key: &str) -> io::Result<Option<RefState>> {
+    fn get(&self, key: &[u8]) -> io::Result<Option<RefState>> {
         if !self.may_hold(key) {
             return Ok(None);
         }
@@ -137,7 +239,7 @@ impl Runs {
                 if tail.len() < n + 1 {
                     return Err(io::Error::other("reference table: corrupt run"));
                 }
-                if &tail[..n] == key.as_bytes() {
+                if &tail[..n] == key {
                     return Ok(Some(RefState::from_i64(i64::from(tail[n]))));
                 }
                 rest = &tail[n + 1..];
@@ -150,7 +252,9 @@ impl Runs {
 impl SpillingTable {
     pub fn with_spill_at(spill_at: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(KeyHash::new()),
+            long: HashMap::with_hasher(KeyHash::new()),
+            last_disk: Cell::new(None),
             spill_at: spill_at.max(1),
             disk: None,
         }
@@ -162,12 +266,18 @@ impl SpillingTable {
             self.disk = Some(Runs::new()?);
         }
         let disk = self.disk.as_mut().expect("just made");
-        let mut entries: Vec<(&Referentie, RefState)> =
-            self.map.iter().map(|(r, s)| (r, *s)).collect();
+        let mut entries: Vec<(&[u8], RefState)> = self
+            .map
+            .iter()
+            .map(|(k, s)| (k.as_bytes(), *s))
+            .chain(self.long.iter().map(|(r, s)| (r.as_str().as_bytes(), *s)))
+            .collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         disk.push(&entries)?;
         drop(entries);
         self.map.clear();
+        self.long.clear();
+        self.last_disk.set(None);
         Ok(())
     }
 }
@@ -179,23 +289,57 @@ pub fn message_refs() -> MessageRefs {
 
 impl RefTable for SpillingTable {
     fn get(&self, r: &Referentie) -> io::Result<Option<RefState>> {
-        if let Some(s) = self.map.get(r) {
+        let Some(k) = Key::new(r.as_str()) else {
+            if let Some(s) = self.long.get(r) {
+                return Ok(Some(*s));
+            }
+            return match &self.disk {
+                Some(d) => d.get(r.as_str().as_bytes()),
+                None => Ok(None),
+            };
+        };
+        if let Some(s) = self.map.get(&k) {
             return Ok(Some(*s));
         }
-        match &self.disk {
-            Some(d) => d.get(r.as_str()),
-            None => Ok(None),
+        let Some(d) = &self.disk else {
+            return Ok(None);
+        };
+        // A key in memory is found above, and a spill forgets this: what the
+        // disk said cannot have changed since.
+        if let Some((last, found)) = self.last_disk.get() {
+            if last == k {
+                return Ok(found);
+            }
         }
+        let found = d.get(k.as_bytes())?;
+        self.last_disk.set(Some((k, found)));
+        Ok(found)
     }
 
     fn set(&mut self, r: &Referentie, s: RefState) -> io::Result<()> {
-        match self.map.get_mut(r) {
-            Some(old) => *old = s,
-            None => {
-                if self.map.len() >= self.spill_at {
-                    self.spill()?;
+        let full = self.map.len() + self.long.len() >= self.spill_at;
+        let Some(k) = Key::new(r.as_str()) else {
+            match self.long.get_mut(r) {
+                Some(old) => *old = s,
+                None => {
+                    if full {
+                        self.spill()?;
+                    }
+                    self.long.insert(r.clone(), s);
                 }
-                self.map.insert(r.clone(), s);
+            }
+            return Ok(());
+        };
+        // One probe for the common cases: a new key with room, or a key
+        // already in memory.
+        match self.map.entry(k) {
+            Entry::Occupied(mut old) => *old.get_mut() = s,
+            Entry::Vacant(slot) if !full => {
+                slot.insert(s);
+            }
+            Entry::Vacant(_) => {
+                self.spill()?;
+                self.map.insert(k, s);
             }
         }
         Ok(())
@@ -206,6 +350,22 @@ impl RefTable for SpillingTable {
 mod tests {
     use super::*;
     use crate::rules::history::tests::run;
+
+    #[test]
+    fn long_references_are_kept_too() {
+        let mut t = SpillingTable::with_spill_at(2);
+        let long = Referentie::new_unchecked("L".repeat(INLINE + 5));
+        let short = |i: u32| Referentie::new_unchecked(format!("S{i}"));
+        t.set(&long, RefState::Rejected).unwrap();
+        for i in 0..5 {
+            t.set(&short(i), RefState::Accepted).unwrap();
+        }
+        assert_eq!(t.get(&long).unwrap(), Some(RefState::Rejected));
+        t.set(&long, RefState::AcceptedCredited).unwrap();
+        assert_eq!(t.get(&long).unwrap(), Some(RefState::AcceptedCredited));
+        assert_eq!(t.get(&short(0)).unwrap(), Some(RefState::Accepted));
+        assert_eq!(t.get(&short(9)).unwrap(), None);
+    }
 
     #[test]
     fn spilled_table_behaves_the_same() {

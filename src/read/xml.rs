@@ -101,15 +101,61 @@ struct Counters {
     refused: Cell<Option<Refusal>>,
 }
 
-/// A `BufRead` that counts lines as quick-xml consumes bytes and refuses to go
-/// on when one event or the whole input grows past its cap.
+/// Bytes the counting reader holds at a time, read from the input in one go.
+const WINDOW: usize = 64 * 1024;
+
+/// A `BufRead` over its own buffer that refuses to go on when one event or
+/// the whole input grows past its cap, and counts lines lazily: `consume`
+/// only moves a cursor; the newlines of the consumed bytes are counted when a
+/// position is asked for (once per event) or before the buffer is refilled.
 struct CountingReader<R> {
     inner: R,
     counters: Rc<Counters>,
     max_total: Option<u64>,
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+    /// Up to where in `buf` newlines are counted into `counters.line`.
+    counted: Cell<usize>,
 }
 
-impl<R: BufRead> io::Read for CountingReader<R> {
+impl<R> CountingReader<R> {
+    /// Brings the line count up to the bytes consumed so far.
+    fn sync(&self) {
+        let from = self.counted.get();
+        if from >= self.pos {
+            return;
+        }
+        let chunk = &self.buf[from..self.pos];
+        // Counted in one sweep (vectorised), the last newline found from
+        // the end: no per-byte bookkeeping.
+        let n = count_newlines(chunk);
+        if n > 0 {
+            let c = &self.counters;
+            let last = chunk.iter().rposition(|&b| b == b'\n').expect("counted");
+            let base = c.consumed.get() - (self.pos - from) as u64;
+            c.line.set(c.line.get() + n as u64);
+            c.line_start.set(base + last as u64 + 1);
+        }
+        self.counted.set(self.pos);
+    }
+
+    /// Where the parser stands: 1-based line, column in bytes.
+    fn position(&self) -> Pos {
+        self.sync();
+        position(&self.counters)
+    }
+}
+
+/// Newlines in `s`, counted in byte-wide lanes (at most 255 per chunk, so a
+/// `u8` cannot overflow): most chunks are the few bytes between two events.
+fn count_newlines(s: &[u8]) -> usize {
+    s.chunks(255)
+        .map(|c| usize::from(c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
+        .sum()
+}
+
+impl<R: io::Read> io::Read for CountingReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let n = {
             let buf = self.fill_buf()?;
@@ -122,7 +168,7 @@ impl<R: BufRead> io::Read for CountingReader<R> {
     }
 }
 
-impl<R: BufRead> BufRead for CountingReader<R> {
+impl<R: io::Read> BufRead for CountingReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         let c = &self.counters;
         if let Some(r) = c.refused.get() {
@@ -138,27 +184,27 @@ impl<R: BufRead> BufRead for CountingReader<R> {
                 return Err(io::Error::other("input too large"));
             }
         }
-        // Hand out at most 64 KiB at a time, so the checks above run often
-        // even when the inner reader holds the whole input in memory.
-        let buf = self.inner.fill_buf()?;
-        let n = buf.len().min(64 * 1024);
-        Ok(&buf[..n])
+        if self.pos >= self.filled {
+            self.sync();
+            self.pos = 0;
+            self.counted.set(0);
+            self.filled = loop {
+                match self.inner.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.filled = 0;
+                        return Err(e);
+                    }
+                }
+            };
+        }
+        Ok(&self.buf[self.pos..self.filled])
     }
 
     fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let c = &self.counters;
-            let chunk = &buf[..amt.min(buf.len())];
-            // Counted in one sweep (vectorised), the last newline found from
-            // the end: no per-byte bookkeeping.
-            let n = chunk.iter().filter(|&&b| b == b'\n').count();
-            if n > 0 {
-                let last = chunk.iter().rposition(|&b| b == b'\n').expect("counted");
-                c.line.set(c.line.get() + n as u64);
-                c.line_start.set(c.consumed.get() + last as u64 + 1);
-            }
-        }
-        self.inner.consume(amt);
+        let amt = amt.min(self.filled - self.pos);
+        self.pos += amt;
         let c = &self.counters;
         c.consumed.set(c.consumed.get() + amt as u64);
     }
@@ -247,11 +293,11 @@ fn position(c: &Counters) -> Pos {
     }
 }
 
-fn malformed(c: &Counters, message: String) -> XmlError {
+fn malformed<R>(c: &CountingReader<R>, message: String) -> XmlError {
     XmlError::Input {
         fault: Fault::Malformed,
         message,
-        pos: position(c),
+        pos: c.position(),
         path: String::new(),
     }
 }
@@ -264,6 +310,10 @@ impl<R: BufRead> XmlPull<R> {
             inner: input,
             counters: counters.clone(),
             max_total,
+            buf: vec![0; WINDOW].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+            counted: Cell::new(0),
         };
         let mut reader = NsReader::from_reader(counting);
         let cfg = reader.config_mut();
@@ -290,7 +340,7 @@ impl<R: BufRead> XmlPull<R> {
 
     /// Where the parser stands now.
     pub fn here(&self) -> Pos {
-        position(&self.counters)
+        self.reader.get_ref().position()
     }
 
     /// Where the last returned node started.
@@ -360,18 +410,19 @@ impl<R: BufRead> XmlPull<R> {
         // input; keep reporting why it was cut off instead.
         if self.counters.refused.get().is_some() {
             let e = quick_xml::Error::Io(std::sync::Arc::new(io::Error::other("refused")));
-            return Err(convert(&self.counters, self.event_pos, e));
+            return Err(convert(self.reader.get_ref(), self.event_pos, e));
         }
         loop {
             self.buf.clear();
-            let counters = &*self.counters;
-            counters.event_start.set(counters.consumed.get());
-            self.event_pos = position(counters);
+            let c = &*self.counters;
+            c.event_start.set(c.consumed.get());
+            self.event_pos = self.reader.get_ref().position();
             let event_pos = self.event_pos;
             let event = match self.reader.read_event_into(&mut self.buf) {
                 Ok(e) => e,
-                Err(e) => return Err(convert(counters, event_pos, e)),
+                Err(e) => return Err(convert(self.reader.get_ref(), event_pos, e)),
             };
+            let counters = self.reader.get_ref();
             match event {
                 Event::Decl(d) => {
                     if let Some(enc) = d.encoding() {
@@ -405,12 +456,18 @@ impl<R: BufRead> XmlPull<R> {
                     self.seen_root = true;
                     self.depth += 1;
                     let (res, local) = self.reader.resolve_element(e.name());
-                    self.ns.clear();
                     match res {
+                        // Almost every element is in the namespace of the one
+                        // before it: compared in place, copied only on change.
+                        ResolveResult::Bound(ns) if self.ns.as_bytes() == ns.as_ref() => {}
                         ResolveResult::Bound(ns) => {
-                            self.ns.push_str(&String::from_utf8_lossy(ns.as_ref()))
+                            self.ns.clear();
+                            match std::str::from_utf8(ns.as_ref()) {
+                                Ok(s) => self.ns.push_str(s),
+                                Err(_) => self.ns.push_str(&String::from_utf8_lossy(ns.as_ref())),
+                            }
                         }
-                        ResolveResult::Unbound => {}
+                        ResolveResult::Unbound => self.ns.clear(),
                         ResolveResult::Unknown(p) => {
                             return Err(malformed(
                                 counters,
@@ -475,9 +532,19 @@ impl<R: BufRead> XmlPull<R> {
                 }
                 Event::Empty(_) => unreachable!("expand_empty_elements is on"),
                 Event::Text(t) => {
-                    let text = t
-                        .unescape()
-                        .map_err(|e| malformed(counters, e.to_string()))?;
+                    // Text without `&` has nothing to unescape: only checked
+                    // to be UTF-8. quick-xml gives the error message otherwise.
+                    let plain = if !t.contains(&b'&') {
+                        std::str::from_utf8(&t).ok()
+                    } else {
+                        None
+                    };
+                    let text = match plain {
+                        Some(s) => std::borrow::Cow::Borrowed(s),
+                        None => t
+                            .unescape()
+                            .map_err(|e| malformed(counters, e.to_string()))?,
+                    };
                     if self.depth == 0 {
                         if text.trim().is_empty() {
                             continue;
@@ -517,8 +584,8 @@ impl<R: BufRead> XmlPull<R> {
     }
 }
 
-fn convert(counters: &Counters, event_pos: Pos, e: quick_xml::Error) -> XmlError {
-    match counters.refused.get() {
+fn convert<R>(counters: &CountingReader<R>, event_pos: Pos, e: quick_xml::Error) -> XmlError {
+    match counters.counters.refused.get() {
         Some(Refusal::EventTooLarge) => XmlError::Input {
             fault: Fault::Schema,
             message: format!(
@@ -530,7 +597,7 @@ fn convert(counters: &Counters, event_pos: Pos, e: quick_xml::Error) -> XmlError
         Some(Refusal::InputTooLarge) => XmlError::Input {
             fault: Fault::TooLarge,
             message: "message is larger than the configured maximum".into(),
-            pos: position(counters),
+            pos: counters.position(),
             path: String::new(),
         },
         None => match e {
@@ -590,6 +657,19 @@ mod tests {
         assert_eq!(fault("<a>&x;</a>"), Fault::Malformed);
         assert_eq!(fault("<a b='1'/>"), Fault::Schema);
         assert_eq!(fault("<q:a/>"), Fault::Malformed);
+    }
+
+    #[test]
+    fn newlines_are_counted_past_a_chunk() {
+        for len in [0, 1, 254, 255, 256, 600] {
+            let s: Vec<u8> = (0..len)
+                .map(|i| if i % 2 == 0 { b'\n' } else { b'x' })
+                .collect();
+            assert_eq!(
+                count_newlines(&s),
+                s.iter().filter(|&&b| b == b'\n').count()
+            );
+        }
     }
 
     #[test]
