@@ -79,16 +79,19 @@ impl Processed {
     }
 }
 
-/// Hashes what is read through it, so a resend can be known byte for byte.
+/// Hashes what is read through it, so a resend can be known byte for byte;
+/// only a message that is recorded needs it (`None`: passes bytes through).
 struct Hashing<R> {
     inner: R,
-    hash: Sha256,
+    hash: Option<Sha256>,
 }
 
 impl<R: BufRead> io::Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -98,8 +101,10 @@ impl<R: BufRead> BufRead for Hashing<R> {
         self.inner.fill_buf()
     }
     fn consume(&mut self, n: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            self.hash.update(&buf[..n.min(buf.len())]);
+        if let Some(h) = &mut self.hash {
+            if let Ok(buf) = self.inner.fill_buf() {
+                h.update(&buf[..n.min(buf.len())]);
+            }
         }
         self.inner.consume(n);
     }
@@ -312,7 +317,7 @@ impl Pipeline {
         let recording = arrival.disposition == Disposition::Process;
         let mut input = Hashing {
             inner: input,
-            hash: Sha256::new(),
+            hash: recording.then(Sha256::new),
         };
         let mut outcome = self
             .backends
@@ -325,7 +330,7 @@ impl Pipeline {
         if let Some(agb) = arrival.authenticated {
             enforce_afzender(&mut outcome, agb);
         }
-        let sha256 = hex(&input.hash.finalize());
+        let sha256 = input.hash.map(|h| hex(&h.finalize())).unwrap_or_default();
         let mut processed = Processed {
             outcome,
             recorded: None,
