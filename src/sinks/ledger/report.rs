@@ -40,6 +40,12 @@ pub struct NacalculatieRow {
     pub clienten: u64,
     /// `voorlopig` or `definitief`.
     pub herschikking_status: String,
+    /// The provider marked this ZiO row agreed (at the current A).
+    pub akkoord_aanbieder: bool,
+    /// The zorgkantoor marked it agreed.
+    pub akkoord_zorgkantoor: bool,
+    /// Both sides did.
+    pub akkoord: bool,
     /// Agreed versus declared price per ZiO code.
     pub prijzen: Vec<PrijsRow>,
 }
@@ -260,6 +266,7 @@ impl LedgerReport {
             .into_iter()
             .map(|(a, z, b)| ((a, z), b))
             .collect();
+        let states = super::herschikking::states(store, Some(year))?;
         let full = FullYear::of(&store.lines_in_years(year, year)?, regime, year);
         let nacalculatie: Vec<NacalculatieRow> = agreements
             .iter()
@@ -296,7 +303,16 @@ impl LedgerReport {
                         }
                     })
                     .collect();
-                let status = "voorlopig".to_owned();
+                let state = states
+                    .get(&(a.agb.clone(), a.zorgkantoor.clone(), year))
+                    .cloned()
+                    .unwrap_or_default();
+                let status = if state.definitief() {
+                    "definitief"
+                } else {
+                    "voorlopig"
+                }
+                .to_owned();
                 NacalculatieRow {
                     agb: a.agb.to_string(),
                     zorgkantoor: a.zorgkantoor.to_string(),
@@ -307,6 +323,9 @@ impl LedgerReport {
                     realisatie_totaal_cents: b + regulier,
                     clienten: full.clients.get(&pair).map_or(0, |s| s.len() as u64),
                     herschikking_status: status,
+                    akkoord_aanbieder: state.akkoord_aanbieder,
+                    akkoord_zorgkantoor: state.akkoord_zorgkantoor,
+                    akkoord: state.akkoord(),
                     prijzen,
                 }
             })
@@ -414,12 +433,13 @@ impl LedgerReport {
                 writeln!(
                     w,
                     "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents,\
-                     realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status"
+                     realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status,\
+                     akkoord_aanbieder,akkoord_zorgkantoor,akkoord"
                 )?;
                 for r in &self.nacalculatie {
                     writeln!(
                         w,
-                        "{},{},{},{},{},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{},{},{},{}",
                         r.agb,
                         r.zorgkantoor,
                         r.herschikking_cents,
@@ -428,7 +448,10 @@ impl LedgerReport {
                         r.realisatie_regulier_cents,
                         r.realisatie_totaal_cents,
                         r.clienten,
-                        r.herschikking_status
+                        r.herschikking_status,
+                        r.akkoord_aanbieder,
+                        r.akkoord_zorgkantoor,
+                        r.akkoord
                     )?;
                 }
             }
