@@ -496,7 +496,7 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
     );
     assert_eq!(got["per_aanbieder"], want["per_aanbieder"]);
 
-    // One line per row: agb code agreed declared absence percent pupils lines amount.
+    // One line per row: agb code agreed declared verschil percent pupils lines amount.
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let v: Vec<String> = r
         .volumes
@@ -508,8 +508,8 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
                 x.code,
                 opt(&x.agreed),
                 x.declared,
-                opt(&x.absence),
-                opt(&x.absence_percent),
+                opt(&x.verschil),
+                opt(&x.verschil_percent),
                 x.pupils,
                 x.lines,
                 x.amount_cents
