@@ -114,6 +114,12 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
+    /// The herschikking's status and history: `definitief`, `akkoord`,
+    /// `history`.
+    Herschikking {
+        #[command(subcommand)]
+        command: HerschikkingCommand,
+    },
     /// The nacalculatie in full and the volume sections for one year
     /// (`--year Y`), or the care declared in school time in the school year
     /// starting on 1 August of Y (`--schooljaar Y --section onderwijstijd`).
@@ -141,13 +147,69 @@ pub enum LedgerCommand {
     },
     /// Import agreements (CSV or TOML in the `[[agreements]]` shape); they
     /// replace the configured agreement for the same participant and year.
+    /// A definitive herschikking is not changed without `--override`.
     Import {
         file: PathBuf,
+        /// Who imports (kept in the herschikking history).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        /// Change a definitive herschikking anyway; the reason is kept.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
         #[arg(long, default_value = "config")]
         config: PathBuf,
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+}
+
+/// The herschikking's life (zorgkantoor side: the operator of the gateway).
+#[derive(Subcommand, Debug)]
+pub enum HerschikkingCommand {
+    /// Make the herschikking of (agb, zorgkantoor, year) definitive.
+    Definitief {
+        #[command(flatten)]
+        key: HerschikkingKey,
+    },
+    /// Mark the year's ZiO row of the nacalculatie agreed by one side.
+    Akkoord {
+        #[command(flatten)]
+        key: HerschikkingKey,
+        #[arg(long, value_enum)]
+        side: AkkoordSide,
+    },
+    /// Every change (who, when, what, old and new), as JSON lines.
+    History {
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HerschikkingKey {
+    #[arg(long)]
+    agb: String,
+    #[arg(long)]
+    zorgkantoor: String,
+    #[arg(long)]
+    year: i32,
+    /// Who does it (kept in the history).
+    #[arg(long, default_value = "cli")]
+    actor: String,
+    #[arg(long, default_value = "config")]
+    config: PathBuf,
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AkkoordSide {
+    Aanbieder,
+    Zorgkantoor,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -285,8 +347,68 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+fn run_herschikking(command: HerschikkingCommand) -> Result<i32> {
+    use ledger::herschikking::{make_definitief, mark_akkoord, Side};
+    let (key, side) = match command {
+        HerschikkingCommand::History { year, config, data } => {
+            let config = load_config(&config)?;
+            let store = open_ledger(&config, &data)?;
+            let events = store
+                .herschikking_events(year)
+                .map_err(|e| Error::backend(format!("ledger: {e}")))?;
+            let mut out = io::stdout().lock();
+            for e in events {
+                serde_json::to_writer(&mut out, &e)
+                    .map_err(|e| Error::backend(format!("cannot write: {e}")))?;
+                writeln!(out).map_err(|e| Error::backend(format!("cannot write: {e}")))?;
+            }
+            return Ok(0);
+        }
+        HerschikkingCommand::Definitief { key } => (key, None),
+        HerschikkingCommand::Akkoord { key, side } => (key, Some(side)),
+    };
+    let mut config = load_config(&key.config)?;
+    let store = open_ledger(&config, &key.data)?;
+    ledger::agreements::apply_stored_agreements(&mut config.regime, &*store)
+        .map_err(|e| Error::backend(format!("ledger agreements: {e}")))?;
+    let agb = crate::types::AgbCode::parse(&key.agb)
+        .ok_or_else(|| Error::sender(format!("--agb `{}` is not 8 digits", key.agb)))?;
+    let zk = crate::types::ZorgkantoorCode::parse(&key.zorgkantoor).ok_or_else(|| {
+        Error::sender(format!(
+            "--zorgkantoor `{}` is not 4 digits",
+            key.zorgkantoor
+        ))
+    })?;
+    let k = (agb, zk, key.year);
+    let now = ledger::herschikking::now_ms();
+    let done = match side {
+        None => make_definitief(&*store, &config.regime, &k, &key.actor, now),
+        Some(AkkoordSide::Aanbieder) => mark_akkoord(
+            &*store,
+            &config.regime,
+            &k,
+            Side::Aanbieder,
+            &key.actor,
+            now,
+        ),
+        Some(AkkoordSide::Zorgkantoor) => mark_akkoord(
+            &*store,
+            &config.regime,
+            &k,
+            Side::Zorgkantoor,
+            &key.actor,
+            now,
+        ),
+    }
+    .map_err(|e| Error::sender(e.to_string()))?;
+    let text = serde_json::to_string(&done).map_err(|e| Error::backend(e.to_string()))?;
+    println!("{text}");
+    Ok(0)
+}
+
 fn run_ledger(command: LedgerCommand) -> Result<i32> {
     match command {
+        LedgerCommand::Herschikking { command } => run_herschikking(command),
         LedgerCommand::Report {
             year,
             schooljaar,
@@ -332,11 +454,23 @@ fn run_ledger(command: LedgerCommand) -> Result<i32> {
             .map_err(|e| Error::backend(format!("cannot write the report: {e}")))?;
             Ok(0)
         }
-        LedgerCommand::Import { file, config, data } => {
+        LedgerCommand::Import {
+            file,
+            actor,
+            override_reason,
+            config,
+            data,
+        } => {
             let config = load_config(&config)?;
             let store = open_ledger(&config, &data)?;
-            let n = ledger::agreements::import_agreements(&*store, &file, &config.regime)
-                .map_err(|e| Error::sender(format!("{}: {e}", file.display())))?;
+            let n = ledger::import_agreements_by(
+                &*store,
+                &file,
+                &config.regime,
+                &actor,
+                override_reason.as_deref(),
+            )
+            .map_err(|e| Error::sender(format!("{}: {e}", file.display())))?;
             println!("{}: {n:?} agreements imported", file.display());
             Ok(0)
         }

@@ -458,6 +458,29 @@ async fn accepted_is_recorded_a_resend_gets_its_answer_and_a_reused_id_0106() {
         get(g.addr, "/ledger/onderwijstijd?year=2023").await.status,
         StatusCode::BAD_REQUEST
     );
+    // The herschikking over HTTP: the provider marks its ZiO row agreed;
+    // making it definitief is the zorgkantoor's act (403 for a provider).
+    let post = |path: &'static str| send(g.addr, Method::POST, path, &[AUTH], Bytes::new());
+    let a = post("/ledger/herschikking/akkoord?zorgkantoor=5509&year=2024")
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["action"], "akkoord_aanbieder");
+    let d = post("/ledger/herschikking/definitief?zorgkantoor=5509&year=2024")
+        .await
+        .unwrap();
+    assert_eq!(d.status, StatusCode::FORBIDDEN, "{}", d.body);
+    let h = get(g.addr, "/ledger/herschikking?year=2024").await;
+    assert_eq!(h.status, StatusCode::OK, "{}", h.body);
+    assert_eq!(
+        h.json()["events"].as_array().unwrap().len(),
+        1,
+        "{}",
+        h.body
+    );
+    let n = get(g.addr, "/ledger/nacalculatie?year=2024").await.json();
+    assert_eq!(n["nacalculatie"][0]["akkoord_aanbieder"], true);
+    assert_eq!(n["nacalculatie"][0]["akkoord"], false);
     let r = get(g.addr, "/ledger/report?year=2024").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json()["volumes"].is_array(), "{}", r.body);

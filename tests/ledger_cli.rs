@@ -115,3 +115,94 @@ fn check_records_only_when_asked_and_only_once() {
          12AB,5509,12345678,H307,true,uur,10,76500,1\n"
     );
 }
+
+/// The herschikking from the command line: import, definitief, a refused
+/// change, the override, both sides agreeing, and the history.
+#[test]
+fn herschikking_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("ZIO_GATEWAY_LEDGER_URL")
+            .output()
+            .unwrap()
+    };
+    let csv = |a: u64| {
+        let p = dir.path().join(format!("a-{a}.csv"));
+        std::fs::write(
+            &p,
+            format!("agb,zorgkantoor,year,herschikking_cents,code,volume,price_cents\n12345678,5509,2024,{a},H307,100,7650\n"),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let key = [
+        "--agb",
+        "12345678",
+        "--zorgkantoor",
+        "5509",
+        "--year",
+        "2024",
+    ];
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    ok(run(&["ledger", "import", &csv(100), "--actor", "kantoor"]));
+    let mut args = vec![
+        "ledger",
+        "herschikking",
+        "definitief",
+        "--actor",
+        "teamleider",
+    ];
+    args.extend(key);
+    ok(run(&args));
+    let refused = run(&["ledger", "import", &csv(200)]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("definitief"));
+    ok(run(&["ledger", "import", &csv(200), "--override", "NZa"]));
+    for side in ["aanbieder", "zorgkantoor"] {
+        let mut args = vec!["ledger", "herschikking", "akkoord", "--side", side];
+        args.extend(key);
+        ok(run(&args));
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(run(&["ledger", "report", "--year", "2024"]))).unwrap();
+    let row = &report["nacalculatie"][0];
+    assert_eq!(row["herschikking_cents"], 200);
+    assert_eq!(row["herschikking_status"], "definitief");
+    assert_eq!(row["akkoord"], true);
+    let history = ok(run(&[
+        "ledger",
+        "herschikking",
+        "history",
+        "--year",
+        "2024",
+    ]));
+    let actions: Vec<String> = history
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {} {} {}",
+                v["actor"], v["action"], v["old_cents"], v["new_cents"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "\"kantoor\" \"import\" 9180000 100",
+            "\"teamleider\" \"definitief\" 100 100",
+            "\"cli\" \"override\" 100 200",
+            "\"cli\" \"akkoord_aanbieder\" 200 200",
+            "\"cli\" \"akkoord_zorgkantoor\" 200 200",
+        ]
+    );
+}

@@ -56,6 +56,15 @@ fn worked_example_to_the_cent_pg() {
 }
 
 #[test]
+fn herschikking_status_refusal_override_history_pg() {
+    let Some(store) = pg_ledger("herschikking") else {
+        return;
+    };
+    let store: std::sync::Arc<dyn LedgerStore> = std::sync::Arc::new(store);
+    herschikking_life(&store);
+}
+
+#[test]
 fn evidence_scenario_to_the_cent_pg() {
     let Some(store) = pg_ledger("evidence") else {
         return;

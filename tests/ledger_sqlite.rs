@@ -42,6 +42,12 @@ fn worked_example_to_the_cent_sqlite() {
 }
 
 #[test]
+fn herschikking_status_refusal_override_history_sqlite() {
+    let store: Arc<dyn LedgerStore> = Arc::new(ledger());
+    herschikking_life(&store);
+}
+
+#[test]
 fn evidence_scenario_to_the_cent_sqlite() {
     let store: Arc<dyn LedgerStore> = Arc::new(ledger());
     evidence_scenario(&store);
@@ -57,10 +63,11 @@ fn report_csv_has_the_json_columns() {
     assert_eq!(
         String::from_utf8(csv).unwrap(),
         "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents,\
-         realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status\n\
-         11110001,5509,1009800,585225,424575,15300,600525,3,voorlopig\n\
-         11110002,5509,153000,206550,0,0,206550,3,voorlopig\n\
-         11110003,5509,500000,0,500000,0,0,0,voorlopig\n"
+         realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status,\
+         akkoord_aanbieder,akkoord_zorgkantoor,akkoord\n\
+         11110001,5509,1009800,585225,424575,15300,600525,3,voorlopig,false,false,false\n\
+         11110002,5509,153000,206550,0,0,206550,3,voorlopig,false,false,false\n\
+         11110003,5509,500000,0,500000,0,0,0,voorlopig,false,false,false\n"
     );
     for s in ReportSection::ALL {
         let mut out = Vec::new();

@@ -128,6 +128,12 @@ impl Config {
         self.store.ledger_url()
     }
 
+    /// What is allowed but worth an operator's look, said at start-up (more
+    /// providers than the experiment admits).
+    pub fn warnings(&self) -> Vec<String> {
+        participants::participant_warnings(&self.regime.participants)
+    }
+
     /// Loads `DIR/gateway.toml`.
     pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
         Self::load_file(&dir.join(FILE_NAME))

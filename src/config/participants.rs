@@ -4,7 +4,7 @@
 
 use super::{agb, date, zk, ConfigError};
 use crate::model::regime::{Agreement, Participant, Product, Regime};
-use crate::types::{Cents, Period, ProductCode};
+use crate::types::{Cents, Datum, Period, ProductCode};
 use chrono::Datelike;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +41,31 @@ pub(super) struct RawTariff {
     max_cents: Cents,
 }
 
+/// The first day of participation the experiment allows: nobody started
+/// before 1 September 2022.
+pub const FIRST_START: Datum = match Datum::from_ymd_opt(2022, 9, 1) {
+    Some(d) => d,
+    None => panic!("2022-09-01"),
+};
+
+/// The number of providers the experiment admits; more is not refused (an
+/// operator may know better) but warned about at start-up.
+pub const MAX_PARTICIPANTS: usize = 20;
+
+/// Start-up warnings about the participants: more distinct providers (AGB)
+/// than the experiment admits.
+pub fn participant_warnings(participants: &[Participant]) -> Vec<String> {
+    let providers: std::collections::BTreeSet<_> = participants.iter().map(|p| &p.agb).collect();
+    if providers.len() > MAX_PARTICIPANTS {
+        vec![format!(
+            "[[participants]]: {} providers, more than the {MAX_PARTICIPANTS} the experiment admits",
+            providers.len()
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `start_days` as the operator wrote them, to quote in a fault.
 pub(super) fn participants(
     raw: &[RawParticipant],
@@ -69,6 +94,16 @@ impl RawParticipant {
                 format!(
                     "{from} is not a start day of the regime ({})",
                     start_days.join(", ")
+                ),
+            ));
+        }
+        if from < FIRST_START {
+            return Err(ConfigError::at(
+                t,
+                "from",
+                format!(
+                    "{from} is before {FIRST_START}, the first day a provider could take part \
+                     (beleidsregel, article 4)"
                 ),
             ));
         }
@@ -240,6 +275,11 @@ mod tests {
                 .ends_with("2023-02-01 is not a start day of the regime (09-01, 01-01)"),
             "{e}"
         );
+        // 2022-09-01 is the first possible start; 2022-01-01 is a start day
+        // inside no experiment.
+        assert!(parse(&with_participant("2022-09-01", "2025-08-31")).is_ok());
+        let e = parse(&with_participant("2022-01-01", "2025-08-31")).unwrap_err();
+        assert!(e.to_string().contains("before 2022-09-01"), "{e}");
         let e = parse(&with_participant("2025-01-01", "2025-08-31")).unwrap_err();
         assert!(e.to_string().contains("last start"), "{e}");
         let e = parse(&with_participant("2023-01-01", "2025-09-01")).unwrap_err();
@@ -250,6 +290,23 @@ mod tests {
                 .ends_with("2023-12-31 is before `from` 2024-01-01"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn more_than_twenty_providers_is_a_warning() {
+        let mut text = MINIMAL.to_owned();
+        for i in 0..21 {
+            text.push_str(&format!(
+                "[[participants]]\nagb = \"{:08}\"\nzorgkantoor = \"5509\"\nfrom = \"2023-01-01\"\nto = \"2025-08-31\"\n",
+                12345600 + i
+            ));
+        }
+        let c = parse(&text).unwrap();
+        assert_eq!(c.warnings().len(), 1, "{:?}", c.warnings());
+        assert!(c.warnings()[0].contains("21 providers"));
+        // A provider with two zorgkantoren is one provider.
+        let c = parse(&with_participant("2023-01-01", "2025-08-31")).unwrap();
+        assert!(c.warnings().is_empty());
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! - `GET /ledger/report?year=Y`: the whole `LedgerReport` as JSON.
 //! - `GET /ledger/onderwijstijd?schooljaar=Y` (`&format=csv`): care
 //!   declared in school time in the school year from 1 August of Y.
+//! - `GET /ledger/herschikking[?year=Y]`: the calling provider's herschikking
+//!   history; `POST /ledger/herschikking/akkoord?zorgkantoor=Z&year=Y`: the
+//!   provider marks its ZiO row agreed; `POST /ledger/herschikking/definitief`
+//!   is the zorgkantoor's act: a provider's token gets 403 (the CLI does it).
 //!
 //! The body of `/registry` is streamed to a temporary file on a blocking
 //! thread (hashed on the way: the SHA-256 names the message), never held
@@ -269,6 +273,65 @@ pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Re
     match written {
         Ok(out) if csv => with_type(StatusCode::OK, "text/csv; charset=utf-8", out.into()),
         Ok(out) => with_type(StatusCode::OK, "application/json", out.into()),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+    }
+}
+
+/// The herschikking endpoints, for the provider `agb` the token belongs to.
+pub async fn herschikking<B>(
+    state: &Arc<State>,
+    ep: Endpoint,
+    agb: &crate::types::AgbCode,
+    req: &Request<B>,
+) -> Response<RespBody> {
+    use crate::sinks::ledger::herschikking::{mark_akkoord, now_ms, Side};
+    if ep == Endpoint::LedgerHerschikkingDefinitief {
+        return json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"error": "making a herschikking definitief is the zorgkantoor's act"}),
+        );
+    }
+    if state.pipeline.backends.ledger.is_none() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "no ledger\n");
+    }
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let year = query_param(&query, "year").and_then(|y| y.parse::<i32>().ok());
+    let zk = query_param(&query, "zorgkantoor").and_then(crate::types::ZorgkantoorCode::parse);
+    if ep == Endpoint::LedgerHerschikkingAkkoord && (year.is_none() || zk.is_none()) {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "query parameters `zorgkantoor` (4 digits) and `year` are required"}),
+        );
+    }
+    let (st, agb) = (state.clone(), agb.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        let l = st.pipeline.backends.ledger.as_ref().expect("checked above");
+        if ep == Endpoint::LedgerHerschikking {
+            let events: Vec<_> = l
+                .herschikking_events(year)?
+                .into_iter()
+                .filter(|e| e.agb == agb)
+                .collect();
+            return Ok(Ok(json!({ "events": events })));
+        }
+        let key = (agb.clone(), zk.expect("checked"), year.expect("checked"));
+        let regime = &st.config().regime;
+        Ok(
+            match mark_akkoord(&**l, regime, &key, Side::Aanbieder, agb.as_str(), now_ms()) {
+                Ok(e) => Ok(json!(e)),
+                Err(crate::sinks::ledger::LedgerError::Invalid(m)) => Err(m),
+                Err(e) => return Err(e),
+            },
+        )
+    })
+    .await;
+    match done {
+        Ok(Ok(Ok(v))) => json_response(StatusCode::OK, &v),
+        Ok(Ok(Err(m))) => json_response(StatusCode::CONFLICT, &json!({ "error": m })),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "ledger herschikking failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable\n")
+        }
         Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     }
 }

@@ -19,6 +19,12 @@ pub enum Endpoint {
     LedgerReport,
     /// `GET /ledger/onderwijstijd?schooljaar=Y[&format=csv]`.
     LedgerOnderwijstijd,
+    /// `GET /ledger/herschikking?year=Y`: the caller's herschikking history.
+    LedgerHerschikking,
+    /// `POST /ledger/herschikking/akkoord?zorgkantoor=Z&year=Y`.
+    LedgerHerschikkingAkkoord,
+    /// `POST /ledger/herschikking/definitief?...`: zorgkantoor side only.
+    LedgerHerschikkingDefinitief,
     /// `GET /declaraties/{id}` and `GET /declaraties/{id}/antwoord`: one of
     /// the sender's own messages, and its kept answer.
     Message,
@@ -44,6 +50,9 @@ impl Endpoint {
             Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
             Endpoint::LedgerReport => "ledger_report",
             Endpoint::LedgerOnderwijstijd => "ledger_onderwijstijd",
+            Endpoint::LedgerHerschikking => "ledger_herschikking",
+            Endpoint::LedgerHerschikkingAkkoord => "ledger_herschikking_akkoord",
+            Endpoint::LedgerHerschikkingDefinitief => "ledger_herschikking_definitief",
             Endpoint::Message => "declaratie",
             Endpoint::Page => "page",
             Endpoint::OpenApi => "openapi",
@@ -61,6 +70,9 @@ impl Endpoint {
                 | Endpoint::LedgerNacalculatie
                 | Endpoint::LedgerReport
                 | Endpoint::LedgerOnderwijstijd
+                | Endpoint::LedgerHerschikking
+                | Endpoint::LedgerHerschikkingAkkoord
+                | Endpoint::LedgerHerschikkingDefinitief
                 | Endpoint::Message
         )
     }
@@ -83,6 +95,9 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
         "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
         "/ledger/onderwijstijd" => (Endpoint::LedgerOnderwijstijd, Method::GET),
+        "/ledger/herschikking" => (Endpoint::LedgerHerschikking, Method::GET),
+        "/ledger/herschikking/akkoord" => (Endpoint::LedgerHerschikkingAkkoord, Method::POST),
+        "/ledger/herschikking/definitief" => (Endpoint::LedgerHerschikkingDefinitief, Method::POST),
         p if p.starts_with("/declaraties/") => (Endpoint::Message, Method::GET),
         _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
     };

@@ -119,6 +119,15 @@ pub async fn handle(
                         }
                     }
                     (None, Endpoint::Registry) => super::admin::registry(&state, req).await,
+                    (
+                        None,
+                        Endpoint::LedgerHerschikking
+                        | Endpoint::LedgerHerschikkingAkkoord
+                        | Endpoint::LedgerHerschikkingDefinitief,
+                    ) => {
+                        let agb = ctx.agb.clone().expect("authenticated");
+                        super::admin::herschikking(&state, ep, &agb, &req).await
+                    }
                     (None, Endpoint::Message) => {
                         let agb = ctx.agb.clone().expect("authenticated");
                         match MessagePath::parse(req.uri().path()) {

@@ -143,6 +143,9 @@ pub fn serve(config: Config, data: &Path) -> Result<()> {
     let listen = config.server.listen.clone();
     let state = State::open(config, data, pg_url.as_deref())?;
     let (state, worker) = with_upstreams(state, rt.handle())?;
+    for w in state.config().warnings() {
+        tracing::warn!("{w}");
+    }
     if state.tokens.is_empty() {
         tracing::warn!("no [[tokens]] configured: every authenticated endpoint answers 401");
     }

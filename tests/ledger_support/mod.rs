@@ -496,7 +496,7 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
     );
     assert_eq!(got["per_aanbieder"], want["per_aanbieder"]);
 
-    // One line per row: agb code agreed declared absence percent pupils lines amount.
+    // One line per row: agb code agreed declared verschil percent pupils lines amount.
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let v: Vec<String> = r
         .volumes
@@ -508,8 +508,8 @@ pub fn assert_example_report(store: &dyn LedgerStore, config: &Config) {
                 x.code,
                 opt(&x.agreed),
                 x.declared,
-                opt(&x.absence),
-                opt(&x.absence_percent),
+                opt(&x.verschil),
+                opt(&x.verschil_percent),
                 x.pupils,
                 x.lines,
                 x.amount_cents
@@ -675,4 +675,132 @@ pub fn group_commit_records_each_once(store: Arc<dyn LedgerStore>) {
     assert!(store.stored_answer(&agb(p), &rf("G3")).unwrap().is_none());
     assert!(store.message_processed(&agb(p), &rf("G3")).unwrap());
     group.stop();
+}
+
+/// The life of a herschikking on the worked example: voorlopig, the refusal
+/// to change a definitive figure, the override, the marks of both sides and
+/// the history of who, when, old and new.
+pub fn herschikking_life(shared: &Arc<dyn LedgerStore>) {
+    use zio_gateway::sinks::ledger::herschikking::{
+        make_definitief, mark_akkoord, states, Action, Side,
+    };
+    use zio_gateway::sinks::ledger::import_agreements_by;
+    let store = &**shared;
+    let config = run_example(shared);
+    let regime = &config.regime;
+    let row = |agb: &str| {
+        let r = LedgerReport::build(store, regime, 2024).unwrap();
+        r.nacalculatie.into_iter().find(|x| x.agb == agb).unwrap()
+    };
+    let key = (self::agb("11110001"), zk("5509"), 2024);
+    assert_eq!(row("11110001").herschikking_status, "voorlopig");
+
+    // While voorlopig an import changes A freely, and is kept.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = |a: u64| {
+        let p = dir.path().join(format!("a-{a}.csv"));
+        std::fs::write(
+            &p,
+            format!("agb,zorgkantoor,year,herschikking_cents,code,volume,price_cents\n11110001,5509,2024,{a},H307,100,7650\n"),
+        )
+        .unwrap();
+        p
+    };
+    import_agreements_by(store, &csv(1_100_000), regime, "zk-medewerker", None).unwrap();
+    assert_eq!(row("11110001").herschikking_cents, 1_100_000);
+
+    // Both sides agree; the report says so.
+    mark_akkoord(store, regime, &key, Side::Aanbieder, "aanbieder", 10).unwrap();
+    assert!(row("11110001").akkoord_aanbieder);
+    assert!(!row("11110001").akkoord);
+    mark_akkoord(store, regime, &key, Side::Zorgkantoor, "zorgkantoor", 11).unwrap();
+    assert!(row("11110001").akkoord);
+
+    // The explicit act: definitief; a second time is refused.
+    make_definitief(store, regime, &key, "zk-teamleider", 12).unwrap();
+    assert_eq!(row("11110001").herschikking_status, "definitief");
+    assert!(make_definitief(store, regime, &key, "zk-teamleider", 13).is_err());
+
+    // A change is now refused and changes nothing; the same figure is fine.
+    let e =
+        import_agreements_by(store, &csv(1_200_000), regime, "zk-medewerker", None).unwrap_err();
+    assert!(e.to_string().contains("definitief"), "{e}");
+    assert_eq!(row("11110001").herschikking_cents, 1_100_000);
+    import_agreements_by(store, &csv(1_100_000), regime, "zk-medewerker", None).unwrap();
+    assert!(
+        row("11110001").akkoord,
+        "an unchanged figure keeps the marks"
+    );
+
+    // The override changes it, and undoes both marks (A is not what they agreed).
+    import_agreements_by(
+        store,
+        &csv(1_200_000),
+        regime,
+        "zk-teamleider",
+        Some("NZa-besluit 12"),
+    )
+    .unwrap();
+    let r = row("11110001");
+    assert_eq!(r.herschikking_cents, 1_200_000);
+    assert_eq!(r.herschikking_status, "definitief");
+    assert!(!r.akkoord_aanbieder && !r.akkoord_zorgkantoor && !r.akkoord);
+    // Another pair is untouched.
+    assert_eq!(row("11110002").herschikking_status, "voorlopig");
+
+    // The history: who, when, what, old and new.
+    let h: Vec<(String, Action, Option<i64>, Option<i64>)> = store
+        .herschikking_events(Some(2024))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.agb.as_str() == "11110001")
+        .map(|e| (e.actor, e.action, e.old_cents, e.new_cents))
+        .collect();
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        h,
+        vec![
+            (
+                s("zk-medewerker"),
+                Action::Import,
+                Some(1_009_800),
+                Some(1_100_000)
+            ),
+            (
+                s("aanbieder"),
+                Action::AkkoordAanbieder,
+                Some(1_100_000),
+                Some(1_100_000)
+            ),
+            (
+                s("zorgkantoor"),
+                Action::AkkoordZorgkantoor,
+                Some(1_100_000),
+                Some(1_100_000)
+            ),
+            (
+                s("zk-teamleider"),
+                Action::Definitief,
+                Some(1_100_000),
+                Some(1_100_000)
+            ),
+            (
+                s("zk-medewerker"),
+                Action::Import,
+                Some(1_100_000),
+                Some(1_100_000)
+            ),
+            (
+                s("zk-teamleider"),
+                Action::Override,
+                Some(1_100_000),
+                Some(1_200_000)
+            ),
+        ]
+    );
+    let events = store.herschikking_events(Some(2024)).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.reason.as_deref(), Some("NZa-besluit 12"));
+    assert!(last.at_ms > 0);
+    assert!(states(store, Some(2023)).unwrap().is_empty());
 }

@@ -41,22 +41,6 @@ pub fn apply_stored_agreements(regime: &mut Regime, store: &dyn LedgerStore) -> 
     Ok(())
 }
 
-/// Reads an agreements file (`.csv` or `.toml`) and stores every agreement in
-/// it, replacing stored ones for the same key. The file is checked whole
-/// before anything is stored. Returns what was imported.
-pub fn import_agreements(
-    store: &dyn LedgerStore,
-    path: &Path,
-    regime: &Regime,
-) -> Result<Vec<Agreement>> {
-    let agreements = parse_agreements_file(path, regime)?;
-    let source = path.display().to_string();
-    for a in &agreements {
-        store.put_agreement(a, &source)?;
-    }
-    Ok(agreements)
-}
-
 /// Parses and validates an agreements file. CSV (by extension `.csv`):
 ///
 /// ```text

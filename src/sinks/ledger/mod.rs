@@ -29,6 +29,7 @@
 
 pub mod agreements;
 pub mod group;
+pub mod herschikking;
 pub mod postgres;
 mod record;
 pub mod report;
@@ -53,8 +54,9 @@ use std::io;
 use std::path::Path;
 use std::sync::Mutex;
 
-pub use agreements::{effective_agreements, import_agreements, parse_agreements_file};
+pub use agreements::{effective_agreements, parse_agreements_file};
 pub use group::GroupCommit;
+pub use herschikking::{import_agreements, import_agreements_by};
 pub use report::{LedgerReport, OnderwijstijdReport, ReportSection};
 
 /// Why the ledger could not do what was asked.
@@ -605,6 +607,12 @@ pub trait LedgerStore: Send + Sync {
     /// tests).
     fn lines_of(&self, agb: &AgbCode) -> Result<Vec<LedgerLine>>;
 
+    /// Keeps one event in the life of a herschikking (append only).
+    fn add_herschikking_event(&self, e: &herschikking::Event) -> Result<()>;
+
+    /// The herschikking events of one year or all years, oldest first.
+    fn herschikking_events(&self, year: Option<i32>) -> Result<Vec<herschikking::Event>>;
+
     /// Every recorded line whose Begindatum lies in the years `from..=to`,
     /// in recording order (the full nacalculatie, the school-time report).
     fn lines_in_years(&self, from: i32, to: i32) -> Result<Vec<LedgerLine>>;
@@ -945,6 +953,14 @@ pub(crate) mod sql {
     pub fn lines_of() -> String {
         format!("SELECT {LINE_COLUMNS}, credited_by FROM ledger_line WHERE agb = $1 ORDER BY seq")
     }
+
+    pub const INSERT_HERSCHIKKING_EVENT: &str = "INSERT INTO ledger_herschikking_event \
+        (agb, zorgkantoor, year, at_ms, actor, action, old_cents, new_cents, reason) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+    pub const HERSCHIKKING_EVENTS: &str = "SELECT agb, zorgkantoor, year, at_ms, actor, action, \
+        old_cents, new_cents, reason FROM ledger_herschikking_event \
+        WHERE ($1 = 0 OR year = $1) ORDER BY id";
 
     pub fn lines_in_years() -> String {
         format!(

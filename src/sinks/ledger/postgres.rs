@@ -11,9 +11,9 @@
 use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
-    agreement_code_rows, assemble_agreements, sql, unit_str, ClaimScope, ForwardLine, ForwardPlan,
-    LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result,
-    VolumeFilter, VolumeGrouping, VolumeRow,
+    agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
+    ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage,
+    Result, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -583,6 +583,35 @@ impl LedgerStore for PgLedger {
             .query(&sql::lines_in_years(), &[&from, &to])?
             .iter()
             .map(rows::line)
+            .collect()
+    }
+
+    fn add_herschikking_event(&self, e: &herschikking::Event) -> Result<()> {
+        let mut guard = self.lock();
+        guard.client.execute(
+            sql::INSERT_HERSCHIKKING_EVENT,
+            &[
+                &e.agb.as_str(),
+                &e.zorgkantoor.as_str(),
+                &e.year,
+                &e.at_ms,
+                &e.actor,
+                &e.action.as_str(),
+                &e.old_cents,
+                &e.new_cents,
+                &e.reason,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn herschikking_events(&self, year: Option<i32>) -> Result<Vec<herschikking::Event>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(sql::HERSCHIKKING_EVENTS, &[&year.unwrap_or(0)])?
+            .iter()
+            .map(rows::herschikking_event)
             .collect()
     }
 }

@@ -1,6 +1,6 @@
 //! `zio-gateway ledger report --year Y`: the nacalculatie ZiO section (A, B
 //! and the budget guarantee, to the cent), agreed versus declared volume
-//! with the absence figure, and regular codes declared in school time by
+//! and their difference (`verschil`: not absence), and regular codes declared in school time by
 //! participants (0505). JSON (the form of `messages.md`, more sections after
 //! `nacalculatie`) and CSV (one section per file, the same columns).
 //!
@@ -40,6 +40,12 @@ pub struct NacalculatieRow {
     pub clienten: u64,
     /// `voorlopig` or `definitief`.
     pub herschikking_status: String,
+    /// The provider marked this ZiO row agreed (at the current A).
+    pub akkoord_aanbieder: bool,
+    /// The zorgkantoor marked it agreed.
+    pub akkoord_zorgkantoor: bool,
+    /// Both sides did.
+    pub akkoord: bool,
     /// Agreed versus declared price per ZiO code.
     pub prijzen: Vec<PrijsRow>,
 }
@@ -77,9 +83,11 @@ pub struct VolumeYearRow {
     /// Net declared volume (debet minus credit).
     pub declared: String,
     /// agreed - declared (negative when more was declared than agreed).
-    pub absence: Option<String>,
-    /// absence as a percentage of agreed; `None` without an agreed volume.
-    pub absence_percent: Option<String>,
+    /// Renamed from `absence`: the gap is not absence (new pupils and extra
+    /// school years push declared volume up and hide absence).
+    pub verschil: Option<String>,
+    /// verschil as a percentage of agreed; `None` without an agreed volume.
+    pub verschil_percent: Option<String>,
     /// Distinct pupils (BSN) behind the lines that stand (debet, not credited).
     pub pupils: u64,
     pub lines: u64,
@@ -110,7 +118,7 @@ pub struct LedgerReport {
     pub totaal_budgetgarantie_cents: i64,
     /// Per provider, summed over its zorgkantoren.
     pub per_aanbieder: Vec<AanbiederRow>,
-    /// Per pair and ZiO code over the year: agreed, declared, absence.
+    /// Per pair and ZiO code over the year: agreed, declared, verschil.
     pub volumes: Vec<VolumeYearRow>,
     /// Per pair, ZiO code, school and month: declared and pupils.
     pub volumes_by_school_month: Vec<VolumeCellRow>,
@@ -260,6 +268,7 @@ impl LedgerReport {
             .into_iter()
             .map(|(a, z, b)| ((a, z), b))
             .collect();
+        let states = super::herschikking::states(store, Some(year))?;
         let full = FullYear::of(&store.lines_in_years(year, year)?, regime, year);
         let nacalculatie: Vec<NacalculatieRow> = agreements
             .iter()
@@ -296,7 +305,16 @@ impl LedgerReport {
                         }
                     })
                     .collect();
-                let status = "voorlopig".to_owned();
+                let state = states
+                    .get(&(a.agb.clone(), a.zorgkantoor.clone(), year))
+                    .cloned()
+                    .unwrap_or_default();
+                let status = if state.definitief() {
+                    "definitief"
+                } else {
+                    "voorlopig"
+                }
+                .to_owned();
                 NacalculatieRow {
                     agb: a.agb.to_string(),
                     zorgkantoor: a.zorgkantoor.to_string(),
@@ -307,6 +325,9 @@ impl LedgerReport {
                     realisatie_totaal_cents: b + regulier,
                     clienten: full.clients.get(&pair).map_or(0, |s| s.len() as u64),
                     herschikking_status: status,
+                    akkoord_aanbieder: state.akkoord_aanbieder,
+                    akkoord_zorgkantoor: state.akkoord_zorgkantoor,
+                    akkoord: state.akkoord(),
                     prijzen,
                 }
             })
@@ -367,8 +388,8 @@ impl LedgerReport {
                     unit: unit_str(unit).into(),
                     agreed: agreed.map(|v| v.to_string()),
                     declared: show_volume(base, unit),
-                    absence,
-                    absence_percent: percent,
+                    verschil: absence,
+                    verschil_percent: percent,
                     pupils: declared.as_ref().map_or(0, |r| r.pupils),
                     lines: declared.as_ref().map_or(0, |r| r.lines),
                     amount_cents: declared.as_ref().map_or(0, |r| r.amount_cents),
@@ -414,12 +435,13 @@ impl LedgerReport {
                 writeln!(
                     w,
                     "agb,zorgkantoor,herschikking_cents,realisatie_cents,budgetgarantie_cents,\
-                     realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status"
+                     realisatie_regulier_cents,realisatie_totaal_cents,clienten,herschikking_status,\
+                     akkoord_aanbieder,akkoord_zorgkantoor,akkoord"
                 )?;
                 for r in &self.nacalculatie {
                     writeln!(
                         w,
-                        "{},{},{},{},{},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{},{},{},{}",
                         r.agb,
                         r.zorgkantoor,
                         r.herschikking_cents,
@@ -428,7 +450,10 @@ impl LedgerReport {
                         r.realisatie_regulier_cents,
                         r.realisatie_totaal_cents,
                         r.clienten,
-                        r.herschikking_status
+                        r.herschikking_status,
+                        r.akkoord_aanbieder,
+                        r.akkoord_zorgkantoor,
+                        r.akkoord
                     )?;
                 }
             }
@@ -460,7 +485,7 @@ impl LedgerReport {
                 }
             }
             ReportSection::Volumes => {
-                writeln!(w, "agb,zorgkantoor,code,unit,agreed,declared,absence,absence_percent,pupils,lines,amount_cents")?;
+                writeln!(w, "agb,zorgkantoor,code,unit,agreed,declared,verschil,verschil_percent,pupils,lines,amount_cents")?;
                 for r in &self.volumes {
                     writeln!(
                         w,
@@ -471,8 +496,8 @@ impl LedgerReport {
                         r.unit,
                         opt(&r.agreed),
                         r.declared,
-                        opt(&r.absence),
-                        opt(&r.absence_percent),
+                        opt(&r.verschil),
+                        opt(&r.verschil_percent),
                         r.pupils,
                         r.lines,
                         r.amount_cents

@@ -190,3 +190,20 @@ pub(crate) fn agreement_code<C: Columns>(r: &C) -> Result<AgreementCodeRow> {
         r.opt_i64(5)?,
     ))
 }
+
+/// A row of [`super::sql::HERSCHIKKING_EVENTS`].
+pub(crate) fn herschikking_event<C: Columns>(r: &C) -> Result<super::herschikking::Event> {
+    let action = r.text(5)?;
+    Ok(super::herschikking::Event {
+        agb: parsed("agb", r.text(0)?, AgbCode::parse)?,
+        zorgkantoor: parsed("zorgkantoor", r.text(1)?, ZorgkantoorCode::parse)?,
+        year: r.i32(2)?,
+        at_ms: r.i64(3)?,
+        actor: r.text(4)?,
+        action: super::herschikking::Action::parse(&action)
+            .ok_or_else(|| bad("action", &action))?,
+        old_cents: r.opt_i64(6)?,
+        new_cents: r.opt_i64(7)?,
+        reason: r.opt_text(8)?,
+    })
+}

@@ -5,9 +5,9 @@
 use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
-    agreement_code_rows, assemble_agreements, sql, unit_str, ClaimScope, ForwardLine, ForwardPlan,
-    LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result,
-    VolumeFilter, VolumeGrouping, VolumeRow,
+    agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
+    ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage,
+    Result, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -625,6 +625,35 @@ impl LedgerStore for SqliteLedger {
             .conn()
             .prepare(&q(&sql::lines_in_years()))?
             .query_and_then(params![from, to], |r| rows::line(r))?
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn add_herschikking_event(&self, e: &herschikking::Event) -> Result<()> {
+        let store = self.lock();
+        store.conn().execute(
+            &q(sql::INSERT_HERSCHIKKING_EVENT),
+            params![
+                e.agb.as_str(),
+                e.zorgkantoor.as_str(),
+                e.year,
+                e.at_ms,
+                e.actor,
+                e.action.as_str(),
+                e.old_cents,
+                e.new_cents,
+                e.reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn herschikking_events(&self, year: Option<i32>) -> Result<Vec<herschikking::Event>> {
+        let store = self.lock();
+        let rows = store
+            .conn()
+            .prepare(&q(sql::HERSCHIKKING_EVENTS))?
+            .query_and_then(params![year.unwrap_or(0)], |r| rows::herschikking_event(r))?
             .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "message receipts and kept answers",
         sql: RECEIPTS,
     },
+    Migration {
+        version: 6,
+        name: "herschikking status and history",
+        sql: HERSCHIKKING,
+    },
 ];
 
 /// Migration 1: the registry tables.
@@ -273,6 +278,28 @@ CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
 CREATE INDEX forward_outbox_message ON forward_outbox (agb, message_id);
 ";
 
+/// Migration 6: the life of a herschikking (Bedrag A) per (agb,
+/// zorgkantoor, year), as events: imports, the act that makes it definitive,
+/// overrides of a definitive figure, and each side marking the ZiO row of
+/// the nacalculatie agreed. Status and agreement are derived from the events
+/// (`sinks::ledger::herschikking`); nothing is ever updated or deleted.
+pub const HERSCHIKKING: &str = "
+CREATE TABLE ledger_herschikking_event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    old_cents INTEGER,
+    new_cents INTEGER,
+    reason TEXT
+);
+CREATE INDEX ledger_herschikking_event_key
+    ON ledger_herschikking_event (year, agb, zorgkantoor);
+";
+
 /// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
 /// Recorded in `ledger_schema_migrations`; applied under an advisory lock,
 /// so gateways starting together migrate once.
@@ -430,6 +457,26 @@ CREATE TABLE ledger_answer (
 );
 CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
 CREATE INDEX forward_outbox_message ON forward_outbox (agb, message_id);
+",
+    },
+    Migration {
+        version: 5,
+        name: "herschikking status and history",
+        sql: "
+CREATE TABLE ledger_herschikking_event (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    at_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    old_cents BIGINT,
+    new_cents BIGINT,
+    reason TEXT
+);
+CREATE INDEX ledger_herschikking_event_key
+    ON ledger_herschikking_event (year, agb, zorgkantoor);
 ",
     },
 ];
