@@ -21,6 +21,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_zio-gateway");
 const TOKEN: &str = "voorbeeld-token-12345678";
 const AUTH: (&str, &str) = ("authorization", "Bearer voorbeeld-token-12345678");
 const JSON: (&str, &str) = ("accept", "application/json");
+/// The example configuration's zorgkantoor token.
+const ZK_AUTH: (&str, &str) = ("authorization", "Bearer voorbeeld-token-zorgkantoor");
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -720,7 +722,7 @@ async fn registry_messages_over_http() {
         g.addr,
         Method::POST,
         "/registry",
-        &[AUTH],
+        &[ZK_AUTH],
         Bytes::from(io31.clone()),
     )
     .await
@@ -740,7 +742,7 @@ async fn registry_messages_over_http() {
         g.addr,
         Method::POST,
         "/registry",
-        &[AUTH],
+        &[ZK_AUTH],
         Bytes::from(io31),
     )
     .await
@@ -751,7 +753,7 @@ async fn registry_messages_over_http() {
         g.addr,
         Method::POST,
         "/registry",
-        &[AUTH],
+        &[ZK_AUTH],
         Bytes::from_static(b"<?xml version=\"1.0\"?>\n<Bericht><Header>"),
     )
     .await

@@ -9,6 +9,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: String,
+    /// Where `/metrics` is served instead of on `listen` (an internal
+    /// address); `None`: on `listen`.
+    pub metrics_listen: Option<String>,
     /// Check requests (`/declaraties`, `/testbatches`) running at once; more
     /// wait (back-pressure), then 503.
     pub max_concurrent: usize,
@@ -32,6 +35,7 @@ impl Default for Server {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
             max_concurrent: 64,
             queue_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
@@ -47,6 +51,7 @@ impl Default for Server {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawServer {
     listen: String,
+    metrics_listen: Option<String>,
     max_concurrent: usize,
     queue_timeout_ms: u64,
     header_read_timeout_ms: u64,
@@ -63,6 +68,7 @@ impl Default for RawServer {
         let ms = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
         Self {
             listen: d.listen,
+            metrics_listen: d.metrics_listen,
             max_concurrent: d.max_concurrent,
             queue_timeout_ms: ms(d.queue_timeout),
             header_read_timeout_ms: ms(d.header_read_timeout),
@@ -86,6 +92,7 @@ impl RawServer {
         let ms = Duration::from_millis;
         Ok(Server {
             listen: self.listen,
+            metrics_listen: self.metrics_listen.filter(|m| !m.is_empty()),
             max_concurrent: self.max_concurrent,
             queue_timeout: ms(self.queue_timeout_ms),
             header_read_timeout: ms(self.header_read_timeout_ms),

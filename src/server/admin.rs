@@ -19,6 +19,7 @@ use super::response::{plain, with_type, RespBody};
 use super::state::State;
 use crate::sinks::ledger::report::{LedgerReport, ReportSection};
 use crate::sinks::registry::ingest::{self, IngestError, IngestReport, Tally};
+use crate::types::AgbCode;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -184,8 +185,14 @@ fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// `GET /ledger/nacalculatie` and `GET /ledger/report`.
-pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Response<RespBody> {
+/// `GET /ledger/nacalculatie` and `GET /ledger/report`; `only`: the rows of
+/// this provider only (see `access.rs`).
+pub async fn ledger<B>(
+    state: &Arc<State>,
+    ep: Endpoint,
+    req: &Request<B>,
+    only: Option<&AgbCode>,
+) -> Response<RespBody> {
     let query = req.uri().query().unwrap_or("");
     let Some(year) = query_param(query, "year")
         .and_then(|y| y.parse::<i32>().ok())
@@ -216,7 +223,12 @@ pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Re
     })
     .await;
     let report = match built {
-        Ok(Ok(r)) => r,
+        Ok(Ok(mut r)) => {
+            if let Some(agb) = only {
+                super::access::restrict(&mut r, agb);
+            }
+            r
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "ledger report failed");
             return plain(StatusCode::SERVICE_UNAVAILABLE, "ledger unavailable\n");

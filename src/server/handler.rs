@@ -11,15 +11,16 @@
 //!    and only then the answer streamed back.
 //! 5. [`logging`]: metrics and the one log line per request.
 //!
-//! Who may call what: `/declaraties` and `/testbatches` any provider with a
-//! token, for its own messages only (0107). `/registry` and `/ledger/*` also
-//! need a configured token (any one: the gateway has no operator role yet).
-//! `/metrics`, `/healthz`, `/readyz` are open (bind them to an internal
+//! Who may call what: the role of the token (aanbieder or zorgkantoor)
+//! against the table in [`super::access`], checked right after
+//! authentication (403 before any lookup). `/metrics`, `/healthz`, `/readyz`
+//! are open (serve `/metrics` on `[server] metrics_listen`, an internal
 //! network).
 //!
 //! Nothing here logs a line's content: no BSN, no reference, only the
 //! sender's AGB code and the message identificatie.
 
+use super::access::{self, Scope};
 use super::auth::{bearer, retry_after_secs};
 use super::body::{
     feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
@@ -28,6 +29,7 @@ use super::endpoint::{request_filter, Endpoint};
 use super::response::{error_response, negotiate, plain, with_type, RespBody};
 use super::state::State;
 use super::status::{self, MessagePath};
+use crate::config::Role;
 use crate::error::Error;
 use crate::pipeline::{Arrival, Disposition, Processed};
 use crate::sinks::answer::Format;
@@ -53,8 +55,10 @@ pub struct RequestCtx {
     pub id: String,
     pub endpoint: Endpoint,
     pub started: Instant,
-    /// The authenticated provider.
+    /// The authenticated provider (`None` for the zorgkantoor).
     pub agb: Option<AgbCode>,
+    /// Whose data the request may see (after authorization).
+    pub scope: Option<Scope>,
     /// Set by the check phase, for the log line.
     pub checked: Option<Summary>,
 }
@@ -91,6 +95,7 @@ pub async fn handle(
             endpoint: Endpoint::Other,
             started: Instant::now(),
             agb: None,
+            scope: None,
             checked: None,
         };
         let mut resp = match request_filter(&req) {
@@ -99,9 +104,19 @@ pub async fn handle(
                 ctx.endpoint = ep;
                 let refused = if ep.protected() {
                     match authenticate(&state, &req) {
-                        Ok(agb) => {
-                            ctx.agb = Some(agb);
-                            None
+                        Ok(role) => {
+                            ctx.agb = role.agb().cloned();
+                            match access::authorize(ep, &role, req.uri().query()) {
+                                Ok(scope) => {
+                                    ctx.scope = Some(scope);
+                                    None
+                                }
+                                Err(denied) => {
+                                    state.metrics.unauthorized_total.inc();
+                                    tracing::warn!(role = role.label(), "not allowed: {denied:?}");
+                                    Some(denied.response())
+                                }
+                            }
                         }
                         Err(r) => Some(*r),
                     }
@@ -118,16 +133,23 @@ pub async fn handle(
                     }
                     (None, Endpoint::Registry) => super::admin::registry(&state, req).await,
                     (None, Endpoint::Message) => {
-                        let agb = ctx.agb.clone().expect("authenticated");
-                        match MessagePath::parse(req.uri().path()) {
-                            Some(what) => status::message(&state, &agb, what, &req).await,
-                            None => plain(StatusCode::NOT_FOUND, "not found\n"),
+                        let agb = ctx.scope.as_ref().and_then(|s| s.agb()).cloned();
+                        match (agb, MessagePath::parse(req.uri().path())) {
+                            (Some(agb), Some(what)) => {
+                                status::message(&state, &agb, what, &req).await
+                            }
+                            (None, _) => plain(StatusCode::FORBIDDEN, "forbidden\n"),
+                            (_, None) => plain(StatusCode::NOT_FOUND, "not found\n"),
                         }
                     }
                     (None, Endpoint::LedgerNacalculatie | Endpoint::LedgerReport) => {
-                        super::admin::ledger(&state, ep, &req).await
+                        let only = ctx.scope.as_ref().and_then(|s| s.agb()).cloned();
+                        super::admin::ledger(&state, ep, &req, only.as_ref()).await
                     }
                     (None, ep) => match ep {
+                        Endpoint::Metrics if state.server().metrics_listen.is_some() => {
+                            plain(StatusCode::NOT_FOUND, "not found\n")
+                        }
                         Endpoint::Metrics => {
                             let (ty, body) = state.metrics.render();
                             with_type(StatusCode::OK, &ty, body.into())
@@ -150,12 +172,9 @@ pub async fn handle(
     .await
 }
 
-/// Phase 2: the provider of the bearer token (401 with `WWW-Authenticate`
+/// Phase 2: the role of the bearer token (401 with `WWW-Authenticate`
 /// otherwise), then its rate limits (429 with `Retry-After`).
-pub fn authenticate<B>(
-    state: &State,
-    req: &Request<B>,
-) -> Result<AgbCode, Box<Response<RespBody>>> {
+pub fn authenticate<B>(state: &State, req: &Request<B>) -> Result<Role, Box<Response<RespBody>>> {
     let agb = req
         .headers()
         .get(AUTHORIZATION)
@@ -180,7 +199,11 @@ pub fn authenticate<B>(
             .rate_limited_total
             .with_label_values(&[refusal.label()])
             .inc();
-        tracing::warn!(agb = %agb, limit = refusal.label(), "rate limit: 429");
+        tracing::warn!(
+            agb = agb.agb().map_or("-", |a| a.as_str()),
+            limit = refusal.label(),
+            "rate limit: 429"
+        );
         let mut r = plain(
             StatusCode::TOO_MANY_REQUESTS,
             "rate limit reached, retry later\n",

@@ -18,12 +18,14 @@
 //! knows nothing about rules: it hands bytes to [`crate::check`] and bytes of
 //! the answer back to the client.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod endpoint;
 pub mod handler;
 pub mod metrics;
+pub mod ops;
 pub mod response;
 pub mod state;
 pub mod status;
@@ -147,10 +149,19 @@ pub fn serve(config: Config, data: &Path) -> Result<()> {
     rt.block_on(async {
         let listener = TcpListener::bind(&listen).await.map_err(|e| {
             Error::config(format!(
-                "[server] listen {listen} ({}): cannot bind: {e}",
+                "{}: [server] key `listen` ({listen}): cannot bind: {e}",
                 state.config().source.display()
             ))
         })?;
+        if let Some(m) = state.server().metrics_listen.clone() {
+            let ml = TcpListener::bind(&m).await.map_err(|e| {
+                Error::config(format!(
+                    "{}: [server] key `metrics_listen` ({m}): cannot bind: {e}",
+                    state.config().source.display()
+                ))
+            })?;
+            tokio::spawn(ops::run_metrics(ml, state.clone()));
+        }
         let addr = listener
             .local_addr()
             .map_err(|e| Error::backend(format!("listen {listen}: {e}")))?;

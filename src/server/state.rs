@@ -56,7 +56,7 @@ impl State {
             .map(|d| d.as_secs() as u32 ^ std::process::id().rotate_left(16))
             .unwrap_or(0);
         let tokens = Tokens::new(&pipeline.config.tokens);
-        let limiter = Limiter::new(tokens.agbs(), &pipeline.config.rate_limits);
+        let limiter = Limiter::new(tokens.roles(), &pipeline.config.rate_limits);
         // A `Server` built in code may say 0; no permit at all would hang
         // every check request until its queue timeout.
         let permits = Arc::new(Semaphore::new(pipeline.config.server.max_concurrent.max(1)));
