@@ -121,7 +121,8 @@ pub async fn registry(state: &Arc<State>, req: Request<Incoming>) -> Response<Re
         .max_message_bytes
         .unwrap_or(REGISTRY_MAX_BYTES);
     let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
-    tokio::spawn(feed(req.into_body(), tx, state.server().body_idle_timeout));
+    let pace = super::fair::Pace::of(state.server());
+    tokio::spawn(feed(req.into_body(), tx, pace, Default::default()));
     let st = state.clone();
     let span = tracing::Span::current();
     let done = tokio::task::spawn_blocking(move || {

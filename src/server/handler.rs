@@ -26,6 +26,7 @@ use super::body::{
     feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
 };
 use super::endpoint::{request_filter, Endpoint};
+use super::fair::{too_slow_response, Admission, Pace, TooSlow};
 use super::response::{error_response, negotiate, plain, with_type, RespBody};
 use super::state::State;
 use super::status::{self, MessagePath};
@@ -43,7 +44,7 @@ use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 /// The request id header, read when the caller sends a sane one and always
@@ -126,7 +127,7 @@ pub async fn handle(
                 match (refused, ep) {
                     (Some(r), _) => r,
                     (None, Endpoint::Declaraties | Endpoint::Testbatches) => {
-                        match admit(&state).await {
+                        match admit(&state, ctx.agb.as_ref()).await {
                             Ok(permit) => declaration(&state, &mut ctx, req, permit).await,
                             Err(busy) => busy,
                         }
@@ -216,13 +217,24 @@ pub fn authenticate<B>(state: &State, req: &Request<B>) -> Result<Role, Box<Resp
     Ok(agb)
 }
 
-/// Phase 3: a slot among `max_concurrent` check requests. Waiting for one is
-/// the back-pressure; past `queue_timeout` the client hears 503 and when to
-/// come back.
-pub async fn admit(state: &Arc<State>) -> Result<OwnedSemaphorePermit, Response<RespBody>> {
-    let acquire = state.permits.clone().acquire_owned();
+/// Phase 3: a slot among the provider's `max_concurrent_per_agb`, then
+/// among `max_concurrent` check requests ([`super::fair`]). Waiting for them
+/// is the back-pressure; past `queue_timeout` the client hears 503 and when
+/// to come back.
+pub async fn admit(
+    state: &Arc<State>,
+    agb: Option<&AgbCode>,
+) -> Result<Admission, Response<RespBody>> {
+    let acquire = async {
+        let provider = match agb.and_then(|a| state.fair.slots(a)) {
+            Some(s) => Some(s.acquire_owned().await.ok()?),
+            None => None,
+        };
+        let global = state.permits.clone().acquire_owned().await.ok()?;
+        Some(Admission { provider, global })
+    };
     match tokio::time::timeout(state.server().queue_timeout, acquire).await {
-        Ok(Ok(p)) => Ok(p),
+        Ok(Some(p)) => Ok(p),
         _ => {
             state.metrics.busy_total.inc();
             tracing::warn!("concurrency cap reached: 503");
@@ -240,17 +252,19 @@ pub async fn declaration(
     state: &Arc<State>,
     ctx: &mut RequestCtx,
     req: Request<Incoming>,
-    permit: OwnedSemaphorePermit,
+    permit: Admission,
 ) -> Response<RespBody> {
     let test = ctx.endpoint == Endpoint::Testbatches;
     let agb = ctx.agb.clone().expect("authenticated before the check");
     let format = negotiate(&req);
     let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
     let st = state.clone();
-    let idle = state.server().body_idle_timeout;
+    let pace = Pace::of(state.server());
+    let too_slow = TooSlow::default();
+    let slow = too_slow.clone();
     tokio::spawn(
         async move {
-            let n = feed(req.into_body(), body_tx, idle).await;
+            let n = feed(req.into_body(), body_tx, pace, slow).await;
             st.metrics.batch_bytes.observe(n as f64);
         }
         .in_current_span(),
@@ -272,7 +286,12 @@ pub async fn declaration(
             ans_tx,
         );
     });
-    match head_rx.await {
+    let head = head_rx.await;
+    if too_slow.is_set() {
+        tracing::warn!("request body too slow: 408");
+        return too_slow_response();
+    }
+    match head {
         Ok(Ok(summary)) => {
             count(state, ctx.endpoint, test, &summary);
             let repeat = summary.repeat;
@@ -301,11 +320,11 @@ pub async fn declaration(
 /// Holds the permit and the in-flight gauge for the life of one check.
 struct InFlight<'a> {
     state: &'a State,
-    _permit: OwnedSemaphorePermit,
+    _permit: Admission,
 }
 
 impl<'a> InFlight<'a> {
-    fn new(state: &'a State, permit: OwnedSemaphorePermit) -> Self {
+    fn new(state: &'a State, permit: Admission) -> Self {
         state.metrics.in_flight.inc();
         Self {
             state,

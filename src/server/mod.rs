@@ -23,6 +23,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod endpoint;
+pub mod fair;
 pub mod handler;
 pub mod metrics;
 pub mod ops;
