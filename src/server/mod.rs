@@ -124,7 +124,8 @@ pub async fn shutdown_signal() {
 /// request); its `[server]` carries the flags of `serve`. The ledger is
 /// PostgreSQL when `ZIO_GATEWAY_LEDGER_URL` or `[store] postgres_url` is set
 /// (the environment wins), else SQLite in `data`.
-pub fn serve(config: Config, data: &Path) -> Result<()> {
+pub fn serve(mut config: Config, data: &Path) -> Result<()> {
+    config.upstreams.resolve_spools(data);
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(
