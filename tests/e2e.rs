@@ -1124,3 +1124,36 @@ async fn files_with_bsns_are_private_and_spools_stay_in_the_data_directory() {
         "a spool outside the data directory"
     );
 }
+
+/// Start-up refusals name the file and the key: a `listen` address in use,
+/// and `zorgkantoren = []` (every message would get 0108).
+#[test]
+fn start_up_refusals_name_the_file_and_key() {
+    let run = |dir: &Path, listen: &str| {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join("config"))
+            .arg("--data")
+            .arg(dir.join("data"))
+            .args(["--listen", listen])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the binary");
+        assert!(!out.status.success(), "it started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = run(dir.path(), &taken.local_addr().unwrap().to_string());
+    assert!(err.contains("gateway.toml"), "{err}");
+    assert!(err.contains("[server] key `listen`"), "{err}");
+    let dir = tmp();
+    write_config(dir.path(), |t| {
+        t.replace("zorgkantoren = [\"5509\"]", "zorgkantoren = []")
+    });
+    let err = run(dir.path(), "127.0.0.1:0");
+    assert!(err.contains("[gateway] key `zorgkantoren`"), "{err}");
+    assert!(err.contains("gateway.toml"), "{err}");
+}
