@@ -11,8 +11,9 @@
 //!
 //! A provider that asks for another AGB gets 403 whether or not that AGB or
 //! its data exist, and before any lookup: the answer tells it nothing.
-//! Endpoints added later are refused to providers until they are entered
-//! here (the match below has no catch-all that allows).
+//! The match in [`authorize`] is exhaustive and has no catch-all that
+//! allows: an endpoint added later does not compile until its roles are
+//! decided here.
 
 use super::endpoint::Endpoint;
 use super::response::{plain, RespBody};

@@ -95,7 +95,8 @@ impl Pace {
         if self.min_rate > 0 {
             // The client is behind once waited > total / min_rate (and the
             // grace is over).
-            let allowed = Duration::from_secs_f64(total as f64 / self.min_rate as f64)
+            let allowed = Duration::try_from_secs_f64(total as f64 / self.min_rate as f64)
+                .unwrap_or(Duration::MAX)
                 .max(self.grace)
                 .min(self.deadline);
             limit = limit.min(allowed.saturating_sub(waited));
