@@ -21,6 +21,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_zio-gateway");
 const TOKEN: &str = "voorbeeld-token-12345678";
 const AUTH: (&str, &str) = ("authorization", "Bearer voorbeeld-token-12345678");
 const JSON: (&str, &str) = ("accept", "application/json");
+/// The example configuration's zorgkantoor token.
+const ZK_AUTH: (&str, &str) = ("authorization", "Bearer voorbeeld-token-zorgkantoor");
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -30,9 +32,9 @@ fn root() -> PathBuf {
 fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let text = std::fs::read_to_string(root().join("config/gateway.toml")).unwrap();
     let text = text
-        .replace("zio = \"spool:data/upstream/zio\"", "zio = \"none\"")
+        .replace("zio = \"spool:upstream/zio\"", "zio = \"none\"")
         .replace(
-            "regulier = \"spool:data/upstream/regulier\"",
+            "regulier = \"spool:upstream/regulier\"",
             "regulier = \"none\"",
         );
     assert!(
@@ -772,7 +774,7 @@ async fn registry_messages_over_http() {
         g.addr,
         Method::POST,
         "/registry",
-        &[AUTH],
+        &[ZK_AUTH],
         Bytes::from(io31.clone()),
     )
     .await
@@ -792,7 +794,7 @@ async fn registry_messages_over_http() {
         g.addr,
         Method::POST,
         "/registry",
-        &[AUTH],
+        &[ZK_AUTH],
         Bytes::from(io31),
     )
     .await
@@ -803,7 +805,7 @@ async fn registry_messages_over_http() {
         g.addr,
         Method::POST,
         "/registry",
-        &[AUTH],
+        &[ZK_AUTH],
         Bytes::from_static(b"<?xml version=\"1.0\"?>\n<Bericht><Header>"),
     )
     .await
@@ -1134,4 +1136,83 @@ async fn after_sigkill_every_acknowledged_message_is_delivered() {
         twice.len()
     );
     drop(g);
+}
+
+/// Issue 11, failure 4: under the usual umask (022) the data directory, the
+/// database and the spool files were world-readable, and a relative
+/// `spool:` path landed in the working directory.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_with_bsns_are_private_and_spools_stay_in_the_data_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    write_config(dir.path(), |t| {
+        t.replace("zio = \"none\"", "zio = \"spool:upstream/zio\"")
+    });
+    let g = Gateway::start(dir.path(), &[]);
+    let a = declare(g.addr, "PRIV-1").await;
+    assert_eq!(a.verwerking(), "Geaccepteerd", "{}", a.body);
+    let data = dir.path().join("data");
+    let spool = data.join("upstream/zio");
+    let end = Instant::now() + Duration::from_secs(10);
+    let file = loop {
+        let found = std::fs::read_dir(&spool).ok().and_then(|mut d| {
+            d.find_map(|e| {
+                let p = e.ok()?.path();
+                (p.extension()? == "xml").then_some(p)
+            })
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(Instant::now() < end, "nothing spooled: {}", g.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data directory");
+    assert_eq!(mode(&spool), 0o700, "spool directory");
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+    for e in std::fs::read_dir(&data).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+    assert!(
+        !dir.path().join("config/upstream").exists() && !Path::new("upstream").exists(),
+        "a spool outside the data directory"
+    );
+}
+
+/// Start-up refusals name the file and the key: a `listen` address in use,
+/// and `zorgkantoren = []` (every message would get 0108).
+#[test]
+fn start_up_refusals_name_the_file_and_key() {
+    let run = |dir: &Path, listen: &str| {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join("config"))
+            .arg("--data")
+            .arg(dir.join("data"))
+            .args(["--listen", listen])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the binary");
+        assert!(!out.status.success(), "it started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = run(dir.path(), &taken.local_addr().unwrap().to_string());
+    assert!(err.contains("gateway.toml"), "{err}");
+    assert!(err.contains("[server] key `listen`"), "{err}");
+    let dir = tmp();
+    write_config(dir.path(), |t| {
+        t.replace("zorgkantoren = [\"5509\"]", "zorgkantoren = []")
+    });
+    let err = run(dir.path(), "127.0.0.1:0");
+    assert!(err.contains("[gateway] key `zorgkantoren`"), "{err}");
+    assert!(err.contains("gateway.toml"), "{err}");
 }

@@ -32,7 +32,7 @@ fn sha256_hex(s: &str) -> String {
 
 fn with_token(config: &mut Config) {
     config.tokens.push(Token {
-        agb: AgbCode::parse("11110001").unwrap(),
+        role: zio_gateway::config::Role::Aanbieder(AgbCode::parse("11110001").unwrap()),
         sha256: sha256_hex(TOKEN),
     });
 }
@@ -452,7 +452,7 @@ async fn without_a_valid_token_401() {
 async fn a_forged_afzender_gets_0107() {
     let mut config = Config::load_dir(Path::new("conformance/config")).expect("config");
     config.tokens.push(Token {
-        agb: AgbCode::parse("22220002").unwrap(),
+        role: zio_gateway::config::Role::Aanbieder(AgbCode::parse("22220002").unwrap()),
         sha256: sha256_hex("other-token"),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -59,7 +59,9 @@ async fn no_bsn_in_any_log_line() {
     let mut config = Config::load_dir(Path::new("conformance/config")).unwrap();
     use sha2::Digest;
     config.tokens.push(zio_gateway::config::Token {
-        agb: zio_gateway::types::AgbCode::parse("11110001").unwrap(),
+        role: zio_gateway::config::Role::Aanbieder(
+            zio_gateway::types::AgbCode::parse("11110001").unwrap(),
+        ),
         sha256: sha2::Sha256::digest(b"test-token-11110001")
             .iter()
             .map(|b| format!("{b:02x}"))

@@ -40,6 +40,14 @@ impl RawGateway {
             .iter()
             .map(|z| zk("[gateway]", "zorgkantoren", z))
             .collect::<Result<Vec<_>, _>>()?;
+        if zorgkantoren.is_empty() {
+            // Every message would be answered 0108: refuse to start instead.
+            return Err(ConfigError::at(
+                "[gateway]",
+                "zorgkantoren",
+                "is empty: name at least one zorgkantoor code this gateway serves",
+            ));
+        }
         let code = match &self.code {
             Some(c) => zk("[gateway]", "code", c)?,
             // Answers for nobody's zorgkantoor still need a sender.
@@ -122,8 +130,13 @@ mod tests {
             e.to_string(),
             "[gateway] key `zorgkantoren`: `55` is not a 4-digit zorgkantoor code"
         );
-        let e = gateway("zorgkantoren = []\ncode = \"x\"").unwrap_err();
+        let e = gateway("zorgkantoren = [\"5509\"]\ncode = \"x\"").unwrap_err();
         assert!(e.to_string().starts_with("[gateway] key `code`"), "{e}");
+        let e = gateway("zorgkantoren = []").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "[gateway] key `zorgkantoren`: is empty: name at least one zorgkantoor code this gateway serves"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) use participants::{agreements_from_raw, RawAgreement};
 pub use products::DEFAULT_PRODUCTS;
 pub use regime::DEFAULT_CODES;
 pub use server::Server;
-pub use tokens::{RateLimits, Token};
+pub use tokens::{RateLimits, Role, Token};
 pub use upstreams::{StoreSettings, Upstream, Upstreams, LEDGER_URL_ENV};
 
 use crate::model::regime::Regime;

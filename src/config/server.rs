@@ -9,9 +9,22 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: String,
+    /// Where `/metrics` is served instead of on `listen` (an internal
+    /// address); `None`: on `listen`.
+    pub metrics_listen: Option<String>,
     /// Check requests (`/declaraties`, `/testbatches`) running at once; more
     /// wait (back-pressure), then 503.
     pub max_concurrent: usize,
+    /// Check requests of one provider AGB at once (its share of
+    /// `max_concurrent`); more wait, then 503.
+    pub max_concurrent_per_agb: usize,
+    /// Longest time a client may take to send a whole request body (time
+    /// the server held the body back does not count); then 408.
+    pub body_deadline: Duration,
+    /// Bytes per second a body must keep up on average after
+    /// `body_rate_grace`; 0: no minimum. Below it: 408.
+    pub body_min_rate: u64,
+    pub body_rate_grace: Duration,
     /// How long a check request waits for a slot before 503.
     pub queue_timeout: Duration,
     /// Time allowed for a request's head to arrive.
@@ -32,7 +45,12 @@ impl Default for Server {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
             max_concurrent: 64,
+            max_concurrent_per_agb: 16,
+            body_deadline: Duration::from_secs(600),
+            body_min_rate: 1024,
+            body_rate_grace: Duration::from_secs(10),
             queue_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
@@ -47,7 +65,12 @@ impl Default for Server {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawServer {
     listen: String,
+    metrics_listen: Option<String>,
     max_concurrent: usize,
+    max_concurrent_per_agb: usize,
+    body_deadline_ms: u64,
+    body_min_rate: u64,
+    body_rate_grace_ms: u64,
     queue_timeout_ms: u64,
     header_read_timeout_ms: u64,
     body_idle_timeout_ms: u64,
@@ -63,7 +86,12 @@ impl Default for RawServer {
         let ms = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
         Self {
             listen: d.listen,
+            metrics_listen: d.metrics_listen,
             max_concurrent: d.max_concurrent,
+            max_concurrent_per_agb: d.max_concurrent_per_agb,
+            body_deadline_ms: ms(d.body_deadline),
+            body_min_rate: d.body_min_rate,
+            body_rate_grace_ms: ms(d.body_rate_grace),
             queue_timeout_ms: ms(d.queue_timeout),
             header_read_timeout_ms: ms(d.header_read_timeout),
             body_idle_timeout_ms: ms(d.body_idle_timeout),
@@ -83,10 +111,29 @@ impl RawServer {
                 "must be at least 1",
             ));
         }
+        if self.max_concurrent_per_agb == 0 {
+            return Err(ConfigError::at(
+                "[server]",
+                "max_concurrent_per_agb",
+                "must be at least 1",
+            ));
+        }
+        if self.body_deadline_ms == 0 {
+            return Err(ConfigError::at(
+                "[server]",
+                "body_deadline_ms",
+                "must be at least 1",
+            ));
+        }
         let ms = Duration::from_millis;
         Ok(Server {
             listen: self.listen,
+            metrics_listen: self.metrics_listen.filter(|m| !m.is_empty()),
             max_concurrent: self.max_concurrent,
+            max_concurrent_per_agb: self.max_concurrent_per_agb,
+            body_deadline: ms(self.body_deadline_ms),
+            body_min_rate: self.body_min_rate,
+            body_rate_grace: ms(self.body_rate_grace_ms),
             queue_timeout: ms(self.queue_timeout_ms),
             header_read_timeout: ms(self.header_read_timeout_ms),
             body_idle_timeout: ms(self.body_idle_timeout_ms),

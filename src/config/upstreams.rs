@@ -3,7 +3,7 @@
 
 use super::ConfigError;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A PostgreSQL URL here overrides `[store] postgres_url` (tests, one-off runs).
 pub const LEDGER_URL_ENV: &str = "ZIO_GATEWAY_LEDGER_URL";
@@ -51,6 +51,20 @@ pub struct Upstreams {
     /// long for its own message's delivery, and says 0901 for what is still
     /// pending.
     pub answer_wait_ms: u64,
+}
+
+impl Upstreams {
+    /// A relative `spool:DIR` lies inside the data directory (never the
+    /// working directory of the process: forwarded messages carry BSNs).
+    pub fn resolve_spools(&mut self, data_dir: &Path) {
+        for u in [&mut self.zio, &mut self.regulier] {
+            if let Upstream::Spool(dir) = u {
+                if dir.is_relative() {
+                    *dir = data_dir.join(&*dir);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]

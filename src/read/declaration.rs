@@ -70,13 +70,13 @@ impl<R: BufRead> DeclaratieReader<R> {
         self.open("Header")?;
         self.open("BerichtIdentificatie")?;
         let identificatie = self.typed("Identificatie", "Referentie", Referentie::parse)?;
-        let dagtekening = self.typed("Dagtekening", "Datum", parse_datum)?;
+        let dagtekening = self.typed("Dagtekening", "Datum", declared_datum)?;
         self.close()?;
         let afzender = self.typed("Afzender", "AgbCode", AgbCode::parse)?;
         let ontvanger = self.typed("Ontvanger", "ZorgkantoorCode", ZorgkantoorCode::parse)?;
         self.open("Declaratieperiode")?;
-        let begin = self.typed("Begindatum", "Datum", parse_datum)?;
-        let eind = self.typed("Einddatum", "Datum", parse_datum)?;
+        let begin = self.typed("Begindatum", "Datum", declared_datum)?;
+        let eind = self.typed("Einddatum", "Datum", declared_datum)?;
         self.close()?;
         self.close()?;
         self.open("Clienten")?;
@@ -177,8 +177,8 @@ impl<R: BufRead> DeclaratieReader<R> {
             None
         };
         let product = self.typed("ProductCode", "ProductCode", ProductCode::parse)?;
-        let begin = self.typed("Begindatum", "Datum", parse_datum)?;
-        let eind = self.typed("Einddatum", "Datum", parse_datum)?;
+        let begin = self.typed("Begindatum", "Datum", declared_datum)?;
+        let eind = self.typed("Einddatum", "Datum", declared_datum)?;
         let volume = self.typed("GeleverdVolume", "Volume (1-99999)", |s| {
             parse_digits(s, 5).filter(|&v| v >= 1)
         })?;
@@ -214,7 +214,7 @@ impl<R: BufRead> DeclaratieReader<R> {
 
     /// `Geboortedatum` holds its date directly (our schema), unlike iWlz.
     fn wrapped_date(&mut self, name: &'static str) -> Result<chrono::NaiveDate, XmlError> {
-        self.typed(name, "Datum", parse_datum)
+        self.typed(name, "Datum", declared_datum)
     }
 
     // ---- structure ----------------------------------------------------------
@@ -362,6 +362,15 @@ impl<R: BufRead> DeclaratieReader<R> {
         self.path.pop();
         result
     }
+}
+
+/// Years a declaration may name; a date outside them (`0000-01-01`) is not
+/// a valid Datum (0102).
+pub const DECLARED_YEARS: std::ops::RangeInclusive<i32> = 1900..=2099;
+
+fn declared_datum(s: &str) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    parse_datum(s).filter(|d| DECLARED_YEARS.contains(&d.year()))
 }
 
 fn is_xml_space(b: u8) -> bool {

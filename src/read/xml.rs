@@ -99,6 +99,106 @@ struct Counters {
     line_start: Cell<u64>,
     event_start: Cell<u64>,
     refused: Cell<Option<Refusal>>,
+    /// The UTF-8 decoder's state between two consumed chunks.
+    utf8: Cell<Utf8>,
+    /// The first byte or character XML 1.0 forbids, and where.
+    bad: Cell<Option<(Pos, BadChar)>>,
+}
+
+/// A character XML 1.0 does not allow, or bytes that are not UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BadChar {
+    /// Not UTF-8: the offending byte.
+    Byte(u8),
+    /// Outside the XML `Char` production (U+0000..U+0008, U+000B, U+000C,
+    /// U+000E..U+001F, U+FFFE, U+FFFF).
+    Char(u32),
+}
+
+impl fmt::Display for BadChar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadChar::Byte(b) => write!(f, "invalid UTF-8 (byte 0x{b:02X})"),
+            BadChar::Char(c) => write!(f, "character U+{c:04X} is not allowed in XML"),
+        }
+    }
+}
+
+/// Where a multi-byte UTF-8 sequence stands.
+#[derive(Clone, Copy, Debug, Default)]
+struct Utf8 {
+    need: u8,
+    cp: u32,
+    min: u32,
+}
+
+/// Is `c` an XML 1.0 `Char`?
+pub fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// The first character of `s` that XML 1.0 forbids.
+pub fn forbidden_char(s: &str) -> Option<char> {
+    s.chars().find(|&c| !is_xml_char(c as u32))
+}
+
+/// Checks `chunk` (continuing `st`): the index of the first bad byte.
+fn check_chunk(st: &mut Utf8, chunk: &[u8]) -> Result<(), (usize, BadChar)> {
+    let mut i = 0;
+    while i < chunk.len() {
+        if st.need == 0 {
+            // Runs of plain ASCII are skipped in one sweep.
+            match chunk[i..].iter().position(|&b| !(0x20..0x80).contains(&b)) {
+                None => return Ok(()),
+                Some(k) => i += k,
+            }
+            let b = chunk[i];
+            match b {
+                b'\t' | b'\n' | b'\r' => {}
+                0x00..=0x1F => return Err((i, BadChar::Char(u32::from(b)))),
+                0xC2..=0xDF => {
+                    *st = Utf8 {
+                        need: 1,
+                        cp: u32::from(b & 0x1F),
+                        min: 0x80,
+                    }
+                }
+                0xE0..=0xEF => {
+                    *st = Utf8 {
+                        need: 2,
+                        cp: u32::from(b & 0x0F),
+                        min: 0x800,
+                    }
+                }
+                0xF0..=0xF4 => {
+                    *st = Utf8 {
+                        need: 3,
+                        cp: u32::from(b & 0x07),
+                        min: 0x10000,
+                    }
+                }
+                _ => return Err((i, BadChar::Byte(b))),
+            }
+        } else {
+            let b = chunk[i];
+            if b & 0xC0 != 0x80 {
+                return Err((i, BadChar::Byte(b)));
+            }
+            st.cp = (st.cp << 6) | u32::from(b & 0x3F);
+            st.need -= 1;
+            if st.need == 0 {
+                let cp = st.cp;
+                if cp < st.min || cp > 0x10FFFF || (0xD800..=0xDFFF).contains(&cp) {
+                    return Err((i, BadChar::Byte(b)));
+                }
+                if !is_xml_char(cp) {
+                    return Err((i, BadChar::Char(cp)));
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Bytes the counting reader holds at a time, read from the input in one go.
@@ -174,6 +274,9 @@ impl<R: io::Read> BufRead for CountingReader<R> {
         if let Some(r) = c.refused.get() {
             return Err(io::Error::other(format!("{r:?}")));
         }
+        if c.bad.get().is_some() {
+            return Err(io::Error::other("not XML characters"));
+        }
         if c.consumed.get() - c.event_start.get() > MAX_EVENT_BYTES {
             c.refused.set(Some(Refusal::EventTooLarge));
             return Err(io::Error::other("event too large"));
@@ -204,6 +307,31 @@ impl<R: io::Read> BufRead for CountingReader<R> {
 
     fn consume(&mut self, amt: usize) {
         let amt = amt.min(self.filled - self.pos);
+        {
+            let c = &self.counters;
+            if c.bad.get().is_none() {
+                let chunk = &self.buf[self.pos..self.pos + amt];
+                let mut st = c.utf8.get();
+                match check_chunk(&mut st, chunk) {
+                    Ok(()) => c.utf8.set(st),
+                    Err((at, bad)) => {
+                        // The lines before this chunk, then those inside it.
+                        self.sync();
+                        let before = &chunk[..at];
+                        let n = count_newlines(before) as u64;
+                        let line_start = match before.iter().rposition(|&b| b == b'\n') {
+                            Some(k) => c.consumed.get() + k as u64 + 1,
+                            None => c.line_start.get(),
+                        };
+                        let pos = Pos {
+                            line: c.line.get() + n,
+                            column: c.consumed.get() + at as u64 - line_start + 1,
+                        };
+                        c.bad.set(Some((pos, bad)));
+                    }
+                }
+            }
+        }
         self.pos += amt;
         let c = &self.counters;
         c.consumed.set(c.consumed.get() + amt as u64);
@@ -418,7 +546,11 @@ impl<R: BufRead> XmlPull<R> {
             c.event_start.set(c.consumed.get());
             self.event_pos = self.reader.get_ref().position();
             let event_pos = self.event_pos;
-            let event = match self.reader.read_event_into(&mut self.buf) {
+            let event = self.reader.read_event_into(&mut self.buf);
+            if let Some(e) = bad_chars(c) {
+                return Err(e);
+            }
+            let event = match event {
                 Ok(e) => e,
                 Err(e) => return Err(convert(self.reader.get_ref(), event_pos, e)),
             };
@@ -484,6 +616,14 @@ impl<R: BufRead> XmlPull<R> {
                     self.local.push_str(local);
                     for attr in e.attributes() {
                         let attr = attr.map_err(|err| malformed(counters, err.to_string()))?;
+                        if attr.value.contains(&b'&') {
+                            let v = attr
+                                .unescape_value()
+                                .map_err(|err| malformed(counters, err.to_string()))?;
+                            if let Some(c) = forbidden_char(&v) {
+                                return Err(not_a_char(event_pos, c));
+                            }
+                        }
                         let key = attr.key;
                         if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
                             continue;
@@ -533,11 +673,14 @@ impl<R: BufRead> XmlPull<R> {
                 Event::Empty(_) => unreachable!("expand_empty_elements is on"),
                 Event::Text(t) => {
                     // Text without `&` has nothing to unescape: only checked
-                    // to be UTF-8. quick-xml gives the error message otherwise.
-                    let plain = if !t.contains(&b'&') {
-                        std::str::from_utf8(&t).ok()
-                    } else {
+                    // to be UTF-8 (its characters were checked as they were
+                    // consumed). A character reference may still name a
+                    // character XML forbids.
+                    let has_ref = t.contains(&b'&');
+                    let plain = if has_ref {
                         None
+                    } else {
+                        std::str::from_utf8(&t).ok()
                     };
                     let text = match plain {
                         Some(s) => std::borrow::Cow::Borrowed(s),
@@ -545,6 +688,11 @@ impl<R: BufRead> XmlPull<R> {
                             .unescape()
                             .map_err(|e| malformed(counters, e.to_string()))?,
                     };
+                    if has_ref {
+                        if let Some(c) = forbidden_char(&text) {
+                            return Err(not_a_char(event_pos, c));
+                        }
+                    }
                     if self.depth == 0 {
                         if text.trim().is_empty() {
                             continue;
@@ -567,6 +715,12 @@ impl<R: BufRead> XmlPull<R> {
                     return Ok(());
                 }
                 Event::Eof => {
+                    if counters.counters.utf8.get().need > 0 {
+                        return Err(malformed(
+                            counters,
+                            "invalid UTF-8 (the input ends inside a character)".into(),
+                        ));
+                    }
                     if self.depth > 0 {
                         return Err(malformed(
                             counters,
@@ -584,7 +738,30 @@ impl<R: BufRead> XmlPull<R> {
     }
 }
 
+/// The first forbidden byte or character consumed, as a 0101 fault.
+fn bad_chars(counters: &Counters) -> Option<XmlError> {
+    counters.bad.get().map(|(pos, bad)| XmlError::Input {
+        fault: Fault::Malformed,
+        message: bad.to_string(),
+        pos,
+        path: String::new(),
+    })
+}
+
+/// A character reference to a character XML forbids (`&#1;`).
+fn not_a_char(pos: Pos, c: char) -> XmlError {
+    XmlError::Input {
+        fault: Fault::Malformed,
+        message: BadChar::Char(c as u32).to_string(),
+        pos,
+        path: String::new(),
+    }
+}
+
 fn convert<R>(counters: &CountingReader<R>, event_pos: Pos, e: quick_xml::Error) -> XmlError {
+    if let Some(e) = bad_chars(&counters.counters) {
+        return e;
+    }
     match counters.counters.refused.get() {
         Some(Refusal::EventTooLarge) => XmlError::Input {
             fault: Fault::Schema,
@@ -715,6 +892,56 @@ mod tests {
             ),
             "{e:?}"
         );
+    }
+
+    fn located(s: &[u8]) -> (Fault, String, Pos) {
+        let mut p = XmlPull::new(s, None, Attributes::Ignore);
+        loop {
+            match p.next_node() {
+                Ok(Node::Eof) => panic!("no error for {s:?}"),
+                Ok(_) => {}
+                Err(XmlError::Input {
+                    fault,
+                    message,
+                    pos,
+                    ..
+                }) => return (fault, message, pos),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_malformed_with_a_location() {
+        for (doc, col) in [
+            (&b"<a>x\x00</a>"[..], 5),
+            (b"<a>\x01</a>", 4),
+            (b"<a>\x0b</a>", 4),
+            (b"<a>\x1b[31m</a>", 4),
+            (b"<a>\xef\xbf\xbe</a>", 6), // U+FFFE
+            (b"<a>\xef\xbf\xbf</a>", 6), // U+FFFF
+            (b"<a b='\x01'/>", 7),
+            (b"<a><!-- \xff --></a>", 9),
+            (b"<a>\xc0\x80</a>", 4),     // overlong
+            (b"<a>\xed\xa0\x80</a>", 6), // a surrogate
+            (b"<a><b>\xe2\x82</b></a>", 9),
+            (b"<?xml version='1.0'?><a>\x02</a>", 25),
+        ] {
+            let (fault, message, pos) = located(doc);
+            assert_eq!(fault, Fault::Malformed, "{doc:?}: {message}");
+            assert_eq!((pos.line, pos.column), (1, col), "{doc:?}: {message}");
+            assert!(message.is_ascii(), "{message}");
+        }
+        let (_, m, pos) = located(b"<a>\n\n  \x01</a>");
+        assert_eq!((pos.line, pos.column), (3, 3), "{m}");
+        assert_eq!(m, "character U+0001 is not allowed in XML");
+        // Character references to forbidden characters.
+        for doc in [&b"<a>&#1;</a>"[..], b"<a>&#xFFFE;</a>", b"<a b='&#x1b;'/>"] {
+            assert_eq!(located(doc).0, Fault::Malformed, "{doc:?}");
+        }
+        // What XML allows still passes.
+        let v = nodes("<a>\t\r\n\u{7f}\u{e9}\u{20ac}\u{1F600}\u{FFFD}&#9;</a>").unwrap();
+        assert_eq!(v.len(), 3);
     }
 
     #[test]

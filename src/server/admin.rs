@@ -25,6 +25,7 @@ use super::response::{plain, with_type, RespBody};
 use super::state::State;
 use crate::sinks::ledger::report::{LedgerReport, OnderwijstijdReport, ReportSection};
 use crate::sinks::registry::ingest::{self, IngestError, IngestReport, Tally};
+use crate::types::AgbCode;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -133,7 +134,8 @@ pub async fn registry(state: &Arc<State>, req: Request<Incoming>) -> Response<Re
         .max_message_bytes
         .unwrap_or(REGISTRY_MAX_BYTES);
     let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
-    tokio::spawn(feed(req.into_body(), tx, state.server().body_idle_timeout));
+    let pace = super::fair::Pace::of(state.server());
+    tokio::spawn(feed(req.into_body(), tx, pace, Default::default()));
     let st = state.clone();
     let span = tracing::Span::current();
     let done = tokio::task::spawn_blocking(move || {
@@ -198,8 +200,14 @@ fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// `GET /ledger/nacalculatie`, `GET /ledger/report` and
-/// `GET /ledger/onderwijstijd`.
-pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Response<RespBody> {
+/// `GET /ledger/onderwijstijd`; `only`: the rows of this provider only (see
+/// `access.rs`).
+pub async fn ledger<B>(
+    state: &Arc<State>,
+    ep: Endpoint,
+    req: &Request<B>,
+    only: Option<&AgbCode>,
+) -> Response<RespBody> {
     let query = req.uri().query().unwrap_or("");
     let key = if ep == Endpoint::LedgerOnderwijstijd {
         "schooljaar"
@@ -229,11 +237,15 @@ pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Re
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no ledger\n");
     }
     let st = state.clone();
+    let only = only.cloned();
     let built = tokio::task::spawn_blocking(move || {
         let l = st.pipeline.backends.ledger.as_ref().expect("checked above");
         let mut out = Vec::new();
         if ep == Endpoint::LedgerOnderwijstijd {
-            let r = OnderwijstijdReport::build(&**l, &st.config().regime, year)?;
+            let mut r = OnderwijstijdReport::build(&**l, &st.config().regime, year)?;
+            if let Some(agb) = &only {
+                r.onderwijstijd.retain(|row| row.agb == agb.as_str());
+            }
             let w = if csv {
                 r.write_csv(&mut out)
             } else {
@@ -241,7 +253,10 @@ pub async fn ledger<B>(state: &Arc<State>, ep: Endpoint, req: &Request<B>) -> Re
             };
             return Ok(w.map(|_| out));
         }
-        let report = LedgerReport::build(&**l, &st.config().regime, year)?;
+        let mut report = LedgerReport::build(&**l, &st.config().regime, year)?;
+        if let Some(agb) = &only {
+            super::access::restrict(&mut report, agb);
+        }
         let w = match (ep, csv) {
             (Endpoint::LedgerNacalculatie, true) => {
                 report.write_csv(ReportSection::Nacalculatie, &mut out)

@@ -3,8 +3,9 @@
 //!
 //! - Identity: `Authorization: Bearer <token>`; the SHA-256 of the token is
 //!   compared, in constant time, with every `[[tokens]]` entry (the file holds
-//!   hashes only). The match names the provider's AGB code.
-//! - Requests: a GCRA limiter (governor) per configured AGB,
+//!   hashes only). The match names the caller's [`Role`]: a provider with
+//!   its AGB code, or the zorgkantoor. What a role may do: `access.rs`.
+//! - Requests: a GCRA limiter (governor) per configured role (per AGB),
 //!   `requests_per_second` with `burst`.
 //! - Lines: a token bucket per configured AGB refilled at
 //!   `lines_per_minute`. A message's lines are only known after its check, so
@@ -15,7 +16,7 @@
 //! Memory stays bounded: limiters exist only for configured AGBs, built at
 //! start-up; an unknown caller never reaches them (401 first).
 
-use crate::config::{RateLimits, Token};
+use crate::config::{RateLimits, Role, Token};
 use crate::types::AgbCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 /// The configured tokens, as raw SHA-256 digests.
 pub struct Tokens {
-    entries: Vec<(AgbCode, [u8; 32])>,
+    entries: Vec<(Role, [u8; 32])>,
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
@@ -58,7 +59,7 @@ impl Tokens {
         Self {
             entries: tokens
                 .iter()
-                .filter_map(|t| unhex(&t.sha256).map(|h| (t.agb.clone(), h)))
+                .filter_map(|t| unhex(&t.sha256).map(|h| (t.role.clone(), h)))
                 .collect(),
         }
     }
@@ -67,9 +68,9 @@ impl Tokens {
         self.entries.is_empty()
     }
 
-    /// The provider a bearer token belongs to. Every entry is compared (no
+    /// The role a bearer token speaks for. Every entry is compared (no
     /// early exit), so the time taken does not tell which one matched.
-    pub fn identify(&self, token: &str) -> Option<AgbCode> {
+    pub fn identify(&self, token: &str) -> Option<Role> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for (agb, h) in &self.entries {
@@ -80,8 +81,8 @@ impl Tokens {
         found
     }
 
-    /// The AGB codes with a token (the keys of the limiters).
-    pub fn agbs(&self) -> impl Iterator<Item = &AgbCode> {
+    /// The roles with a token (the keys of the limiters).
+    pub fn roles(&self) -> impl Iterator<Item = &Role> {
         self.entries.iter().map(|(a, _)| a)
     }
 }
@@ -106,7 +107,7 @@ struct ProviderLimits {
 
 /// The limiters of every configured provider.
 pub struct Limiter {
-    per_agb: HashMap<AgbCode, ProviderLimits>,
+    per_agb: HashMap<Role, ProviderLimits>,
     /// Lines per second of refill.
     line_rate: f64,
     line_capacity: f64,
@@ -140,7 +141,7 @@ fn nz(n: u32) -> NonZeroU32 {
 }
 
 impl Limiter {
-    pub fn new<'a>(agbs: impl Iterator<Item = &'a AgbCode>, limits: &RateLimits) -> Self {
+    pub fn new<'a>(agbs: impl Iterator<Item = &'a Role>, limits: &RateLimits) -> Self {
         let quota = Quota::per_second(nz(limits.requests_per_second)).allow_burst(nz(limits.burst));
         let capacity = f64::from(limits.lines_per_minute.max(1));
         let now = Instant::now();
@@ -175,7 +176,7 @@ impl Limiter {
     /// One request of `agb`: refused while its line budget is in debt or its
     /// request rate is exceeded (a refused request does not use a request slot
     /// when the line budget refused it).
-    pub fn admit(&self, agb: &AgbCode) -> Result<(), Refusal> {
+    pub fn admit(&self, agb: &Role) -> Result<(), Refusal> {
         let Some(p) = self.per_agb.get(agb) else {
             return Ok(()); // not a configured provider: authentication refuses it
         };
@@ -197,7 +198,7 @@ impl Limiter {
         if lines == 0 {
             return;
         }
-        if let Some(p) = self.per_agb.get(agb) {
+        if let Some(p) = self.per_agb.get(&Role::Aanbieder(agb.clone())) {
             let mut b = p.lines.lock().expect("line bucket");
             self.refill(&mut b);
             b.balance -= lines as f64;
@@ -215,14 +216,14 @@ pub fn retry_after_secs(d: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    fn agb(s: &str) -> AgbCode {
-        crate::types::AgbCode::parse(s).expect("agb")
+    fn agb(s: &str) -> Role {
+        Role::Aanbieder(crate::types::AgbCode::parse(s).expect("agb"))
     }
 
     fn token(agb_s: &str, secret: &str) -> Token {
         let h = Sha256::digest(secret.as_bytes());
         Token {
-            agb: agb(agb_s),
+            role: agb(agb_s),
             sha256: h.iter().map(|b| format!("{b:02x}")).collect(),
         }
     }
@@ -275,7 +276,7 @@ mod tests {
             },
         );
         assert!(l.admit(&a).is_ok());
-        l.charge_lines(&a, 120); // 60 lines of debt: one minute
+        l.charge_lines(a.agb().unwrap(), 120); // 60 lines of debt: one minute
         let r = l.admit(&a).unwrap_err();
         assert!(matches!(r, Refusal::Lines(_)));
         assert!((59..=61).contains(&retry_after_secs(r.retry_after())));

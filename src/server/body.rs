@@ -6,13 +6,14 @@
 //! sender down (TCP back-pressure) and the body is never held whole. The
 //! answer goes back the same way ([`ChannelWriter`] -> [`ChannelBody`]).
 
+use super::fair::{Pace, TooSlow};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use std::io::{self, BufRead, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Chunks in flight between the socket and the checker (each one hyper frame,
@@ -74,18 +75,31 @@ impl Read for ChannelReader {
 }
 
 /// Reads `body` into `tx` until the end, an error, or the reader going away;
-/// returns the bytes read. `idle`: the longest wait for the next chunk.
-pub async fn feed(mut body: Incoming, tx: mpsc::Sender<Chunk>, idle: Duration) -> u64 {
+/// returns the bytes read. `pace`: how fast the client must send (the time
+/// spent waiting for room in `tx`, our back-pressure, does not count); a
+/// body that falls behind is cut off, `too_slow` set and the reader told.
+pub async fn feed(
+    mut body: Incoming,
+    tx: mpsc::Sender<Chunk>,
+    pace: Pace,
+    too_slow: TooSlow,
+) -> u64 {
     let mut total = 0u64;
     let mut draining = false;
     let mut drained = 0u64;
+    let mut waited = Duration::ZERO;
     loop {
-        let frame = match tokio::time::timeout(idle, body.frame()).await {
+        let limit = pace.wait_limit(waited, total);
+        let started = Instant::now();
+        let next = tokio::time::timeout(limit, body.frame()).await;
+        waited += started.elapsed();
+        let frame = match next {
             Err(_) => {
+                too_slow.set();
                 let _ = tx
                     .send(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        "request body stalled",
+                        "request body too slow",
                     )))
                     .await;
                 return total;

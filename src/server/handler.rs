@@ -11,23 +11,26 @@
 //!    and only then the answer streamed back.
 //! 5. [`logging`]: metrics and the one log line per request.
 //!
-//! Who may call what: `/declaraties` and `/testbatches` any provider with a
-//! token, for its own messages only (0107). `/registry` and `/ledger/*` also
-//! need a configured token (any one: the gateway has no operator role yet).
-//! `/metrics`, `/healthz`, `/readyz` are open (bind them to an internal
+//! Who may call what: the role of the token (aanbieder or zorgkantoor)
+//! against the table in [`super::access`], checked right after
+//! authentication (403 before any lookup). `/metrics`, `/healthz`, `/readyz`
+//! are open (serve `/metrics` on `[server] metrics_listen`, an internal
 //! network).
 //!
 //! Nothing here logs a line's content: no BSN, no reference, only the
 //! sender's AGB code and the message identificatie.
 
+use super::access::{self, Scope};
 use super::auth::{bearer, retry_after_secs};
 use super::body::{
     feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
 };
 use super::endpoint::{request_filter, Endpoint};
+use super::fair::{too_slow_response, Admission, Pace, TooSlow};
 use super::response::{error_response, negotiate, plain, with_type, RespBody};
 use super::state::State;
 use super::status::{self, MessagePath};
+use crate::config::Role;
 use crate::error::Error;
 use crate::pipeline::{Arrival, Disposition, Processed};
 use crate::sinks::answer::Format;
@@ -41,7 +44,7 @@ use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 /// The request id header, read when the caller sends a sane one and always
@@ -53,8 +56,10 @@ pub struct RequestCtx {
     pub id: String,
     pub endpoint: Endpoint,
     pub started: Instant,
-    /// The authenticated provider.
+    /// The authenticated provider (`None` for the zorgkantoor).
     pub agb: Option<AgbCode>,
+    /// Whose data the request may see (after authorization).
+    pub scope: Option<Scope>,
     /// Set by the check phase, for the log line.
     pub checked: Option<Summary>,
 }
@@ -93,6 +98,7 @@ pub async fn handle(
             endpoint: Endpoint::Other,
             started: Instant::now(),
             agb: None,
+            scope: None,
             checked: None,
         };
         let mut resp = match request_filter(&req) {
@@ -101,9 +107,19 @@ pub async fn handle(
                 ctx.endpoint = ep;
                 let refused = if ep.protected() {
                     match authenticate(&state, &req) {
-                        Ok(agb) => {
-                            ctx.agb = Some(agb);
-                            None
+                        Ok(role) => {
+                            ctx.agb = role.agb().cloned();
+                            match access::authorize(ep, &role, req.uri().query()) {
+                                Ok(scope) => {
+                                    ctx.scope = Some(scope);
+                                    None
+                                }
+                                Err(denied) => {
+                                    state.metrics.unauthorized_total.inc();
+                                    tracing::warn!(role = role.label(), "not allowed: {denied:?}");
+                                    Some(denied.response())
+                                }
+                            }
                         }
                         Err(r) => Some(*r),
                     }
@@ -113,7 +129,7 @@ pub async fn handle(
                 match (refused, ep) {
                     (Some(r), _) => r,
                     (None, Endpoint::Declaraties | Endpoint::Testbatches) => {
-                        match admit(&state).await {
+                        match admit(&state, ctx.agb.as_ref()).await {
                             Ok(permit) => declaration(&state, &mut ctx, req, permit).await,
                             Err(busy) => busy,
                         }
@@ -125,14 +141,23 @@ pub async fn handle(
                         | Endpoint::LedgerHerschikkingAkkoord
                         | Endpoint::LedgerHerschikkingDefinitief,
                     ) => {
-                        let agb = ctx.agb.clone().expect("authenticated");
-                        super::admin::herschikking(&state, ep, &agb, &req).await
+                        // A provider's own; the zorgkantoor names one with ?agb=.
+                        match ctx.scope.as_ref().and_then(|s| s.agb()).cloned() {
+                            Some(agb) => super::admin::herschikking(&state, ep, &agb, &req).await,
+                            None => plain(
+                                StatusCode::BAD_REQUEST,
+                                "name the provider with the query parameter agb\n",
+                            ),
+                        }
                     }
                     (None, Endpoint::Message) => {
-                        let agb = ctx.agb.clone().expect("authenticated");
-                        match MessagePath::parse(req.uri().path()) {
-                            Some(what) => status::message(&state, &agb, what, &req).await,
-                            None => plain(StatusCode::NOT_FOUND, "not found\n"),
+                        let agb = ctx.scope.as_ref().and_then(|s| s.agb()).cloned();
+                        match (agb, MessagePath::parse(req.uri().path())) {
+                            (Some(agb), Some(what)) => {
+                                status::message(&state, &agb, what, &req).await
+                            }
+                            (None, _) => plain(StatusCode::FORBIDDEN, "forbidden\n"),
+                            (_, None) => plain(StatusCode::NOT_FOUND, "not found\n"),
                         }
                     }
                     (
@@ -140,8 +165,14 @@ pub async fn handle(
                         Endpoint::LedgerNacalculatie
                         | Endpoint::LedgerReport
                         | Endpoint::LedgerOnderwijstijd,
-                    ) => super::admin::ledger(&state, ep, &req).await,
+                    ) => {
+                        let only = ctx.scope.as_ref().and_then(|s| s.agb()).cloned();
+                        super::admin::ledger(&state, ep, &req, only.as_ref()).await
+                    }
                     (None, ep) => match ep {
+                        Endpoint::Metrics if state.server().metrics_listen.is_some() => {
+                            plain(StatusCode::NOT_FOUND, "not found\n")
+                        }
                         Endpoint::Metrics => {
                             let (ty, body) = state.metrics.render();
                             with_type(StatusCode::OK, &ty, body.into())
@@ -166,12 +197,9 @@ pub async fn handle(
     .await
 }
 
-/// Phase 2: the provider of the bearer token (401 with `WWW-Authenticate`
+/// Phase 2: the role of the bearer token (401 with `WWW-Authenticate`
 /// otherwise), then its rate limits (429 with `Retry-After`).
-pub fn authenticate<B>(
-    state: &State,
-    req: &Request<B>,
-) -> Result<AgbCode, Box<Response<RespBody>>> {
+pub fn authenticate<B>(state: &State, req: &Request<B>) -> Result<Role, Box<Response<RespBody>>> {
     let agb = req
         .headers()
         .get(AUTHORIZATION)
@@ -196,7 +224,11 @@ pub fn authenticate<B>(
             .rate_limited_total
             .with_label_values(&[refusal.label()])
             .inc();
-        tracing::warn!(agb = %agb, limit = refusal.label(), "rate limit: 429");
+        tracing::warn!(
+            agb = agb.agb().map_or("-", |a| a.as_str()),
+            limit = refusal.label(),
+            "rate limit: 429"
+        );
         let mut r = plain(
             StatusCode::TOO_MANY_REQUESTS,
             "rate limit reached, retry later\n",
@@ -209,13 +241,24 @@ pub fn authenticate<B>(
     Ok(agb)
 }
 
-/// Phase 3: a slot among `max_concurrent` check requests. Waiting for one is
-/// the back-pressure; past `queue_timeout` the client hears 503 and when to
-/// come back.
-pub async fn admit(state: &Arc<State>) -> Result<OwnedSemaphorePermit, Response<RespBody>> {
-    let acquire = state.permits.clone().acquire_owned();
+/// Phase 3: a slot among the provider's `max_concurrent_per_agb`, then
+/// among `max_concurrent` check requests ([`super::fair`]). Waiting for them
+/// is the back-pressure; past `queue_timeout` the client hears 503 and when
+/// to come back.
+pub async fn admit(
+    state: &Arc<State>,
+    agb: Option<&AgbCode>,
+) -> Result<Admission, Response<RespBody>> {
+    let acquire = async {
+        let provider = match agb.and_then(|a| state.fair.slots(a)) {
+            Some(s) => Some(s.acquire_owned().await.ok()?),
+            None => None,
+        };
+        let global = state.permits.clone().acquire_owned().await.ok()?;
+        Some(Admission { provider, global })
+    };
     match tokio::time::timeout(state.server().queue_timeout, acquire).await {
-        Ok(Ok(p)) => Ok(p),
+        Ok(Some(p)) => Ok(p),
         _ => {
             state.metrics.busy_total.inc();
             tracing::warn!("concurrency cap reached: 503");
@@ -233,7 +276,7 @@ pub async fn declaration(
     state: &Arc<State>,
     ctx: &mut RequestCtx,
     req: Request<Incoming>,
-    permit: OwnedSemaphorePermit,
+    permit: Admission,
 ) -> Response<RespBody> {
     let test = ctx.endpoint == Endpoint::Testbatches;
     let agb = ctx.agb.clone().expect("authenticated before the check");
@@ -243,10 +286,12 @@ pub async fn declaration(
     };
     let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
     let st = state.clone();
-    let idle = state.server().body_idle_timeout;
+    let pace = Pace::of(state.server());
+    let too_slow = TooSlow::default();
+    let slow = too_slow.clone();
     tokio::spawn(
         async move {
-            let n = feed(req.into_body(), body_tx, idle).await;
+            let n = feed(req.into_body(), body_tx, pace, slow).await;
             st.metrics.batch_bytes.observe(n as f64);
         }
         .in_current_span(),
@@ -268,7 +313,12 @@ pub async fn declaration(
             ans_tx,
         );
     });
-    match head_rx.await {
+    let head = head_rx.await;
+    if too_slow.is_set() {
+        tracing::warn!("request body too slow: 408");
+        return too_slow_response();
+    }
+    match head {
         Ok(Ok(summary)) => {
             count(state, ctx.endpoint, test, &summary);
             let repeat = summary.repeat;
@@ -297,11 +347,11 @@ pub async fn declaration(
 /// Holds the permit and the in-flight gauge for the life of one check.
 struct InFlight<'a> {
     state: &'a State,
-    _permit: OwnedSemaphorePermit,
+    _permit: Admission,
 }
 
 impl<'a> InFlight<'a> {
-    fn new(state: &'a State, permit: OwnedSemaphorePermit) -> Self {
+    fn new(state: &'a State, permit: Admission) -> Self {
         state.metrics.in_flight.inc();
         Self {
             state,

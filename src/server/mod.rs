@@ -18,13 +18,16 @@
 //! knows nothing about rules: it hands bytes to [`crate::check`] and bytes of
 //! the answer back to the client.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod endpoint;
+pub mod fair;
 pub mod handler;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod page;
 pub mod response;
 pub mod state;
@@ -125,7 +128,8 @@ pub async fn shutdown_signal() {
 /// request); its `[server]` carries the flags of `serve`. The ledger is
 /// PostgreSQL when `ZIO_GATEWAY_LEDGER_URL` or `[store] postgres_url` is set
 /// (the environment wins), else SQLite in `data`.
-pub fn serve(config: Config, data: &Path) -> Result<()> {
+pub fn serve(mut config: Config, data: &Path) -> Result<()> {
+    config.upstreams.resolve_spools(data);
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -154,10 +158,19 @@ pub fn serve(config: Config, data: &Path) -> Result<()> {
     rt.block_on(async {
         let listener = TcpListener::bind(&listen).await.map_err(|e| {
             Error::config(format!(
-                "[server] listen {listen} ({}): cannot bind: {e}",
+                "{}: [server] key `listen` ({listen}): cannot bind: {e}",
                 state.config().source.display()
             ))
         })?;
+        if let Some(m) = state.server().metrics_listen.clone() {
+            let ml = TcpListener::bind(&m).await.map_err(|e| {
+                Error::config(format!(
+                    "{}: [server] key `metrics_listen` ({m}): cannot bind: {e}",
+                    state.config().source.display()
+                ))
+            })?;
+            tokio::spawn(ops::run_metrics(ml, state.clone()));
+        }
         let addr = listener
             .local_addr()
             .map_err(|e| Error::backend(format!("listen {listen}: {e}")))?;

@@ -2,6 +2,7 @@
 //! tokens and the limits.
 
 use super::auth::{Limiter, Tokens};
+use super::fair::Fair;
 use super::metrics::Metrics;
 use crate::config::{self, Config};
 use crate::error::Result;
@@ -21,6 +22,8 @@ pub struct State {
     pub tokens: Tokens,
     /// Per-provider request and line limits.
     pub limiter: Limiter,
+    /// Each provider's share of the check slots.
+    pub fair: Fair,
     /// Caps concurrent check requests; waiting for a permit is the back-pressure.
     pub(super) permits: Arc<Semaphore>,
     /// Set once the configuration and the store are loaded and the listener
@@ -56,13 +59,15 @@ impl State {
             .map(|d| d.as_secs() as u32 ^ std::process::id().rotate_left(16))
             .unwrap_or(0);
         let tokens = Tokens::new(&pipeline.config.tokens);
-        let limiter = Limiter::new(tokens.agbs(), &pipeline.config.rate_limits);
+        let limiter = Limiter::new(tokens.roles(), &pipeline.config.rate_limits);
         // A `Server` built in code may say 0; no permit at all would hang
         // every check request until its queue timeout.
+        let fair = Fair::new(tokens.roles(), &pipeline.config.server);
         let permits = Arc::new(Semaphore::new(pipeline.config.server.max_concurrent.max(1)));
         Self {
             pipeline,
             permits,
+            fair,
             metrics: Metrics::new(),
             tokens,
             limiter,

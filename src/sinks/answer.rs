@@ -139,13 +139,36 @@ pub fn write_outcome<W: Write>(
 
 const SPACES: &[u8] = b"                ";
 
+/// `value` with every character XML 1.0 forbids replaced by U+FFFD, so no
+/// input can make an answer that is not well-formed (the readers refuse
+/// such characters already; this is the second lock).
+fn xml_safe(value: &str) -> std::borrow::Cow<'_, str> {
+    let plain = value
+        .bytes()
+        .all(|b| (b >= 0x20 && b != 0xEF) || matches!(b, b'\t' | b'\n' | b'\r'));
+    if plain || crate::read::xml::forbidden_char(value).is_none() {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    value
+        .chars()
+        .map(|c| {
+            if crate::read::xml::is_xml_char(c as u32) {
+                c
+            } else {
+                '\u{FFFD}'
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// `<name>value</name>` on its own line, indented, the value escaped.
 fn el<W: Write>(w: &mut W, indent: usize, name: &str, value: &str) -> io::Result<()> {
     w.write_all(&SPACES[..indent])?;
     w.write_all(b"<")?;
     w.write_all(name.as_bytes())?;
     w.write_all(b">")?;
-    w.write_all(escape(value).as_bytes())?;
+    w.write_all(escape(xml_safe(value).as_ref()).as_bytes())?;
     w.write_all(b"</")?;
     w.write_all(name.as_bytes())?;
     w.write_all(b">\n")

@@ -226,10 +226,10 @@ impl Delivery {
     /// `DIR/<afzender>-<identificatie>.xml`: written as `.xml.tmp`, synced,
     /// renamed, and the directory synced.
     fn spool(&self, dir: &Path, row: &OutboxRow) -> Result<(), LedgerError> {
-        std::fs::create_dir_all(dir)?;
+        crate::sinks::store::private::dir(dir)?;
         let name = format!("{}-{}.xml", row.agb.as_str(), row.forward_id);
         let tmp = dir.join(format!("{name}.tmp"));
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = crate::sinks::store::private::create(&tmp)?;
         {
             let mut w = io::BufWriter::new(&mut file);
             render::render(&*self.store, row, &mut w)?;

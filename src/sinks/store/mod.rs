@@ -8,6 +8,7 @@
 //! A store written by a newer gateway (a version this binary does not know)
 //! is refused rather than guessed at.
 
+pub mod private;
 pub mod schema;
 
 use rusqlite::{Connection, OpenFlags};
@@ -52,13 +53,19 @@ pub struct Store {
 impl Store {
     /// Opens (creating the directory and the file when needed) and migrates.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        crate::sinks::store::private::dir(data_dir).map_err(|e| {
             StoreError(format!(
                 "{}: cannot create the data directory: {e}",
                 data_dir.display()
             ))
         })?;
-        Self::open_file(&data_dir.join(DB_FILE), true)
+        let path = data_dir.join(DB_FILE);
+        crate::sinks::store::private::file(&path)
+            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let store = Self::open_file(&path, true)?;
+        crate::sinks::store::private::sqlite_companions(&path)
+            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        Ok(store)
     }
 
     /// Opens `DATA_DIR/gateway.db` when it exists; `None` when it does not
