@@ -2,9 +2,8 @@
 //! forwarded Declaratiebericht is rendered from the ledger as a stream.
 //! Also prints what record and forward cost per line (SQLite, spool).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::BufReader;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zio_gateway::check::check_message;
@@ -15,27 +14,11 @@ use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
 use zio_gateway::sinks::ledger::{record_outcome_forwarding, LedgerStore, LedgerView};
 use zio_gateway::synth::SynthBatch;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+mod counting;
+use counting::{LIVE, PEAK};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 fn forward_peak(lines: u64) -> usize {
     let dir = tempfile::tempdir().unwrap();

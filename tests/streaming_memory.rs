@@ -2,37 +2,21 @@
 //! while checking a batch ten times larger is no larger than for the small
 //! batch, give or take a fixed allowance. Counted with a global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::BufReader;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use zio_gateway::config::Config;
 use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
 use zio_gateway::synth::SynthBatch;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+mod counting;
+use counting::{LIVE, PEAK};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
+
+/// One measurement at a time: the counters are the whole process's.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Peak live heap bytes above the starting level while checking `lines`.
 fn peak_for(lines: u64) -> usize {
