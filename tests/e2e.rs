@@ -1216,3 +1216,30 @@ fn start_up_refusals_name_the_file_and_key() {
     assert!(err.contains("[gateway] key `zorgkantoren`"), "{err}");
     assert!(err.contains("gateway.toml"), "{err}");
 }
+
+/// One `serve` per SQLite data directory: a second one would deliver the
+/// first one's outbox rows again (their leases are in the first's memory).
+/// After the first dies, even by SIGKILL, the lock is free again.
+#[test]
+fn a_second_serve_on_the_same_data_directory_is_refused() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let mut first = Gateway::start(dir.path(), &[]);
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.path().join("config"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the binary");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second serve started: {err}");
+    assert!(err.contains("another zio-gateway serve"), "{err}");
+    first.signal("KILL");
+    first.wait(Duration::from_secs(10));
+    let again = Gateway::start(dir.path(), &[]);
+    drop(again);
+}

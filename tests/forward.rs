@@ -597,6 +597,82 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
     );
 }
 
+/// SQLite's leases live in the one process's memory: claims from several
+/// threads at once are disjoint and cover every row, a claimed row is not
+/// claimed again before its lease ends or it is concluded, and a retried
+/// row comes back once it is due.
+#[test]
+fn sqlite_claims_are_exclusive_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let rt = runtime();
+    let up = TestUpstream::start(true);
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(
+            Upstream::Http(up.url.clone()),
+            Upstream::Http(up.url.clone()),
+        ),
+    );
+    let config = config();
+    for (file, today) in [
+        ("01-p1-2023-12.xml", "2024-01-05"),
+        ("02-p1-2024-01.xml", "2024-02-05"),
+        ("03-p1-2024-02.xml", "2024-03-04"),
+    ] {
+        check_record_forward(&store, &fwd, &config, &message(file), today);
+    }
+    let rows = store.outbox_rows().unwrap();
+    assert!(rows.len() >= 4);
+    let far = i64::MAX / 4;
+    let claims: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let st = store.clone();
+                s.spawn(move || {
+                    st.outbox_claim(ClaimScope::Due { limit: 1 }, far, 60_000)
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.id)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ids: Vec<i64> = claims.concat();
+    let rest = store
+        .outbox_claim(ClaimScope::Due { limit: 100 }, far, 60_000)
+        .unwrap();
+    ids.extend(rest.iter().map(|r| r.id));
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a row claimed twice");
+    assert_eq!(n, rows.len(), "a row never claimed");
+    // Everything is leased: nothing more until the leases end.
+    assert!(store
+        .outbox_claim(ClaimScope::Due { limit: 100 }, far, 60_000)
+        .unwrap()
+        .is_empty());
+    // A concluded failure is free again once its next attempt is due.
+    store.outbox_retry(ids[0], far, "test").unwrap();
+    let again = store
+        .outbox_claim(ClaimScope::Due { limit: 100 }, far, 60_000)
+        .unwrap();
+    assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[0]]);
+    // After the lease, every unconcluded row comes back.
+    let after = far + 60_001;
+    assert_eq!(
+        store
+            .outbox_claim(ClaimScope::Due { limit: 100 }, after, 60_000)
+            .unwrap()
+            .len(),
+        rows.len()
+    );
+}
+
 #[test]
 fn postgres_outbox_claims_are_exclusive_and_deliver() {
     let rt = runtime();

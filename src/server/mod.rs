@@ -145,6 +145,10 @@ pub fn serve(mut config: Config, data: &Path) -> Result<()> {
         .map_err(|e| Error::backend(format!("cannot start the runtime: {e}")))?;
     let pg_url = config.ledger_url();
     let listen = config.server.listen.clone();
+    let _one_serve = match pg_url {
+        None => Some(crate::sinks::store::hold_data_dir(data)?),
+        Some(_) => None,
+    };
     let state = State::open(config, data, pg_url.as_deref())?;
     let (state, worker) = with_upstreams(state, rt.handle())?;
     for w in state.config().warnings() {

@@ -31,14 +31,101 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The request body: a rendered message streamed from its temporary file.
-struct FileBody {
-    file: tokio::fs::File,
-    remaining: u64,
-    buf: Box<[u8]>,
+/// A rendered message kept in memory up to this size; a larger one goes to
+/// a temporary file, so memory stays flat in the message's size while the
+/// common small message costs no file at all.
+const IN_MEMORY: usize = 1024 * 1024;
+
+/// Where a rendered message is while it is sent.
+pub(crate) enum Held {
+    Memory(Bytes),
+    File(std::fs::File, u64),
 }
 
-impl Body for FileBody {
+/// Collects a rendering in memory until it passes [`IN_MEMORY`], then in a
+/// temporary file.
+struct Spill {
+    mem: Vec<u8>,
+    file: Option<io::BufWriter<std::fs::File>>,
+}
+
+impl Spill {
+    fn new() -> Self {
+        Self {
+            mem: Vec::with_capacity(8 * 1024),
+            file: None,
+        }
+    }
+
+    fn finish(self) -> io::Result<Held> {
+        match self.file {
+            None => Ok(Held::Memory(Bytes::from(self.mem))),
+            Some(w) => {
+                let mut file = w.into_inner().map_err(|e| e.into_error())?;
+                let len = file.stream_position()?;
+                file.rewind()?;
+                Ok(Held::File(file, len))
+            }
+        }
+    }
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(f) = &mut self.file {
+            return f.write(buf);
+        }
+        if self.mem.len() + buf.len() <= IN_MEMORY {
+            self.mem.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        let mut f = io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+        f.write_all(&self.mem)?;
+        self.mem = Vec::new();
+        let n = f.write(buf)?;
+        self.file = Some(f);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
+    }
+}
+
+/// The request body: a rendered message, from memory or streamed from its
+/// temporary file.
+pub(crate) enum RenderedBody {
+    Memory(Option<Bytes>),
+    File {
+        file: tokio::fs::File,
+        remaining: u64,
+        buf: Box<[u8]>,
+    },
+}
+
+impl From<Held> for RenderedBody {
+    fn from(r: Held) -> Self {
+        match r {
+            Held::Memory(b) => Self::Memory(Some(b)),
+            Held::File(file, len) => Self::File {
+                file: tokio::fs::File::from_std(file),
+                remaining: len,
+                buf: vec![0; 64 * 1024].into_boxed_slice(),
+            },
+        }
+    }
+}
+
+impl RenderedBody {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Memory(b) => b.as_ref().map_or(0, |b| b.len() as u64),
+            Self::File { remaining, .. } => *remaining,
+        }
+    }
+}
+
+impl Body for RenderedBody {
     type Data = Bytes;
     type Error = io::Error;
 
@@ -47,12 +134,19 @@ impl Body for FileBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         use tokio::io::AsyncRead;
-        let this = self.get_mut();
-        if this.remaining == 0 {
+        let (file, remaining, buf) = match self.get_mut() {
+            Self::Memory(b) => return Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Self::File {
+                file,
+                remaining,
+                buf,
+            } => (file, remaining, buf),
+        };
+        if *remaining == 0 {
             return Poll::Ready(None);
         }
-        let mut rb = tokio::io::ReadBuf::new(&mut this.buf);
-        match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+        let mut rb = tokio::io::ReadBuf::new(buf);
+        match Pin::new(file).poll_read(cx, &mut rb) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
             Poll::Ready(Ok(())) => {
@@ -60,8 +154,8 @@ impl Body for FileBody {
                 if n == 0 {
                     return Poll::Ready(Some(Err(io::ErrorKind::UnexpectedEof.into())));
                 }
-                let n = n.min(this.remaining as usize);
-                this.remaining -= n as u64;
+                let n = n.min(*remaining as usize);
+                *remaining -= n as u64;
                 Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(
                     &rb.filled()[..n],
                 )))))
@@ -70,11 +164,14 @@ impl Body for FileBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.remaining == 0
+        match self {
+            Self::Memory(b) => b.is_none(),
+            Self::File { remaining, .. } => *remaining == 0,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
+        SizeHint::with_exact(self.len())
     }
 }
 
@@ -86,7 +183,7 @@ pub(crate) struct Delivery {
     pub store: Arc<dyn LedgerStore>,
     pub upstreams: Upstreams,
     pub telemetry: Arc<Telemetry>,
-    client: Client<HttpConnector, FileBody>,
+    client: Client<HttpConnector, RenderedBody>,
 }
 
 impl Delivery {
@@ -157,8 +254,8 @@ impl Delivery {
     async fn send(self: &Arc<Self>, row: &OutboxRow) -> Attempt {
         match self.upstream(row.route).clone() {
             Upstream::Http(url) => {
-                let (file, len) = self.blocking(row, |d, row| d.render_to_file(row)).await?;
-                self.post(&url, file, len).await
+                let rendered = self.blocking(row, |d, row| d.render(row)).await?;
+                self.post(&url, rendered.into()).await
             }
             Upstream::Spool(dir) => {
                 self.blocking(row, move |d, row| {
@@ -185,28 +282,20 @@ impl Delivery {
             .map_err(|e| format!("delivery task: {e}"))?
     }
 
-    fn render_to_file(&self, row: &OutboxRow) -> Result<(std::fs::File, u64), String> {
-        let tmp = |e: io::Error| format!("temporary file: {e}");
-        let mut file = tempfile::tempfile().map_err(tmp)?;
-        render::render(&*self.store, row, io::BufWriter::new(&mut file))
-            .map_err(|e| format!("render: {e}"))?;
-        let len = file.stream_position().map_err(tmp)?;
-        file.rewind().map_err(tmp)?;
-        Ok((file, len))
+    fn render(&self, row: &OutboxRow) -> Result<Held, String> {
+        let mut out = Spill::new();
+        render::render(&*self.store, row, &mut out).map_err(|e| format!("render: {e}"))?;
+        out.finish().map_err(|e| format!("temporary file: {e}"))
     }
 
-    async fn post(&self, url: &str, file: std::fs::File, len: u64) -> Attempt {
+    async fn post(&self, url: &str, body: RenderedBody) -> Attempt {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| format!("upstream URL {url}: {e}"))?;
         let req = hyper::Request::post(uri)
             .header(hyper::header::CONTENT_TYPE, "application/xml")
-            .header(hyper::header::CONTENT_LENGTH, len)
-            .body(FileBody {
-                file: tokio::fs::File::from_std(file),
-                remaining: len,
-                buf: vec![0; 64 * 1024].into_boxed_slice(),
-            })
+            .header(hyper::header::CONTENT_LENGTH, body.len())
+            .body(body)
             .map_err(|e| format!("request: {e}"))?;
         let resp = self
             .client

@@ -865,6 +865,23 @@ pub(crate) mod sql {
         )
     }
 
+    /// The rows a claim would take, read only: `$1` now; Due: `$2` limit;
+    /// Message: `$2` agb, `$3` message id. For a ledger that only one
+    /// process writes (SQLite), whose leases live in that process's memory.
+    pub fn outbox_due(message: bool) -> String {
+        let which = if message {
+            "agb = $2 AND message_id = $3 AND state = 'pending'"
+        } else {
+            "state = 'pending' AND next_attempt_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until <= $1)"
+        };
+        let limit = if message { "" } else { " LIMIT $2" };
+        format!(
+            "SELECT {OUTBOX_COLUMNS} FROM forward_outbox WHERE {which} \
+             ORDER BY next_attempt_at, id{limit}"
+        )
+    }
+
     pub const OUTBOX_LINES: &str = "SELECT bsn, geboortedatum, besluitnummer, referentie, \
         vorig_referentie, product_code, period_from, period_to, volume, eenheid, tarief, bedrag, \
         debet_credit, onderwijstijd, brin FROM ledger_line \

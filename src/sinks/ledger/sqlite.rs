@@ -12,6 +12,7 @@ use super::{
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
+use crate::sinks::store::checkpoint::{self, Checkpointer};
 use crate::sinks::store::Store;
 use crate::types::{parse_datum, AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
 use rusqlite::{
@@ -19,6 +20,7 @@ use rusqlite::{
     TransactionBehavior,
 };
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -40,12 +42,13 @@ pub struct SqliteLedger {
     /// waits for the writer's commit, so the rules' lookups do not queue
     /// behind the recording of other messages.
     readers: Mutex<Vec<Connection>>,
-    /// The outbox's bookkeeping (claims, delivered marks, retries) commits on
-    /// a connection of its own with `synchronous = NORMAL`: such a commit
-    /// survives a crashed process, and one lost to a power cut only means a
-    /// message is sent again (delivery is at least once). The lines and the
-    /// outbox rows themselves are committed with FULL on the main connection.
-    bookkeeping: Mutex<Option<Connection>>,
+    /// The outbox's leases: one process writes a SQLite ledger (the data
+    /// directory's lock), so a claim needs no write, only this map of row
+    /// id to lease end (Unix ms).
+    leases: Mutex<HashMap<i64, i64>>,
+    /// Checkpoints the WAL off the writer's path (none in memory). Declared
+    /// last: dropped after the connections, for a last checkpoint.
+    _checkpointer: Option<Checkpointer>,
 }
 
 /// Read connections kept open between lookups.
@@ -53,32 +56,44 @@ const IDLE_READERS: usize = 16;
 
 impl SqliteLedger {
     /// The ledger in an opened (and so migrated) store.
-    pub fn new(store: Store) -> Self {
-        Self {
+    pub fn new(store: Store) -> Result<Self> {
+        let checkpointer = match store.path() {
+            Some(path) => {
+                checkpoint::leave_to_checkpointer(store.conn())?;
+                Some(Checkpointer::start(path)?)
+            }
+            None => None,
+        };
+        Ok(Self {
             path: store.path().map(Path::to_owned),
             store: Mutex::new(store),
             readers: Mutex::new(Vec::new()),
-            bookkeeping: Mutex::new(None),
-        }
+            leases: Mutex::new(HashMap::new()),
+            _checkpointer: checkpointer,
+        })
     }
 
-    /// Runs outbox bookkeeping on its own connection (see the field).
+    /// Runs outbox bookkeeping (delivered marks, retries) on the writer's
+    /// connection, committed with `synchronous = NORMAL`: such a commit
+    /// survives a crashed process and reaches the disk with the next
+    /// recording's sync; one lost to a power cut only means a message is
+    /// sent again (delivery is at least once). On the one connection, never
+    /// a wait for SQLite's write lock behind the group commit, or before it.
     fn bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let Some(path) = &self.path else {
-            let store = self.lock();
-            return f(store.conn());
-        };
-        let mut slot = self.bookkeeping.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            let c = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            c.busy_timeout(std::time::Duration::from_secs(5))?;
-            c.pragma_update(None, "synchronous", "NORMAL")?;
-            *slot = Some(c);
+        let store = self.lock();
+        let c = store.conn();
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        let r = f(c);
+        c.pragma_update(None, "synchronous", "FULL")?;
+        r
+    }
+
+    /// Ends the in-memory leases of `ids`.
+    fn release(&self, ids: &[i64]) {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            leases.remove(id);
         }
-        f(slot.as_ref().expect("opened above"))
     }
 
     /// Runs a lookup on a read connection of its own (on the one connection
@@ -96,7 +111,7 @@ impl SqliteLedger {
                     path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
-                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                crate::sinks::store::patient(&c)?;
                 c.set_prepared_statement_cache_capacity(32);
                 c
             }
@@ -114,13 +129,13 @@ impl SqliteLedger {
     /// Opens (creating when needed) `DATA_DIR/gateway.db`.
     pub fn open_data_dir(data_dir: &Path) -> Result<Self> {
         let store = Store::open(data_dir).map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        Ok(Self::new(store))
+        Self::new(store)
     }
 
     /// A private in-memory ledger (tests, tools).
     pub fn open_in_memory() -> Result<Self> {
         let store = Store::open_in_memory().map_err(|e| LedgerError::Invalid(e.to_string()))?;
-        Ok(Self::new(store))
+        Self::new(store)
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
@@ -171,7 +186,9 @@ impl<'c> SqliteRecord<'c> {
     /// does not check for us (a nested BEGIN still fails).
     fn begin(conn: &'c Connection) -> Result<Self> {
         // IMMEDIATE: take the write lock first, so a second process waits
-        // (busy_timeout) instead of failing halfway.
+        // (store::patient) instead of failing halfway.
+        // FULL whatever bookkeeping left set: lines are answered as recorded.
+        conn.pragma_update(None, "synchronous", "FULL")?;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         Ok(Self {
             insert_message: conn.prepare_cached(&q(sql::INSERT_MESSAGE))?,
@@ -347,19 +364,36 @@ impl LedgerStore for SqliteLedger {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<OutboxRow>> {
-        let mut rows = self.bookkeeping(|c| match scope {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        leases.retain(|_, until| *until > now_ms);
+        // Rows leased in memory are skipped, so read that many more.
+        let skip = leases.len() as u32;
+        let found = self.read(|c| match scope {
             ClaimScope::Due { limit } => c
-                .prepare_cached(&q(&sql::outbox_claim(false, false)))?
-                .query_and_then(params![now_ms, lease_ms, limit], |r| rows::outbox_row(r))?
+                .prepare_cached(&q(&sql::outbox_due(false)))?
+                .query_and_then(params![now_ms, limit.saturating_add(skip)], |r| {
+                    rows::outbox_row(r)
+                })?
                 .collect::<Result<Vec<_>>>(),
             ClaimScope::Message { agb, message_id } => c
-                .prepare_cached(&q(&sql::outbox_claim(true, false)))?
-                .query_and_then(
-                    params![now_ms, lease_ms, agb.as_str(), message_id.as_str()],
-                    |r| rows::outbox_row(r),
-                )?
+                .prepare_cached(&q(&sql::outbox_due(true)))?
+                .query_and_then(params![now_ms, agb.as_str(), message_id.as_str()], |r| {
+                    rows::outbox_row(r)
+                })?
                 .collect::<Result<Vec<_>>>(),
         })?;
+        let limit = match scope {
+            ClaimScope::Due { limit } => limit as usize,
+            ClaimScope::Message { .. } => usize::MAX,
+        };
+        let mut rows: Vec<OutboxRow> = found
+            .into_iter()
+            .filter(|r| !leases.contains_key(&r.id))
+            .take(limit)
+            .collect();
+        for r in &rows {
+            leases.insert(r.id, now_ms.saturating_add(lease_ms));
+        }
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -388,6 +422,7 @@ impl LedgerStore for SqliteLedger {
             Ok(c.prepare_cached(&q(sql::OUTBOX_DELIVERED))?
                 .execute(params![id, now_ms])?)
         })?;
+        self.release(&[id]);
         Ok(n == 1)
     }
 
@@ -399,7 +434,9 @@ impl LedgerStore for SqliteLedger {
                 error
             ])?;
             Ok(())
-        })
+        })?;
+        self.release(&[id]);
+        Ok(())
     }
 
     fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
@@ -415,6 +452,7 @@ impl LedgerStore for SqliteLedger {
             tx.commit()?;
             Ok(n)
         })
+        .inspect(|_| self.release(ids))
     }
 
     fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {

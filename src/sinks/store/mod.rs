@@ -8,6 +8,7 @@
 //! A store written by a newer gateway (a version this binary does not know)
 //! is refused rather than guessed at.
 
+pub mod checkpoint;
 pub mod private;
 pub mod schema;
 
@@ -42,6 +43,64 @@ impl From<StoreError> for crate::error::Error {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError(format!("store: {e}"))
+    }
+}
+
+/// How long a connection waits for another's write lock before it gives up.
+pub const BUSY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sets the busy handler every gateway connection uses: poll for the lock
+/// every 50 µs for the first 10 ms, then every millisecond, up to
+/// [`BUSY_FOR`]. SQLite's own `busy_timeout` sleeps 1, 2, 5, 10, 15, 20, 25 ms
+/// between tries: one wait behind the outbox's sub-millisecond bookkeeping
+/// commit would then cost an answer several milliseconds.
+pub fn patient(conn: &Connection) -> rusqlite::Result<()> {
+    fn wait(tries: i32) -> bool {
+        const FAST: i32 = 200;
+        let tries = tries.max(0) as u64;
+        let waited_us = if tries < FAST as u64 {
+            tries * 50
+        } else {
+            FAST as u64 * 50 + (tries - FAST as u64) * 1000
+        };
+        if waited_us >= BUSY_FOR.as_micros() as u64 {
+            return false;
+        }
+        let step = if tries < FAST as u64 { 50 } else { 1000 };
+        std::thread::sleep(std::time::Duration::from_micros(step));
+        true
+    }
+    conn.busy_handler(Some(wait))
+}
+
+/// Holds `DATA_DIR/gateway.lock` for as long as the returned file lives:
+/// one `serve` per data directory, because a SQLite ledger's outbox leases
+/// live in that process's memory (a second process would deliver the same
+/// rows again). `check` and `ingest` do not take it: they never deliver.
+pub fn hold_data_dir(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+    crate::sinks::store::private::dir(data_dir).map_err(|e| {
+        StoreError(format!(
+            "{}: cannot create the data directory: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let path = data_dir.join("gateway.lock");
+    crate::sinks::store::private::file(&path)
+        .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError(format!(
+            "{}: another zio-gateway serve uses this data directory \
+             (several instances share a ledger through PostgreSQL)",
+            data_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError(format!("{}: {e}", path.display()))),
     }
 }
 
@@ -122,7 +181,7 @@ impl Store {
         // 64 MiB of page cache: the registry's indexes of a million clients
         // stay mostly in memory during a batch check.
         c.pragma_update(None, "cache_size", -65536)?;
-        c.busy_timeout(std::time::Duration::from_secs(5))?;
+        patient(c)?;
         c.set_prepared_statement_cache_capacity(64);
         Ok(())
     }
