@@ -465,7 +465,10 @@ mod tests {
         assert!(matches!(s.store, Store::File(_)));
         let back: Vec<_> = s.iter().unwrap().map(Result::unwrap).collect();
         assert_eq!(back.len(), n);
-        assert_eq!(back[n - 1], verdict(n as u64 - 1, (n - 1).is_multiple_of(2)));
+        assert_eq!(
+            back[n - 1],
+            verdict(n as u64 - 1, (n - 1).is_multiple_of(2))
+        );
         let mut small = Spool::new().unwrap();
         small.push(&verdict(1, false)).unwrap();
         assert!(matches!(small.store, Store::Memory(_)));

@@ -74,6 +74,47 @@ impl Read for ChannelReader {
     }
 }
 
+/// What the next read of a request body gave.
+enum Next {
+    Data(Bytes),
+    End,
+    Failed(io::Error),
+}
+
+/// The next data frame of `body`, within what `pace` allows after `waited`
+/// (time spent waiting for the client so far) and `total` bytes; a body
+/// that falls behind sets `too_slow`.
+async fn next_data(
+    body: &mut Incoming,
+    pace: &Pace,
+    waited: &mut Duration,
+    total: u64,
+    too_slow: &TooSlow,
+) -> Next {
+    loop {
+        let limit = pace.wait_limit(*waited, total);
+        let started = Instant::now();
+        let next = tokio::time::timeout(limit, body.frame()).await;
+        *waited += started.elapsed();
+        match next {
+            Err(_) => {
+                too_slow.set();
+                return Next::Failed(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request body too slow",
+                ));
+            }
+            Ok(None) => return Next::End,
+            Ok(Some(Err(e))) => return Next::Failed(io::Error::other(e)),
+            Ok(Some(Ok(f))) => {
+                if let Ok(data) = f.into_data() {
+                    return Next::Data(data);
+                } // trailers: nothing for the checker
+            }
+        }
+    }
+}
+
 /// Reads `body` into `tx` until the end, an error, or the reader going away;
 /// returns the bytes read. `pace`: how fast the client must send (the time
 /// spent waiting for room in `tx`, our back-pressure, does not count); a
@@ -89,30 +130,13 @@ pub async fn feed(
     let mut drained = 0u64;
     let mut waited = Duration::ZERO;
     loop {
-        let limit = pace.wait_limit(waited, total);
-        let started = Instant::now();
-        let next = tokio::time::timeout(limit, body.frame()).await;
-        waited += started.elapsed();
-        let frame = match next {
-            Err(_) => {
-                too_slow.set();
-                let _ = tx
-                    .send(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "request body too slow",
-                    )))
-                    .await;
+        let data = match next_data(&mut body, &pace, &mut waited, total, &too_slow).await {
+            Next::Data(d) => d,
+            Next::End => return total,
+            Next::Failed(e) => {
+                let _ = tx.send(Err(e)).await;
                 return total;
             }
-            Ok(None) => return total,
-            Ok(Some(Err(e))) => {
-                let _ = tx.send(Err(io::Error::other(e))).await;
-                return total;
-            }
-            Ok(Some(Ok(f))) => f,
-        };
-        let Ok(data) = frame.into_data() else {
-            continue; // trailers: nothing for the checker
         };
         total += data.len() as u64;
         if draining {
@@ -125,6 +149,47 @@ pub async fn feed(
             draining = true;
         }
     }
+}
+
+/// A body announced (Content-Length) at most this long is read whole before
+/// the check starts, on the request's own task: the checker's thread then
+/// never waits for the socket, and a small message costs no second task and
+/// no wake-ups per chunk. Larger ones stream through [`feed`].
+pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
+
+/// Reads a small body whole, under the same `pace` as [`feed`]: the
+/// channel returned holds it (as one chunk, then an error if reading
+/// failed) and is closed, so [`ChannelReader`] reads it without waiting.
+/// Reading stops past `cap` bytes (a Content-Length that lied): the checker
+/// then sees a truncated message and says so.
+pub async fn collect(
+    mut body: Incoming,
+    cap: u64,
+    pace: Pace,
+    too_slow: TooSlow,
+) -> (mpsc::Receiver<Chunk>, u64) {
+    let mut buf = BytesMut::new();
+    let mut waited = Duration::ZERO;
+    let failed = loop {
+        match next_data(&mut body, &pace, &mut waited, buf.len() as u64, &too_slow).await {
+            Next::Data(d) if (buf.len() + d.len()) as u64 <= cap => buf.extend_from_slice(&d),
+            Next::Data(_) => {
+                break Some(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "request body longer than its Content-Length",
+                ))
+            }
+            Next::End => break None,
+            Next::Failed(e) => break Some(e),
+        }
+    };
+    let (tx, rx) = mpsc::channel(2);
+    let n = buf.len() as u64;
+    let _ = tx.try_send(Ok(buf.freeze()));
+    if let Some(e) = failed {
+        let _ = tx.try_send(Err(e));
+    }
+    (rx, n)
 }
 
 /// The blocking side of the answer: buffers writes into chunks for the

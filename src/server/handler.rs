@@ -23,7 +23,8 @@
 use super::access::{self, Scope};
 use super::auth::{bearer, retry_after_secs};
 use super::body::{
-    feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS,
+    collect, feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS,
+    BODY_CHANNEL_CHUNKS, WHOLE_BODY_BYTES,
 };
 use super::endpoint::{request_filter, Endpoint};
 use super::fair::{too_slow_response, Admission, Pace, TooSlow};
@@ -37,7 +38,9 @@ use crate::sinks::answer::Format;
 use crate::types::AgbCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Request, Response, StatusCode};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -284,25 +287,41 @@ pub async fn declaration(
         Ok(f) => f,
         Err(refused) => return *refused,
     };
-    let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
-    let st = state.clone();
+    let in_flight = InFlight::new(state.clone(), permit);
     let pace = Pace::of(state.server());
     let too_slow = TooSlow::default();
     let slow = too_slow.clone();
-    tokio::spawn(
-        async move {
-            let n = feed(req.into_body(), body_tx, pace, slow).await;
-            st.metrics.batch_bytes.observe(n as f64);
+    let announced = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body_rx = match announced {
+        Some(len) if len <= WHOLE_BODY_BYTES => {
+            let (rx, n) = collect(req.into_body(), len, pace, slow).await;
+            state.metrics.batch_bytes.observe(n as f64);
+            rx
         }
-        .in_current_span(),
-    );
+        _ => {
+            let (body_tx, body_rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
+            let st = state.clone();
+            tokio::spawn(
+                async move {
+                    let n = feed(req.into_body(), body_tx, pace, slow).await;
+                    st.metrics.batch_bytes.observe(n as f64);
+                }
+                .in_current_span(),
+            );
+            body_rx
+        }
+    };
     let (head_tx, head_rx) = oneshot::channel();
     let (ans_tx, ans_rx) = mpsc::channel(ANSWER_CHANNEL_CHUNKS);
     let st = state.clone();
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let _in_flight = InFlight::new(&st, permit);
+        let _in_flight = in_flight;
         run_check(
             &st,
             &agb,
@@ -344,14 +363,15 @@ pub async fn declaration(
     }
 }
 
-/// Holds the permit and the in-flight gauge for the life of one check.
-struct InFlight<'a> {
-    state: &'a State,
+/// Holds the permit and the in-flight gauge for the life of one check,
+/// from the first byte of its body read to the last of its answer written.
+struct InFlight {
+    state: Arc<State>,
     _permit: Admission,
 }
 
-impl<'a> InFlight<'a> {
-    fn new(state: &'a State, permit: Admission) -> Self {
+impl InFlight {
+    fn new(state: Arc<State>, permit: Admission) -> Self {
         state.metrics.in_flight.inc();
         Self {
             state,
@@ -360,7 +380,7 @@ impl<'a> InFlight<'a> {
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.state.metrics.in_flight.dec();
     }

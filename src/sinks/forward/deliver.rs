@@ -36,6 +36,11 @@ pub(crate) fn now_ms() -> i64 {
 /// common small message costs no file at all.
 const IN_MEMORY: usize = 1024 * 1024;
 
+/// A message of at most this many lines is rendered on the runtime itself
+/// when the store's reads are local: a WAL read of a few rows costs less
+/// than handing the work to a blocking thread and back.
+const RENDER_INLINE_LINES: u64 = 64;
+
 /// Where a rendered message is while it is sent.
 pub(crate) enum Held {
     Memory(Bytes),
@@ -254,7 +259,11 @@ impl Delivery {
     async fn send(self: &Arc<Self>, row: &OutboxRow) -> Attempt {
         match self.upstream(row.route).clone() {
             Upstream::Http(url) => {
-                let rendered = self.blocking(row, |d, row| d.render(row)).await?;
+                let rendered = if self.store.reads_are_local() && row.lines <= RENDER_INLINE_LINES {
+                    self.render(row)?
+                } else {
+                    self.blocking(row, |d, row| d.render(row)).await?
+                };
                 self.post(&url, rendered.into()).await
             }
             Upstream::Spool(dir) => {

@@ -143,17 +143,21 @@ async fn run(
 }
 
 async fn claim(d: &Arc<Delivery>, limit: usize) -> Vec<OutboxRow> {
-    let dd = d.clone();
-    let claimed = tokio::task::spawn_blocking(move || {
-        dd.store.outbox_claim(
+    let take = move |d: &Delivery| {
+        d.store.outbox_claim(
             ClaimScope::Due {
                 limit: limit as u32,
             },
             now_ms(),
-            dd.lease_ms(),
+            d.lease_ms(),
         )
-    })
-    .await;
+    };
+    let claimed = if d.store.reads_are_local() {
+        Ok(take(d))
+    } else {
+        let dd = d.clone();
+        tokio::task::spawn_blocking(move || take(&dd)).await
+    };
     match claimed {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {

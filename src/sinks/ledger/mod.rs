@@ -508,6 +508,14 @@ pub trait LedgerStore: Send + Sync {
     /// batch was recorded) with [`LedgerError::Retry`].
     fn record_batch(&self, jobs: &mut [RecordJob]) -> Vec<Result<RecordSummary>>;
 
+    /// Whether claims and reads of forwarded lines are short in-process work
+    /// that never waits for the network or for the writer (SQLite: a WAL
+    /// read and a map of leases), so the delivery worker may do them on the
+    /// async runtime instead of handing them to a blocking thread.
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+
     /// Takes outbox rows for delivery: holds them until `now_ms + lease_ms`
     /// (no other worker, in this process or another, takes them meanwhile;
     /// PostgreSQL: `FOR UPDATE SKIP LOCKED`). Ordered by id.

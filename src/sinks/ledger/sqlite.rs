@@ -358,6 +358,11 @@ impl LedgerStore for SqliteLedger {
         results
     }
 
+    fn reads_are_local(&self) -> bool {
+        // In memory, reads share the writer's connection (and its lock).
+        self.path.is_some()
+    }
+
     fn outbox_claim(
         &self,
         scope: ClaimScope<'_>,
