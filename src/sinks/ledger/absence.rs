@@ -242,8 +242,11 @@ fn parse_volume(s: &str, unit: Unit) -> std::result::Result<i64, String> {
             Ok(s.parse::<i64>().unwrap_or(0))
         }
         Unit::Uur => {
-            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-            if !digits(int) || frac.len() > 2 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+            let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+            if !digits(int)
+                || !(1..=2).contains(&frac.len())
+                || !frac.bytes().all(|c| c.is_ascii_digit())
+            {
                 return Err(format!(
                     "volume `{s}` is not hours with at most two decimals"
                 ));
