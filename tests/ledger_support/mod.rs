@@ -990,7 +990,7 @@ fn absence_bad_rows(store: &dyn LedgerStore, config: &Config, want: &serde_json:
         assert_eq!(bad.rij, 3, "{row}: {bad}");
         assert!(bad.reason.contains(reason), "{row}: {bad}");
         assert_eq!(
-            &absence_json(store, &config, 2024),
+            &absence_json(store, config, 2024),
             want,
             "{row}: half recorded"
         );
@@ -1023,5 +1023,5 @@ fn absence_bad_rows(store: &dyn LedgerStore, config: &Config, want: &serde_json:
             .unwrap_err();
         assert_eq!(bad.rij, 0, "{bad}");
     }
-    assert_eq!(&absence_json(store, &config, 2024), want);
+    assert_eq!(&absence_json(store, config, 2024), want);
 }
