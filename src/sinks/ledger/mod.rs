@@ -15,7 +15,10 @@
 //!   `UPDATE .. WHERE credited_by IS NULL`: a line is cancelled once; a credit
 //!   that finds its line already cancelled (by a concurrent process) is taken
 //!   out again, so it never subtracts twice;
-//! - `ledger_agreement` / `ledger_agreement_code`: imported agreements.
+//! - `ledger_agreement` / `ledger_agreement_code`: imported agreements;
+//! - `ledger_herschikking_event`: the herschikking's life, append only;
+//! - `ledger_absence`: registered absence, one row per key, replaced by a
+//!   later upload of the same key ([`absence`]).
 //!
 //! Everything of one message happens in one transaction.
 //!
