@@ -114,6 +114,19 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
+    /// Register absence (docs/absence.md): a CSV file, or JSON when its name
+    /// ends in `.json`. Every row is validated first; a bad row refuses the
+    /// whole file (its row number and the reason) and nothing is recorded.
+    Absence {
+        file: PathBuf,
+        /// Who registers (kept with each changed row).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
     /// The herschikking's status and history: `definitief`, `akkoord`,
     /// `history`.
     Herschikking {
@@ -138,6 +151,8 @@ pub enum LedgerCommand {
         /// For CSV with `--year`: which section (nacalculatie, prijzen,
         /// per_aanbieder, volumes, volumes_by_school_month,
         /// regular_in_school_time). With `--schooljaar`: onderwijstijd.
+        /// `absence` (or, for CSV, `pupils_by_month`): the absence report
+        /// (docs/absence.md), JSON with both tables.
         #[arg(long)]
         section: Option<String>,
         #[arg(long, default_value = "config")]
@@ -439,6 +454,18 @@ fn run_ledger(command: LedgerCommand) -> Result<i32> {
             }
             let year = year.ok_or_else(|| Error::sender("--year or --schooljaar is required"))?;
             let section = section.unwrap_or_else(|| "nacalculatie".to_owned());
+            if let Some(s) = ledger::absence_report::AbsenceSection::parse(&section) {
+                let report =
+                    ledger::absence_report::AbsenceReport::build(&*store, &config.regime, year)
+                        .map_err(|e| Error::backend(format!("ledger report: {e}")))?;
+                let out = io::stdout().lock();
+                match format {
+                    ReportFormat::Json => report.write_json(out),
+                    ReportFormat::Csv => report.write_csv(s, out),
+                }
+                .map_err(|e| Error::backend(format!("cannot write the report: {e}")))?;
+                return Ok(0);
+            }
             let report = ledger::report::LedgerReport::build(&*store, &config.regime, year)
                 .map_err(|e| Error::backend(format!("ledger report: {e}")))?;
             let out = io::stdout().lock();
@@ -453,6 +480,44 @@ fn run_ledger(command: LedgerCommand) -> Result<i32> {
             }
             .map_err(|e| Error::backend(format!("cannot write the report: {e}")))?;
             Ok(0)
+        }
+        LedgerCommand::Absence {
+            file,
+            actor,
+            config,
+            data,
+        } => {
+            use ledger::absence::{register, UploadFormat};
+            let config = load_config(&config)?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| Error::sender(format!("{}: cannot read: {e}", file.display())))?;
+            let format = if file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            {
+                UploadFormat::Json
+            } else {
+                UploadFormat::Csv
+            };
+            let store = open_ledger(&config, &data)?;
+            let now = ledger::herschikking::now_ms();
+            match register(&*store, &config.regime, &bytes, format, &actor, now)
+                .map_err(|e| Error::backend(format!("ledger: {e}")))?
+            {
+                Ok(r) => {
+                    println!(
+                        "{}: {} rows registered, {} changed",
+                        file.display(),
+                        r.rijen,
+                        r.gewijzigd
+                    );
+                    Ok(0)
+                }
+                Err(bad) => Err(Error::sender(format!(
+                    "{}: nothing registered: {bad}",
+                    file.display()
+                ))),
+            }
         }
         LedgerCommand::Import {
             file,

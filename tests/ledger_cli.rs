@@ -206,3 +206,138 @@ fn herschikking_from_the_command_line() {
         ]
     );
 }
+
+/// Absence from the command line: the worked example's uploads into the
+/// worked example's ledger, the report as expected (JSON and CSV), the same
+/// file again changes nothing, and a bad row is exit status 2 with its row
+/// number and nothing registered.
+#[test]
+fn absence_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let case = "conformance/ledger-absence";
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .args(["--config", case])
+            .arg("--data")
+            .arg(&data)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("ZIO_GATEWAY_LEDGER_URL")
+            .output()
+            .unwrap()
+    };
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    for (file, today) in [
+        ("01-p1-2023-12.xml", "2024-01-05"),
+        ("02-p1-2024-01.xml", "2024-02-05"),
+        ("03-p1-2024-02.xml", "2024-03-04"),
+        ("04-p1-2024-03.xml", "2024-04-03"),
+        ("05-p2-2024-03.xml", "2024-04-03"),
+    ] {
+        let path = format!("{case}/messages/{file}");
+        ok(run(&["check", &path, "--record", "--today", today]));
+    }
+    let first = ok(run(&[
+        "ledger",
+        "absence",
+        &format!("{case}/absence-1.csv"),
+    ]));
+    assert!(first.contains("6 rows registered, 6 changed"), "{first}");
+    let second = ok(run(&[
+        "ledger",
+        "absence",
+        &format!("{case}/absence-2.json"),
+    ]));
+    assert!(second.contains("2 rows registered, 2 changed"), "{second}");
+    let again = ok(run(&[
+        "ledger",
+        "absence",
+        &format!("{case}/absence-2.json"),
+    ]));
+    assert!(again.contains("2 rows registered, 0 changed"), "{again}");
+
+    let report = ok(run(&[
+        "ledger",
+        "report",
+        "--year",
+        "2024",
+        "--section",
+        "absence",
+    ]));
+    let got: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(case)
+                .join("expected-absence-2024.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got, want);
+    let csv = ok(run(&[
+        "ledger",
+        "report",
+        "--year",
+        "2024",
+        "--section",
+        "absence",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(
+        csv,
+        "agb,zorgkantoor,code,unit,agreed,declared,afwezig_gepland,afwezig_ongepland,onverklaard\n\
+         33330001,5509,H307,uur,40.00,27.50,4.00,3.75,4.75\n\
+         33330001,5509,H308,dagdeel,20,6,0,3,11\n\
+         33330002,5509,H307,uur,10.00,3.00,1.00,0.00,6.00\n"
+    );
+    let pupils = ok(run(&[
+        "ledger",
+        "report",
+        "--year",
+        "2024",
+        "--section",
+        "pupils_by_month",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(
+        pupils,
+        "agb,zorgkantoor,month,pupils,pupils_starting,pupils_leaving\n\
+         33330001,5509,2024-01,2,1,1\n\
+         33330001,5509,2024-02,2,1,0\n\
+         33330001,5509,2024-03,2,0,2\n\
+         33330002,5509,2024-03,1,1,1\n"
+    );
+
+    // Row 2 is bad: exit status 2, the row and reason, row 1 not registered.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "agb,zorgkantoor,bsn,brin,product_code,maand,soort,volume\n\
+         33330001,5509,123456782,12AB,H307,2024-05,gepland,8\n\
+         33330001,5509,123456789,12AB,H307,2024-05,gepland,1\n",
+    )
+    .unwrap();
+    let refused = run(&["ledger", "absence", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("nothing registered: row 2: bsn"), "{err}");
+    let after = ok(run(&[
+        "ledger",
+        "report",
+        "--year",
+        "2024",
+        "--section",
+        "absence",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&after).unwrap(),
+        want
+    );
+}

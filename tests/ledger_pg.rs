@@ -74,6 +74,15 @@ fn evidence_scenario_to_the_cent_pg() {
 }
 
 #[test]
+fn absence_scenario_to_the_unit_pg() {
+    let Some(store) = pg_ledger("absence") else {
+        return;
+    };
+    let store: std::sync::Arc<dyn LedgerStore> = std::sync::Arc::new(store);
+    absence_scenario(&store);
+}
+
+#[test]
 fn migrations_run_once() {
     let Some(_store) = pg_ledger("migrate") else {
         return;

@@ -54,6 +54,12 @@ fn evidence_scenario_to_the_cent_sqlite() {
 }
 
 #[test]
+fn absence_scenario_to_the_unit_sqlite() {
+    let store: Arc<dyn LedgerStore> = Arc::new(ledger());
+    absence_scenario(&store);
+}
+
+#[test]
 fn report_csv_has_the_json_columns() {
     let store: Arc<dyn LedgerStore> = Arc::new(ledger());
     let config = run_example(&store);

@@ -6,7 +6,10 @@
 //! | `POST /declaraties`, `POST /testbatches` | as itself (an Afzender not its own: 0107) | 403 |
 //! | `GET /declaraties/{id}[/antwoord]` | its own messages (`?agb=` absent or its own) | any, `?agb=` required |
 //! | `POST /registry` | 403 | yes |
-//! | `GET /ledger/nacalculatie`, `GET /ledger/report` | its own rows only (`?agb=` absent or its own) | every row, or `?agb=` one provider's |
+//! | `GET /ledger/nacalculatie`, `GET /ledger/report`, `GET /ledger/onderwijstijd`, `GET /ledger/absence`, `GET /ledger/herschikking` | its own rows only (`?agb=` absent or its own) | every row, or `?agb=` one provider's |
+//! | `POST /ledger/absence` | rows of its own AGB only (a row of another: 403) | any provider's rows |
+//! | `POST /ledger/herschikking/akkoord` | its own row | 403 (the CLI marks the zorgkantoor's side) |
+//! | `POST /ledger/herschikking/definitief` | 403 | yes, `?agb=` required |
 //! | `/metrics`, `/healthz`, `/readyz` | open (bind `[server] metrics_listen` to an internal network) | open |
 //!
 //! A provider that asks for another AGB gets 403 whether or not that AGB or
@@ -104,6 +107,7 @@ pub fn authorize(ep: Endpoint, role: &Role, query: Option<&str>) -> Result<Scope
             Endpoint::LedgerNacalculatie
             | Endpoint::LedgerReport
             | Endpoint::LedgerOnderwijstijd
+            | Endpoint::LedgerAbsence
             | Endpoint::LedgerHerschikking,
             Role::Aanbieder(a),
         ) => own(a, asked),
@@ -111,15 +115,22 @@ pub fn authorize(ep: Endpoint, role: &Role, query: Option<&str>) -> Result<Scope
             Endpoint::LedgerNacalculatie
             | Endpoint::LedgerReport
             | Endpoint::LedgerOnderwijstijd
+            | Endpoint::LedgerAbsence
             | Endpoint::LedgerHerschikking,
             Role::Zorgkantoor,
         ) => named(asked, false),
+        // A provider registers its own absence (each row's AGB is checked
+        // against the token when the body is read); the zorgkantoor any.
+        (Endpoint::LedgerAbsenceUpload, Role::Aanbieder(a)) => own(a, asked),
+        (Endpoint::LedgerAbsenceUpload, Role::Zorgkantoor) => Ok(Scope::All),
         // The provider's side of agreeing a herschikking; the zorgkantoor's
-        // side and making it definitive are acts of the CLI for now.
+        // side is an act of the CLI for now.
         (Endpoint::LedgerHerschikkingAkkoord, Role::Aanbieder(a)) => own(a, None),
-        (Endpoint::LedgerHerschikkingAkkoord | Endpoint::LedgerHerschikkingDefinitief, _) => {
-            Err(Denied::Forbidden)
-        }
+        (Endpoint::LedgerHerschikkingAkkoord, Role::Zorgkantoor) => Err(Denied::Forbidden),
+        // Making a herschikking definitive is the zorgkantoor's act, for
+        // the provider it names.
+        (Endpoint::LedgerHerschikkingDefinitief, Role::Zorgkantoor) => named(asked, true),
+        (Endpoint::LedgerHerschikkingDefinitief, Role::Aanbieder(_)) => Err(Denied::Forbidden),
         // Open endpoints never get here; anything else is not allowed.
         (
             Endpoint::Metrics
@@ -195,5 +206,26 @@ mod tests {
             Err(Denied::AgbRequired)
         );
         assert_eq!(authorize(Endpoint::LedgerReport, &zk, None), Ok(Scope::All));
+        assert_eq!(authorize(Endpoint::LedgerAbsence, &me, None), own);
+        assert_eq!(
+            authorize(Endpoint::LedgerAbsence, &me, Some("agb=22220002")),
+            f
+        );
+        assert_eq!(authorize(Endpoint::LedgerAbsenceUpload, &me, None), own);
+        assert_eq!(
+            authorize(Endpoint::LedgerAbsenceUpload, &me, Some("agb=22220002")),
+            f
+        );
+        assert_eq!(
+            authorize(Endpoint::LedgerAbsenceUpload, &zk, None),
+            Ok(Scope::All)
+        );
+        let definitief = Endpoint::LedgerHerschikkingDefinitief;
+        assert_eq!(authorize(definitief, &me, Some("agb=11110001")), f);
+        assert_eq!(authorize(definitief, &zk, None), Err(Denied::AgbRequired));
+        assert_eq!(
+            authorize(definitief, &zk, Some("agb=11110001&year=2024")),
+            own
+        );
     }
 }

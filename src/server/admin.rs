@@ -10,10 +10,15 @@
 //! - `GET /ledger/report?year=Y`: the whole `LedgerReport` as JSON.
 //! - `GET /ledger/onderwijstijd?schooljaar=Y` (`&format=csv`): care
 //!   declared in school time in the school year from 1 August of Y.
+//! - `GET /ledger/absence?year=Y` (`&format=csv`, `&section=pupils_by_month`):
+//!   the absence report (`docs/absence.md`); its upload, `POST
+//!   /ledger/absence`, is in [`super::absence`].
 //! - `GET /ledger/herschikking[?year=Y]`: the calling provider's herschikking
 //!   history; `POST /ledger/herschikking/akkoord?zorgkantoor=Z&year=Y`: the
-//!   provider marks its ZiO row agreed; `POST /ledger/herschikking/definitief`
-//!   is the zorgkantoor's act: a provider's token gets 403 (the CLI does it).
+//!   provider marks its ZiO row agreed;
+//!   `POST /ledger/herschikking/definitief?agb=A&zorgkantoor=Z&year=Y` is the
+//!   zorgkantoor's act (as `ledger herschikking definitief`): a provider's
+//!   token gets 403.
 //!
 //! The body of `/registry` is streamed to a temporary file on a blocking
 //! thread (hashed on the way: the SHA-256 names the message), never held
@@ -23,6 +28,7 @@ use super::body::{feed, ChannelReader, BODY_CHANNEL_CHUNKS};
 use super::endpoint::Endpoint;
 use super::response::{plain, with_type, RespBody};
 use super::state::State;
+use crate::sinks::ledger::absence_report::{AbsenceReport, AbsenceSection};
 use crate::sinks::ledger::report::{LedgerReport, OnderwijstijdReport, ReportSection};
 use crate::sinks::registry::ingest::{self, IngestError, IngestReport, Tally};
 use crate::types::AgbCode;
@@ -38,7 +44,7 @@ use tokio::sync::mpsc;
 /// Largest registry message when `[limits] max_message_bytes` is 0.
 const REGISTRY_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
-fn json_response(status: StatusCode, v: &Value) -> Response<RespBody> {
+pub(super) fn json_response(status: StatusCode, v: &Value) -> Response<RespBody> {
     if status.is_client_error() || status.is_server_error() {
         // Errors share the one problem body: `error` becomes its detail.
         let mut extra = v.as_object().cloned().unwrap_or_default();
@@ -229,7 +235,19 @@ pub async fn ledger<B>(
         Some(_) => {
             return json_response(
                 StatusCode::BAD_REQUEST,
-                &json!({"error": "`format` is json or csv (csv: nacalculatie and onderwijstijd)"}),
+                &json!({"error": "`format` is json or csv (csv: nacalculatie, onderwijstijd and absence)"}),
+            )
+        }
+    };
+    // `section` belongs to the absence report only; elsewhere it is ignored.
+    let asked = query_param(query, "section").filter(|_| ep == Endpoint::LedgerAbsence);
+    let section = match asked.map(AbsenceSection::parse) {
+        None => AbsenceSection::Absence,
+        Some(Some(s)) => s,
+        Some(None) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "`section` is absence or pupils_by_month (absence report only)"}),
             )
         }
     };
@@ -241,6 +259,18 @@ pub async fn ledger<B>(
     let built = tokio::task::spawn_blocking(move || {
         let l = st.pipeline.backends.ledger.as_ref().expect("checked above");
         let mut out = Vec::new();
+        if ep == Endpoint::LedgerAbsence {
+            let mut r = AbsenceReport::build(&**l, &st.config().regime, year)?;
+            if let Some(agb) = &only {
+                r.restrict(agb);
+            }
+            let w = if csv {
+                r.write_csv(section, &mut out)
+            } else {
+                r.write_json(&mut out)
+            };
+            return Ok(w.map(|_| out));
+        }
         if ep == Endpoint::LedgerOnderwijstijd {
             let mut r = OnderwijstijdReport::build(&**l, &st.config().regime, year)?;
             if let Some(agb) = &only {
@@ -292,15 +322,19 @@ pub async fn ledger<B>(
     }
 }
 
-/// The herschikking endpoints, for the provider `agb` the token belongs to.
+/// The herschikking endpoints, for the provider `agb` (the token's own, or
+/// the one the zorgkantoor named); `by`: the provider the token belongs to,
+/// `None` for the zorgkantoor.
 pub async fn herschikking<B>(
     state: &Arc<State>,
     ep: Endpoint,
     agb: &crate::types::AgbCode,
+    by: Option<&crate::types::AgbCode>,
     req: &Request<B>,
 ) -> Response<RespBody> {
-    use crate::sinks::ledger::herschikking::{mark_akkoord, now_ms, Side};
-    if ep == Endpoint::LedgerHerschikkingDefinitief {
+    use crate::sinks::ledger::herschikking::{make_definitief, mark_akkoord, now_ms, Side};
+    // access.rs decided this already; said again where the act is done.
+    if ep == Endpoint::LedgerHerschikkingDefinitief && by.is_some() {
         return json_response(
             StatusCode::FORBIDDEN,
             &json!({"error": "making a herschikking definitief is the zorgkantoor's act"}),
@@ -312,7 +346,7 @@ pub async fn herschikking<B>(
     let query = req.uri().query().unwrap_or("").to_owned();
     let year = query_param(&query, "year").and_then(|y| y.parse::<i32>().ok());
     let zk = query_param(&query, "zorgkantoor").and_then(crate::types::ZorgkantoorCode::parse);
-    if ep == Endpoint::LedgerHerschikkingAkkoord && (year.is_none() || zk.is_none()) {
+    if ep != Endpoint::LedgerHerschikking && (year.is_none() || zk.is_none()) {
         return json_response(
             StatusCode::BAD_REQUEST,
             &json!({"error": "query parameters `zorgkantoor` (4 digits) and `year` are required"}),
@@ -331,13 +365,16 @@ pub async fn herschikking<B>(
         }
         let key = (agb.clone(), zk.expect("checked"), year.expect("checked"));
         let regime = &st.config().regime;
-        Ok(
-            match mark_akkoord(&**l, regime, &key, Side::Aanbieder, agb.as_str(), now_ms()) {
-                Ok(e) => Ok(json!(e)),
-                Err(crate::sinks::ledger::LedgerError::Invalid(m)) => Err(m),
-                Err(e) => return Err(e),
-            },
-        )
+        let done = if ep == Endpoint::LedgerHerschikkingDefinitief {
+            make_definitief(&**l, regime, &key, "zorgkantoor", now_ms())
+        } else {
+            mark_akkoord(&**l, regime, &key, Side::Aanbieder, agb.as_str(), now_ms())
+        };
+        Ok(match done {
+            Ok(e) => Ok(json!(e)),
+            Err(crate::sinks::ledger::LedgerError::Invalid(m)) => Err(m),
+            Err(e) => return Err(e),
+        })
     })
     .await;
     match done {

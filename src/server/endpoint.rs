@@ -23,8 +23,13 @@ pub enum Endpoint {
     LedgerHerschikking,
     /// `POST /ledger/herschikking/akkoord?zorgkantoor=Z&year=Y`.
     LedgerHerschikkingAkkoord,
-    /// `POST /ledger/herschikking/definitief?...`: zorgkantoor side only.
+    /// `POST /ledger/herschikking/definitief?agb=A&zorgkantoor=Z&year=Y`:
+    /// the zorgkantoor's act.
     LedgerHerschikkingDefinitief,
+    /// `GET /ledger/absence?year=Y[&format=csv[&section=pupils_by_month]]`.
+    LedgerAbsence,
+    /// `POST /ledger/absence`: absence registration (CSV or JSON).
+    LedgerAbsenceUpload,
     /// `GET /declaraties/{id}` and `GET /declaraties/{id}/antwoord`: one of
     /// the sender's own messages, and its kept answer.
     Message,
@@ -53,6 +58,8 @@ impl Endpoint {
             Endpoint::LedgerHerschikking => "ledger_herschikking",
             Endpoint::LedgerHerschikkingAkkoord => "ledger_herschikking_akkoord",
             Endpoint::LedgerHerschikkingDefinitief => "ledger_herschikking_definitief",
+            Endpoint::LedgerAbsence => "ledger_absence",
+            Endpoint::LedgerAbsenceUpload => "ledger_absence_upload",
             Endpoint::Message => "declaratie",
             Endpoint::Page => "page",
             Endpoint::OpenApi => "openapi",
@@ -73,6 +80,8 @@ impl Endpoint {
                 | Endpoint::LedgerHerschikking
                 | Endpoint::LedgerHerschikkingAkkoord
                 | Endpoint::LedgerHerschikkingDefinitief
+                | Endpoint::LedgerAbsence
+                | Endpoint::LedgerAbsenceUpload
                 | Endpoint::Message
         )
     }
@@ -98,6 +107,11 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/ledger/herschikking" => (Endpoint::LedgerHerschikking, Method::GET),
         "/ledger/herschikking/akkoord" => (Endpoint::LedgerHerschikkingAkkoord, Method::POST),
         "/ledger/herschikking/definitief" => (Endpoint::LedgerHerschikkingDefinitief, Method::POST),
+        // One path, two endpoints: reading the report and registering.
+        "/ledger/absence" if req.method() == Method::POST => {
+            (Endpoint::LedgerAbsenceUpload, Method::POST)
+        }
+        "/ledger/absence" => (Endpoint::LedgerAbsence, Method::GET),
         p if p.starts_with("/declaraties/") => (Endpoint::Message, Method::GET),
         _ => return Err(Box::new(plain(StatusCode::NOT_FOUND, "not found\n"))),
     };
@@ -106,7 +120,11 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         Ok(ep)
     } else {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        if let Ok(v) = HeaderValue::from_str(allowed.as_str()) {
+        let allow = match ep {
+            Endpoint::LedgerAbsence => "GET, POST",
+            _ => allowed.as_str(),
+        };
+        if let Ok(v) = HeaderValue::from_str(allow) {
             r.headers_mut().insert(ALLOW, v);
         }
         Err(Box::new(r))
@@ -149,6 +167,17 @@ mod tests {
         assert_eq!(request_filter(&browser).unwrap(), Endpoint::Page);
         let r = request_filter(&req(Method::GET, "/testbatches")).unwrap_err();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            request_filter(&req(Method::GET, "/ledger/absence")).unwrap(),
+            Endpoint::LedgerAbsence
+        );
+        assert_eq!(
+            request_filter(&req(Method::POST, "/ledger/absence")).unwrap(),
+            Endpoint::LedgerAbsenceUpload
+        );
+        let r = request_filter(&req(Method::PUT, "/ledger/absence")).unwrap_err();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[ALLOW], "GET, POST");
         let r = request_filter(&req(Method::GET, "/nope")).unwrap_err();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }

@@ -146,7 +146,11 @@ pub async fn handle(
                     ) => {
                         // A provider's own; the zorgkantoor names one with ?agb=.
                         match ctx.scope.as_ref().and_then(|s| s.agb()).cloned() {
-                            Some(agb) => super::admin::herschikking(&state, ep, &agb, &req).await,
+                            Some(agb) => {
+                                let by = ctx.agb.clone();
+                                super::admin::herschikking(&state, ep, &agb, by.as_ref(), &req)
+                                    .await
+                            }
                             None => plain(
                                 StatusCode::BAD_REQUEST,
                                 "name the provider with the query parameter agb\n",
@@ -163,11 +167,17 @@ pub async fn handle(
                             (_, None) => plain(StatusCode::NOT_FOUND, "not found\n"),
                         }
                     }
+                    (None, Endpoint::LedgerAbsenceUpload) => {
+                        // Rows are checked against the token's own AGB.
+                        let own = ctx.agb.clone();
+                        super::absence::upload(&state, req, own).await
+                    }
                     (
                         None,
                         Endpoint::LedgerNacalculatie
                         | Endpoint::LedgerReport
-                        | Endpoint::LedgerOnderwijstijd,
+                        | Endpoint::LedgerOnderwijstijd
+                        | Endpoint::LedgerAbsence,
                     ) => {
                         let only = ctx.scope.as_ref().and_then(|s| s.agb()).cloned();
                         super::admin::ledger(&state, ep, &req, only.as_ref()).await

@@ -18,6 +18,7 @@
 //! knows nothing about rules: it hands bytes to [`crate::check`] and bytes of
 //! the answer back to the client.
 
+pub mod absence;
 pub mod access;
 pub mod admin;
 pub mod auth;

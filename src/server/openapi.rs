@@ -33,6 +33,11 @@ mod tests {
             "/registry",
             "/ledger/nacalculatie",
             "/ledger/report",
+            "/ledger/onderwijstijd",
+            "/ledger/absence",
+            "/ledger/herschikking",
+            "/ledger/herschikking/akkoord",
+            "/ledger/herschikking/definitief",
             "/metrics",
             "/healthz",
             "/readyz",
@@ -41,6 +46,8 @@ mod tests {
         ] {
             assert!(v["paths"][path].is_object(), "{path} is not documented");
         }
+        let absence = &v["paths"]["/ledger/absence"];
+        assert!(absence["get"].is_object() && absence["post"].is_object());
         let decl = &v["paths"]["/declaraties"]["post"]["responses"]["200"]["headers"];
         assert!(decl["x-zio-herhaling"].is_object());
     }

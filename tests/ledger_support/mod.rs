@@ -361,6 +361,9 @@ pub struct Example {
     pub config: String,
     #[serde(default)]
     pub import: Vec<String>,
+    /// Absence uploads, registered after the messages (ledger-absence).
+    #[serde(default)]
+    pub absence: Vec<String>,
     pub message: Vec<ExampleMessage>,
 }
 
@@ -803,4 +806,222 @@ pub fn herschikking_life(shared: &Arc<dyn LedgerStore>) {
     assert_eq!(last.reason.as_deref(), Some("NZa-besluit 12"));
     assert!(last.at_ms > 0);
     assert!(states(store, Some(2023)).unwrap().is_empty());
+}
+
+// ---- absence registration (conformance/ledger-absence) ----------------------
+
+pub fn absence_dir() -> PathBuf {
+    root().join("conformance/ledger-absence")
+}
+
+/// Registers one upload file of the scenario (JSON by extension).
+pub fn upload(
+    store: &dyn LedgerStore,
+    config: &Config,
+    file: &Path,
+) -> Result<
+    zio_gateway::sinks::ledger::absence::Registered,
+    zio_gateway::sinks::ledger::absence::BadRow,
+> {
+    use zio_gateway::sinks::ledger::absence::{register, UploadFormat};
+    let format = if file.extension().is_some_and(|e| e == "json") {
+        UploadFormat::Json
+    } else {
+        UploadFormat::Csv
+    };
+    let bytes = std::fs::read(file).unwrap();
+    register(store, &config.regime, &bytes, format, "test", 1).unwrap()
+}
+
+/// The absence report of `year` as JSON.
+pub fn absence_json(store: &dyn LedgerStore, config: &Config, year: i32) -> serde_json::Value {
+    use zio_gateway::sinks::ledger::absence_report::AbsenceReport;
+    let r = AbsenceReport::build(store, &config.regime, year).unwrap();
+    let mut json = Vec::new();
+    r.write_json(&mut json).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+/// conformance/ledger-absence: the declarations, the two uploads, and the
+/// report of 2024 exactly as worked out by hand; then each upload again
+/// changes nothing (idempotent).
+pub fn absence_scenario(shared: &Arc<dyn LedgerStore>) {
+    let dir = absence_dir();
+    let config = run_scenario(shared, &dir);
+    let store = &**shared;
+    let ex: Example =
+        toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
+    let done: Vec<(u64, u64)> = ex
+        .absence
+        .iter()
+        .map(|f| {
+            let r = upload(store, &config, &dir.join(f)).unwrap();
+            (r.rijen, r.gewijzigd)
+        })
+        .collect();
+    // The first upload adds 6 rows; the second replaces one and removes one.
+    assert_eq!(done, [(6, 6), (2, 2)]);
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected-absence-2024.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(absence_json(store, &config, 2024), want);
+    // Stored exactly: minutes and dagdelen, the removed row gone.
+    let rows: Vec<(String, String, u32, &str, i64)> = store
+        .absence(2024)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.agb.to_string(),
+                r.bsn,
+                r.month,
+                r.soort.as_str(),
+                r.base_volume,
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        rows,
+        [
+            (s("33330001"), s("123456782"), 1, "gepland", 240),
+            (s("33330001"), s("123456782"), 2, "ongepland", 180),
+            (s("33330001"), s("345678904"), 3, "ongepland", 45),
+            (s("33330001"), s("234567892"), 2, "ongepland", 3),
+            (s("33330002"), s("345678904"), 3, "gepland", 60),
+        ]
+    );
+
+    // The same upload again: nothing changes, the report neither.
+    let again = upload(store, &config, &dir.join("absence-2.json")).unwrap();
+    assert_eq!((again.rijen, again.gewijzigd), (2, 0));
+    assert_eq!(absence_json(store, &config, 2024), want);
+    // Nothing registered for another year; the pupils of 2023 are A alone.
+    let y2023 = absence_json(store, &config, 2023);
+    assert_eq!(y2023["pupils_by_month"].as_array().unwrap().len(), 1);
+    assert_eq!(y2023["pupils_by_month"][0]["pupils_starting"], 1);
+    // A leaves in December 2023? No: January 2024 has a line.
+    assert_eq!(y2023["pupils_by_month"][0]["pupils_leaving"], 0);
+
+    absence_bad_rows(store, &config, &want);
+}
+
+/// Every reason a row is refused: answered with its row number (3: two
+/// good rows come first, which would change the ledger) and nothing of the
+/// upload is recorded.
+fn absence_bad_rows(store: &dyn LedgerStore, config: &Config, want: &serde_json::Value) {
+    use zio_gateway::sinks::ledger::absence::{register, UploadFormat};
+    let good = "33330001,5509,123456782,12AB,H307,2024-04,gepland,1\n\
+                33330001,5509,123456782,12AB,H307,2024-01,gepland,9\n";
+    let cases: [(&str, &str); 16] = [
+        ("3333000,5509,123456782,12AB,H307,2024-03,gepland,1", "agb"),
+        (
+            "33330001,55,123456782,12AB,H307,2024-03,gepland,1",
+            "zorgkantoor",
+        ),
+        (
+            "33330001,5509,123456789,12AB,H307,2024-03,gepland,1",
+            "elfproef",
+        ),
+        (
+            "33330001,5509,123456782,12ab,H307,2024-03,gepland,1",
+            "brin",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H300,2024-03,gepland,1",
+            "not a ZiO code",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-3,gepland,1",
+            "YYYY-MM",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2025-09,gepland,1",
+            "outside the window",
+        ),
+        (
+            "33330002,5509,345678904,56EF,H307,2025-01,gepland,1",
+            "not a participant",
+        ),
+        ("33330001,5509,123456782,12AB,H307,2024-03,ziek,1", "soort"),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-03,gepland,-1",
+            "volume",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-03,gepland,1.234",
+            "two decimals",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-03,gepland,1.01",
+            "whole number of minutes",
+        ),
+        (
+            "33330001,5509,234567892,34CD,H308,2024-03,gepland,1.5",
+            "dagdelen",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-03,gepland",
+            "columns",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-04,gepland,2",
+            "the same key as row 1",
+        ),
+        (
+            "33330001,5509,123456782,12AB,H307,2024-03,gepland,1.0.0",
+            "volume",
+        ),
+    ];
+    for (row, reason) in cases {
+        let body =
+            format!("agb,zorgkantoor,bsn,brin,product_code,maand,soort,volume\n{good}{row}\n");
+        let bad = register(
+            store,
+            &config.regime,
+            body.as_bytes(),
+            UploadFormat::Csv,
+            "t",
+            2,
+        )
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(bad.rij, 3, "{row}: {bad}");
+        assert!(bad.reason.contains(reason), "{row}: {bad}");
+        assert_eq!(
+            &absence_json(store, config, 2024),
+            want,
+            "{row}: half recorded"
+        );
+    }
+    // JSON: a number instead of a string (a float would not be exact).
+    let body = r#"[{"agb": "33330001", "zorgkantoor": "5509", "bsn": "123456782",
+        "brin": "12AB", "product_code": "H307", "maand": "2024-04", "soort": "gepland",
+        "volume": "1"},
+        {"agb": "33330001", "zorgkantoor": "5509", "bsn": "123456782", "brin": "12AB",
+        "product_code": "H307", "maand": "2024-05", "soort": "gepland", "volume": 1.5}]"#;
+    let bad = register(
+        store,
+        &config.regime,
+        body.as_bytes(),
+        UploadFormat::Json,
+        "t",
+        2,
+    )
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(bad.rij, 2, "{bad}");
+    assert!(bad.reason.contains("must be a string"), "{bad}");
+    // The whole upload: a wrong header, not JSON.
+    for (body, format) in [
+        ("bsn,agb\n1,2\n", UploadFormat::Csv),
+        ("{\"agb\": 1}", UploadFormat::Json),
+    ] {
+        let bad = register(store, &config.regime, body.as_bytes(), format, "t", 2)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(bad.rij, 0, "{bad}");
+    }
+    assert_eq!(&absence_json(store, config, 2024), want);
 }

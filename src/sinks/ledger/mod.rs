@@ -15,7 +15,10 @@
 //!   `UPDATE .. WHERE credited_by IS NULL`: a line is cancelled once; a credit
 //!   that finds its line already cancelled (by a concurrent process) is taken
 //!   out again, so it never subtracts twice;
-//! - `ledger_agreement` / `ledger_agreement_code`: imported agreements.
+//! - `ledger_agreement` / `ledger_agreement_code`: imported agreements;
+//! - `ledger_herschikking_event`: the herschikking's life, append only;
+//! - `ledger_absence`: registered absence, one row per key, replaced by a
+//!   later upload of the same key ([`absence`]).
 //!
 //! Everything of one message happens in one transaction.
 //!
@@ -27,6 +30,8 @@
 //! Money is integer cents; volumes are integer base units (minutes for hour
 //! products, dagdelen for dagdeel products), so every sum is exact.
 
+pub mod absence;
+pub mod absence_report;
 pub mod agreements;
 pub mod group;
 pub mod herschikking;
@@ -624,6 +629,29 @@ pub trait LedgerStore: Send + Sync {
     /// Every recorded line whose Begindatum lies in the years `from..=to`,
     /// in recording order (the full nacalculatie, the school-time report).
     fn lines_in_years(&self, from: i32, to: i32) -> Result<Vec<LedgerLine>>;
+
+    /// Stores validated absence rows in one transaction: each replaces the
+    /// row of its key, volume 0 removes it. Returns how many stored rows
+    /// changed (0 when the same rows are stored again).
+    fn put_absence(&self, rows: &[absence::AbsenceRow], actor: &str, at_ms: i64) -> Result<u64>;
+
+    /// The registered absence of one year.
+    fn absence(&self, year: i32) -> Result<Vec<absence::AbsenceRow>>;
+
+    /// Every (pair, BSN, year, month) with a standing ZiO debit line (debet,
+    /// not credited) up to and including `to_year`: when pupils start and
+    /// leave.
+    fn pupil_months(&self, to_year: i32) -> Result<Vec<PupilMonth>>;
+}
+
+/// A pupil with a standing ZiO debit line of a pair in a month.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PupilMonth {
+    pub agb: AgbCode,
+    pub zorgkantoor: ZorgkantoorCode,
+    pub bsn: String,
+    pub year: i32,
+    pub month: u32,
 }
 
 /// Opens the ledger a gateway is configured for: PostgreSQL when `pg_url` is
@@ -986,6 +1014,28 @@ pub(crate) mod sql {
     pub const HERSCHIKKING_EVENTS: &str = "SELECT agb, zorgkantoor, year, at_ms, actor, action, \
         old_cents, new_cents, reason FROM ledger_herschikking_event \
         WHERE ($1 = 0 OR year = $1) ORDER BY id";
+
+    /// Replaces the row of its key, and counts only a real change: the
+    /// same volume again updates nothing (re-upload is idempotent).
+    pub const UPSERT_ABSENCE: &str = "INSERT INTO ledger_absence (agb, zorgkantoor, bsn, \
+        brin, product_code, year, month, soort, unit, base_volume, at_ms, actor) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+        ON CONFLICT (agb, zorgkantoor, bsn, brin, product_code, year, month, soort) \
+        DO UPDATE SET unit = excluded.unit, base_volume = excluded.base_volume, \
+        at_ms = excluded.at_ms, actor = excluded.actor \
+        WHERE ledger_absence.base_volume <> excluded.base_volume";
+
+    pub const DELETE_ABSENCE: &str = "DELETE FROM ledger_absence WHERE agb = $1 \
+        AND zorgkantoor = $2 AND bsn = $3 AND brin = $4 AND product_code = $5 AND year = $6 \
+        AND month = $7 AND soort = $8";
+
+    pub const SELECT_ABSENCE: &str = "SELECT agb, zorgkantoor, bsn, brin, product_code, year, \
+        month, soort, unit, base_volume FROM ledger_absence WHERE year = $1 \
+        ORDER BY agb, zorgkantoor, product_code, bsn, brin, month, soort";
+
+    pub const PUPIL_MONTHS: &str = "SELECT DISTINCT agb, zorgkantoor, bsn, year, month \
+        FROM ledger_line WHERE route = 'ZIO' AND debet_credit = 'D' AND credited_by IS NULL \
+        AND year <= $1 ORDER BY agb, zorgkantoor, bsn, year, month";
 
     pub fn lines_in_years() -> String {
         format!(

@@ -614,4 +614,72 @@ impl LedgerStore for PgLedger {
             .map(rows::herschikking_event)
             .collect()
     }
+
+    fn put_absence(
+        &self,
+        rows: &[super::absence::AbsenceRow],
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<u64> {
+        let mut guard = self.lock();
+        let mut tx = guard.client.transaction()?;
+        let upsert = tx.prepare(sql::UPSERT_ABSENCE)?;
+        let delete = tx.prepare(sql::DELETE_ABSENCE)?;
+        let mut changed = 0u64;
+        for r in rows {
+            let month = r.month as i32;
+            let (agb, zk, code, soort) = (
+                r.agb.as_str(),
+                r.zorgkantoor.as_str(),
+                r.product_code.as_str(),
+                r.soort.as_str(),
+            );
+            changed += if r.base_volume == 0 {
+                tx.execute(
+                    &delete,
+                    &[&agb, &zk, &r.bsn, &r.brin, &code, &r.year, &month, &soort],
+                )?
+            } else {
+                tx.execute(
+                    &upsert,
+                    &[
+                        &agb,
+                        &zk,
+                        &r.bsn,
+                        &r.brin,
+                        &code,
+                        &r.year,
+                        &month,
+                        &soort,
+                        &unit_str(r.unit),
+                        &r.base_volume,
+                        &at_ms,
+                        &actor,
+                    ],
+                )?
+            };
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn absence(&self, year: i32) -> Result<Vec<super::absence::AbsenceRow>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(sql::SELECT_ABSENCE, &[&year])?
+            .iter()
+            .map(rows::absence_row)
+            .collect()
+    }
+
+    fn pupil_months(&self, to_year: i32) -> Result<Vec<super::PupilMonth>> {
+        let mut guard = self.lock();
+        guard
+            .client
+            .query(sql::PUPIL_MONTHS, &[&to_year])?
+            .iter()
+            .map(rows::pupil_month)
+            .collect()
+    }
 }

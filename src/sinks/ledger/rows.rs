@@ -207,3 +207,31 @@ pub(crate) fn herschikking_event<C: Columns>(r: &C) -> Result<super::herschikkin
         reason: r.opt_text(8)?,
     })
 }
+
+/// A row of [`super::sql::SELECT_ABSENCE`].
+pub(crate) fn absence_row<C: Columns>(r: &C) -> Result<super::absence::AbsenceRow> {
+    use super::absence::Soort;
+    Ok(super::absence::AbsenceRow {
+        agb: parsed("agb", r.text(0)?, AgbCode::parse)?,
+        zorgkantoor: parsed("zorgkantoor", r.text(1)?, ZorgkantoorCode::parse)?,
+        bsn: r.text(2)?,
+        brin: r.text(3)?,
+        product_code: parsed("code", r.text(4)?, ProductCode::parse)?,
+        year: r.i32(5)?,
+        month: r.i32(6)? as u32,
+        soort: parsed("soort", r.text(7)?, Soort::parse)?,
+        unit: parsed("unit", r.text(8)?, unit_parse)?,
+        base_volume: r.i64(9)?,
+    })
+}
+
+/// A row of [`super::sql::PUPIL_MONTHS`].
+pub(crate) fn pupil_month<C: Columns>(r: &C) -> Result<super::PupilMonth> {
+    Ok(super::PupilMonth {
+        agb: parsed("agb", r.text(0)?, AgbCode::parse)?,
+        zorgkantoor: parsed("zorgkantoor", r.text(1)?, ZorgkantoorCode::parse)?,
+        bsn: r.text(2)?,
+        year: r.i32(3)?,
+        month: r.i32(4)? as u32,
+    })
+}

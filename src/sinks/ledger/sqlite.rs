@@ -700,4 +700,73 @@ impl LedgerStore for SqliteLedger {
             .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
+
+    fn put_absence(
+        &self,
+        rows: &[super::absence::AbsenceRow],
+        actor: &str,
+        at_ms: i64,
+    ) -> Result<u64> {
+        let mut store = self.lock();
+        let tx = store
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = 0u64;
+        {
+            let mut upsert = tx.prepare_cached(&q(sql::UPSERT_ABSENCE))?;
+            let mut delete = tx.prepare_cached(&q(sql::DELETE_ABSENCE))?;
+            for r in rows {
+                let key = params![
+                    r.agb.as_str(),
+                    r.zorgkantoor.as_str(),
+                    r.bsn,
+                    r.brin,
+                    r.product_code.as_str(),
+                    r.year,
+                    r.month,
+                    r.soort.as_str()
+                ];
+                changed += if r.base_volume == 0 {
+                    delete.execute(key)?
+                } else {
+                    upsert.execute(params![
+                        r.agb.as_str(),
+                        r.zorgkantoor.as_str(),
+                        r.bsn,
+                        r.brin,
+                        r.product_code.as_str(),
+                        r.year,
+                        r.month,
+                        r.soort.as_str(),
+                        unit_str(r.unit),
+                        r.base_volume,
+                        at_ms,
+                        actor
+                    ])?
+                } as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn absence(&self, year: i32) -> Result<Vec<super::absence::AbsenceRow>> {
+        let store = self.lock();
+        let rows = store
+            .conn()
+            .prepare(&q(sql::SELECT_ABSENCE))?
+            .query_and_then(params![year], |r| rows::absence_row(r))?
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn pupil_months(&self, to_year: i32) -> Result<Vec<super::PupilMonth>> {
+        let store = self.lock();
+        let rows = store
+            .conn()
+            .prepare(&q(sql::PUPIL_MONTHS))?
+            .query_and_then(params![to_year], |r| rows::pupil_month(r))?
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rows)
+    }
 }

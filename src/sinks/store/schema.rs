@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "herschikking status and history",
         sql: HERSCHIKKING,
     },
+    Migration {
+        version: 7,
+        name: "absence registration",
+        sql: ABSENCE,
+    },
 ];
 
 /// Migration 1: the registry tables.
@@ -300,6 +305,30 @@ CREATE INDEX ledger_herschikking_event_key
     ON ledger_herschikking_event (year, agb, zorgkantoor);
 ";
 
+/// Migration 7 (PostgreSQL 6): absence registered by a provider
+/// (`docs/absence.md`): volume planned but not delivered, one row per key;
+/// a later upload of the same key replaces the row (volume 0 deletes it).
+/// Volumes are integer base units (minutes, dagdelen) like the lines'.
+/// `at_ms` and `actor` say who last changed the row, and when.
+pub const ABSENCE: &str = "
+CREATE TABLE ledger_absence (
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    bsn TEXT NOT NULL,
+    brin TEXT NOT NULL,
+    product_code TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    soort TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    base_volume INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    PRIMARY KEY (agb, zorgkantoor, bsn, brin, product_code, year, month, soort)
+) WITHOUT ROWID;
+CREATE INDEX ledger_absence_year ON ledger_absence (year, agb, zorgkantoor);
+";
+
 /// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
 /// Recorded in `ledger_schema_migrations`; applied under an advisory lock,
 /// so gateways starting together migrate once.
@@ -477,6 +506,28 @@ CREATE TABLE ledger_herschikking_event (
 );
 CREATE INDEX ledger_herschikking_event_key
     ON ledger_herschikking_event (year, agb, zorgkantoor);
+",
+    },
+    Migration {
+        version: 6,
+        name: "absence registration",
+        sql: "
+CREATE TABLE ledger_absence (
+    agb TEXT NOT NULL,
+    zorgkantoor TEXT NOT NULL,
+    bsn TEXT NOT NULL,
+    brin TEXT NOT NULL,
+    product_code TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    soort TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    base_volume BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    PRIMARY KEY (agb, zorgkantoor, bsn, brin, product_code, year, month, soort)
+);
+CREATE INDEX ledger_absence_year ON ledger_absence (year, agb, zorgkantoor);
 ",
     },
 ];
