@@ -76,6 +76,11 @@ for row in "$base" "$with" "$none"; do
   ratio=$(echo "$2 / $(echo "$base" | cut -d' ' -f2)" | bc -l)
   printf '%-14s %10.0f %9.2f %9.2f %7d %9.3f\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
 done
+# Statuses other than 200 (wrk counts them as errors), from each gateway's log.
+for g in http none; do
+  other=$(grep -o '"status":[0-9]*' "$work/$g/serve.log" | grep -v ':200$' | sort | uniq -c | tr '\n' ' ' || true)
+  [ -n "$other" ] && echo "gateway-$g non-200 answers: $other"
+done
 # Every message answered was delivered once the worker caught up.
 sleep 2
 curl -fsS "http://127.0.0.1:$gw/metrics" | grep -E '^zio_gateway_(outbox_pending|upstream_attempts_total)' || true

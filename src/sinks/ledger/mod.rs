@@ -901,9 +901,10 @@ pub(crate) mod sql {
         )
     }
 
-    /// The rows a claim would take, read only: `$1` now; Due: `$2` limit;
-    /// Message: `$2` agb, `$3` message id. For a ledger that only one
-    /// process writes (SQLite), whose leases live in that process's memory.
+    /// The ids of the rows a claim would take, read only: `$1` now; Due:
+    /// `$2` limit; Message: `$2` agb, `$3` message id. For a ledger that only
+    /// one process writes (SQLite), whose leases live in that process's
+    /// memory. Ids only: most of them may be leased already and skipped.
     pub fn outbox_due(message: bool) -> String {
         let which = if message {
             "agb = $2 AND message_id = $3 AND state = 'pending'"
@@ -913,9 +914,13 @@ pub(crate) mod sql {
         };
         let limit = if message { "" } else { " LIMIT $2" };
         format!(
-            "SELECT {OUTBOX_COLUMNS} FROM forward_outbox WHERE {which} \
+            "SELECT id FROM forward_outbox WHERE {which} \
              ORDER BY next_attempt_at, id{limit}"
         )
+    }
+
+    pub fn outbox_row() -> String {
+        format!("SELECT {OUTBOX_COLUMNS} FROM forward_outbox WHERE id = $1")
     }
 
     pub const OUTBOX_LINES: &str = "SELECT bsn, geboortedatum, besluitnummer, referentie, \

@@ -373,29 +373,33 @@ impl LedgerStore for SqliteLedger {
         leases.retain(|_, until| *until > now_ms);
         // Rows leased in memory are skipped, so read that many more.
         let skip = leases.len() as u32;
-        let found = self.read(|c| match scope {
-            ClaimScope::Due { limit } => c
-                .prepare_cached(&q(&sql::outbox_due(false)))?
-                .query_and_then(params![now_ms, limit.saturating_add(skip)], |r| {
-                    rows::outbox_row(r)
-                })?
-                .collect::<Result<Vec<_>>>(),
-            ClaimScope::Message { agb, message_id } => c
-                .prepare_cached(&q(&sql::outbox_due(true)))?
-                .query_and_then(params![now_ms, agb.as_str(), message_id.as_str()], |r| {
-                    rows::outbox_row(r)
-                })?
-                .collect::<Result<Vec<_>>>(),
-        })?;
         let limit = match scope {
             ClaimScope::Due { limit } => limit as usize,
             ClaimScope::Message { .. } => usize::MAX,
         };
-        let mut rows: Vec<OutboxRow> = found
-            .into_iter()
-            .filter(|r| !leases.contains_key(&r.id))
-            .take(limit)
-            .collect();
+        let mut rows = self.read(|c| {
+            let ids = match scope {
+                ClaimScope::Due { limit } => c
+                    .prepare_cached(&q(&sql::outbox_due(false)))?
+                    .query_map(params![now_ms, limit.saturating_add(skip)], |r| {
+                        r.get::<_, i64>(0)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+                ClaimScope::Message { agb, message_id } => c
+                    .prepare_cached(&q(&sql::outbox_due(true)))?
+                    .query_map(params![now_ms, agb.as_str(), message_id.as_str()], |r| {
+                        r.get::<_, i64>(0)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            };
+            let mut one = c.prepare_cached(&q(&sql::outbox_row()))?;
+            ids.into_iter()
+                .filter(|id| !leases.contains_key(id))
+                .take(limit)
+                .map(|id| one.query_row(params![id], |r| Ok(rows::outbox_row(r))))
+                .map(|r| r.map_err(LedgerError::from).and_then(|x| x))
+                .collect::<Result<Vec<OutboxRow>>>()
+        })?;
         for r in &rows {
             leases.insert(r.id, now_ms.saturating_add(lease_ms));
         }
