@@ -413,10 +413,43 @@ async fn herschikking_definitief_is_the_zorgkantoors_act() {
     )
     .await;
     assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.body);
-    // The history says who did it.
+    // Each side marks the ZiO row agreed over HTTP: the zorgkantoor names
+    // the provider; the provider marks its own; only both make `akkoord`.
+    let n = post(
+        AUTH_ZK,
+        "/ledger/herschikking/akkoord?zorgkantoor=5509&year=2024",
+    )
+    .await;
+    assert_eq!(n.status, StatusCode::BAD_REQUEST, "{}", n.body);
+    let z = post(
+        AUTH_ZK,
+        "/ledger/herschikking/akkoord?agb=12345678&zorgkantoor=5509&year=2024",
+    )
+    .await;
+    assert_eq!(z.status, StatusCode::OK, "{}", z.body);
+    assert_eq!(z.json()["action"], "akkoord_zorgkantoor");
+    let agreed = |v: serde_json::Value| v["nacalculatie"][0]["akkoord"].clone();
+    let half = get(addr, "/ledger/nacalculatie?year=2024", AUTH_A).await;
+    assert_eq!(agreed(half.json()), false, "{}", half.body);
+    let f = post(
+        AUTH_B,
+        "/ledger/herschikking/akkoord?agb=12345678&zorgkantoor=5509&year=2024",
+    )
+    .await;
+    assert_eq!(f.status, StatusCode::FORBIDDEN, "{}", f.body);
+    let a = post(
+        AUTH_A,
+        "/ledger/herschikking/akkoord?zorgkantoor=5509&year=2024",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let both = get(addr, "/ledger/nacalculatie?year=2024", AUTH_A).await;
+    assert_eq!(agreed(both.json()), true, "{}", both.body);
+    // The history says who did what.
     let h = get(addr, "/ledger/herschikking?year=2024", AUTH_A).await;
     let events = h.json()["events"].as_array().unwrap().clone();
-    assert_eq!(events.len(), 1, "{}", h.body);
+    assert_eq!(events.len(), 3, "{}", h.body);
     assert_eq!(events[0]["action"], "definitief");
+    assert_eq!(events[1]["actor"], "zorgkantoor");
     s.shutdown().await;
 }

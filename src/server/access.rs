@@ -8,7 +8,7 @@
 //! | `POST /registry` | 403 | yes |
 //! | `GET /ledger/nacalculatie`, `GET /ledger/report`, `GET /ledger/onderwijstijd`, `GET /ledger/absence`, `GET /ledger/herschikking` | its own rows only (`?agb=` absent or its own) | every row, or `?agb=` one provider's |
 //! | `POST /ledger/absence` | rows of its own AGB only (a row of another: 403) | any provider's rows |
-//! | `POST /ledger/herschikking/akkoord` | its own row | 403 (the CLI marks the zorgkantoor's side) |
+//! | `POST /ledger/herschikking/akkoord` | its own row (its side) | the named provider's row (its side; `?agb=` required) |
 //! | `POST /ledger/herschikking/definitief` | 403 | yes, `?agb=` required |
 //! | `/metrics`, `/healthz`, `/readyz` | open (bind `[server] metrics_listen` to an internal network) | open |
 //!
@@ -123,10 +123,10 @@ pub fn authorize(ep: Endpoint, role: &Role, query: Option<&str>) -> Result<Scope
         // against the token when the body is read); the zorgkantoor any.
         (Endpoint::LedgerAbsenceUpload, Role::Aanbieder(a)) => own(a, asked),
         (Endpoint::LedgerAbsenceUpload, Role::Zorgkantoor) => Ok(Scope::All),
-        // The provider's side of agreeing a herschikking; the zorgkantoor's
-        // side is an act of the CLI for now.
-        (Endpoint::LedgerHerschikkingAkkoord, Role::Aanbieder(a)) => own(a, None),
-        (Endpoint::LedgerHerschikkingAkkoord, Role::Zorgkantoor) => Err(Denied::Forbidden),
+        // Each side marks the ZiO row agreed: the provider its own, the
+        // zorgkantoor for the provider it names.
+        (Endpoint::LedgerHerschikkingAkkoord, Role::Aanbieder(a)) => own(a, asked),
+        (Endpoint::LedgerHerschikkingAkkoord, Role::Zorgkantoor) => named(asked, true),
         // Making a herschikking definitive is the zorgkantoor's act, for
         // the provider it names.
         (Endpoint::LedgerHerschikkingDefinitief, Role::Zorgkantoor) => named(asked, true),
@@ -220,6 +220,10 @@ mod tests {
             authorize(Endpoint::LedgerAbsenceUpload, &zk, None),
             Ok(Scope::All)
         );
+        let akkoord = Endpoint::LedgerHerschikkingAkkoord;
+        assert_eq!(authorize(akkoord, &me, None), own);
+        assert_eq!(authorize(akkoord, &zk, None), Err(Denied::AgbRequired));
+        assert_eq!(authorize(akkoord, &zk, Some("agb=11110001")), own);
         let definitief = Endpoint::LedgerHerschikkingDefinitief;
         assert_eq!(authorize(definitief, &me, Some("agb=11110001")), f);
         assert_eq!(authorize(definitief, &zk, None), Err(Denied::AgbRequired));

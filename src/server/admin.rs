@@ -352,7 +352,7 @@ pub async fn herschikking<B>(
             &json!({"error": "query parameters `zorgkantoor` (4 digits) and `year` are required"}),
         );
     }
-    let (st, agb) = (state.clone(), agb.clone());
+    let (st, agb, by) = (state.clone(), agb.clone(), by.cloned());
     let done = tokio::task::spawn_blocking(move || {
         let l = st.pipeline.backends.ledger.as_ref().expect("checked above");
         if ep == Endpoint::LedgerHerschikking {
@@ -368,7 +368,19 @@ pub async fn herschikking<B>(
         let done = if ep == Endpoint::LedgerHerschikkingDefinitief {
             make_definitief(&**l, regime, &key, "zorgkantoor", now_ms())
         } else {
-            mark_akkoord(&**l, regime, &key, Side::Aanbieder, agb.as_str(), now_ms())
+            match by {
+                Some(me) => {
+                    mark_akkoord(&**l, regime, &key, Side::Aanbieder, me.as_str(), now_ms())
+                }
+                None => mark_akkoord(
+                    &**l,
+                    regime,
+                    &key,
+                    Side::Zorgkantoor,
+                    "zorgkantoor",
+                    now_ms(),
+                ),
+            }
         };
         Ok(match done {
             Ok(e) => Ok(json!(e)),
