@@ -217,6 +217,10 @@ struct CountingReader<R> {
     filled: usize,
     /// Up to where in `buf` newlines are counted into `counters.line`.
     counted: Cell<usize>,
+    /// Where the line holding `buf[0]` starts (an offset in the input).
+    window_line_start: u64,
+    /// Bumped at every refill: a [`Mark`] is good for one window.
+    generation: u64,
 }
 
 impl<R> CountingReader<R> {
@@ -244,6 +248,29 @@ impl<R> CountingReader<R> {
     fn position(&self) -> Pos {
         self.sync();
         position(&self.counters)
+    }
+
+    /// Where byte `idx` of the current window is (`idx` not past the bytes
+    /// consumed): counted back from the consumed end, so only an error pays.
+    fn position_at(&self, idx: usize) -> Pos {
+        self.sync();
+        let c = &self.counters;
+        let abs = c.consumed.get() - (self.pos - idx) as u64;
+        let n = count_newlines(&self.buf[idx..self.pos]) as u64;
+        if n == 0 {
+            return Pos {
+                line: c.line.get(),
+                column: abs - c.line_start.get() + 1,
+            };
+        }
+        let line_start = match self.buf[..idx].iter().rposition(|&b| b == b'\n') {
+            Some(k) => abs - (idx - k) as u64 + 1,
+            None => self.window_line_start,
+        };
+        Pos {
+            line: c.line.get() - n,
+            column: abs - line_start + 1,
+        }
     }
 }
 
@@ -289,6 +316,8 @@ impl<R: io::Read> BufRead for CountingReader<R> {
         }
         if self.pos >= self.filled {
             self.sync();
+            self.window_line_start = c.line_start.get();
+            self.generation += 1;
             self.pos = 0;
             self.counted.set(0);
             self.filled = loop {
@@ -412,6 +441,35 @@ pub struct XmlPull<R: BufRead> {
     text: String,
     peeked: bool,
     peeked_pos: Pos,
+    /// When set, `event_pos` is stale: the last node was taken by
+    /// [`XmlPull::simple`] and starts at this mark.
+    event_mark: Option<Mark>,
+    /// Where quick-xml stands in the bytes between two events.
+    between: Between,
+    /// Depths of the open elements that declare namespaces.
+    scoped: Vec<usize>,
+    /// The last event ended an element that declared namespaces: quick-xml
+    /// drops its scope only at the next read, so resolving now would see it.
+    scope_pending: bool,
+}
+
+/// Where quick-xml's parser stands between two events, as far as the raw
+/// bytes go: what [`XmlPull::simple`] needs to take bytes past it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Between {
+    /// After a start or end tag: the next byte is text or `<`.
+    Tag,
+    /// After text: its closing `<` is consumed, the next byte is markup.
+    AfterLt,
+    /// Anywhere else (an empty element half-way, the end, an error).
+    Unknown,
+}
+
+/// A byte of the current window, resolved to a [`Pos`] only when asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    idx: usize,
+    generation: u64,
 }
 
 fn position(c: &Counters) -> Pos {
@@ -442,6 +500,8 @@ impl<R: BufRead> XmlPull<R> {
             pos: 0,
             filled: 0,
             counted: Cell::new(0),
+            window_line_start: 0,
+            generation: 0,
         };
         let mut reader = NsReader::from_reader(counting);
         let cfg = reader.config_mut();
@@ -463,6 +523,10 @@ impl<R: BufRead> XmlPull<R> {
             text: String::new(),
             peeked: false,
             peeked_pos: Pos::default(),
+            event_mark: None,
+            between: Between::Unknown,
+            scoped: Vec::new(),
+            scope_pending: false,
         }
     }
 
@@ -473,7 +537,21 @@ impl<R: BufRead> XmlPull<R> {
 
     /// Where the last returned node started.
     pub fn node_pos(&self) -> Pos {
-        self.event_pos
+        match self.event_mark {
+            Some(m) => self.mark_pos(m),
+            None => self.event_pos,
+        }
+    }
+
+    /// Where `m` is. Good until the next read: a mark points into the
+    /// window, which a read may refill.
+    pub fn mark_pos(&self, m: Mark) -> Pos {
+        let r = self.reader.get_ref();
+        debug_assert_eq!(m.generation, r.generation, "a mark outlived its window");
+        if m.generation != r.generation {
+            return r.position();
+        }
+        r.position_at(m.idx)
     }
 
     /// Bytes read so far.
@@ -485,7 +563,7 @@ impl<R: BufRead> XmlPull<R> {
         XmlError::Input {
             fault,
             message: message.into(),
-            pos: self.event_pos,
+            pos: self.node_pos(),
             path,
         }
     }
@@ -493,7 +571,8 @@ impl<R: BufRead> XmlPull<R> {
     /// Looks at the next node without taking it.
     pub fn peek(&mut self) -> Result<NodeRef<'_>, XmlError> {
         if !self.peeked {
-            let saved = self.event_pos;
+            // Resolved now: reading may refill the window the mark is in.
+            let saved = self.node_pos();
             self.read_node()?;
             self.peeked_pos = self.event_pos;
             self.event_pos = saved;
@@ -513,6 +592,128 @@ impl<R: BufRead> XmlPull<R> {
             self.read_node()?;
         }
         Ok(self.current())
+    }
+
+    /// A simple element `<name>value</name>` taken straight from the bytes,
+    /// when they leave no doubt: no prefix, no attribute, a value of printable
+    /// ASCII without `<`, `&` or `>`, in the default namespace `ns`, all in
+    /// the window. It gives what the event path gives for those bytes (the
+    /// same text, positions, counts and caps), at a fraction of the cost;
+    /// `None` means "take the event path", never "not there".
+    ///
+    /// Between two elements quick-xml may already have consumed the `<` of
+    /// the next one (after text); then the whitespace after the element and
+    /// the next `<` are taken too, so quick-xml finds the bytes where it
+    /// expects them.
+    pub fn simple(&mut self, name: &str, ns: &str) -> Option<(&str, Mark)> {
+        if self.peeked || self.between == Between::Unknown || self.scope_pending {
+            return None;
+        }
+        let after_lt = self.between == Between::AfterLt;
+        let r = self.reader.get_ref();
+        let c = &*self.counters;
+        if c.refused.get().is_some() || c.bad.get().is_some() || c.utf8.get().need > 0 {
+            return None;
+        }
+        let base = r.pos;
+        let w = &r.buf[base..r.filled];
+        let name = name.as_bytes();
+        let open = usize::from(!after_lt);
+        if !after_lt && w.first() != Some(&b'<') {
+            return None;
+        }
+        let text_start = open + name.len() + 1;
+        if w.get(open..text_start - 1)? != name || w.get(text_start - 1) != Some(&b'>') {
+            return None;
+        }
+        let len = w[text_start..]
+            .iter()
+            .position(|&b| !matches!(b, 0x20..=0x7E) || matches!(b, b'<' | b'&' | b'>'))?;
+        let text_end = text_start + len;
+        let mut end = text_end + name.len() + 3;
+        let close = w.get(text_end..end)?;
+        if close[0] != b'<' || close[1] != b'/' || &close[2..end - text_end - 1] != name {
+            return None;
+        }
+        if close[end - text_end - 1] != b'>' {
+            return None;
+        }
+        // The end tag's event starts past its `<` when text came before it
+        // (quick-xml consumed the `<` with the text).
+        let end_event = if len == 0 { text_end } else { text_end + 1 };
+        let mut event_at = end_event;
+        if after_lt {
+            let ws = w[end..]
+                .iter()
+                .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+            if ws == 0 || w[end + ws] != b'<' {
+                return None;
+            }
+            // As the whitespace's own node, which every next step reads first.
+            event_at = end;
+            end += ws + 1;
+        }
+        if let Some(max) = r.max_total {
+            if c.consumed.get() + end as u64 > max {
+                return None;
+            }
+        }
+        match self.reader.resolve_element(quick_xml::name::QName(name)).0 {
+            ResolveResult::Bound(b) if b.as_ref() == ns.as_bytes() => {}
+            _ => return None,
+        }
+        let generation = r.generation;
+        self.reader.get_mut().consume(end);
+        let c = &*self.counters;
+        c.event_start.set(c.consumed.get());
+        self.kind = Kind::End;
+        self.event_mark = Some(Mark {
+            idx: base + event_at,
+            generation,
+        });
+        let r = self.reader.get_ref();
+        let text = std::str::from_utf8(&r.buf[base + text_start..base + text_end]).ok()?;
+        Some((
+            text,
+            Mark {
+                idx: base,
+                generation,
+            },
+        ))
+    }
+
+    /// Is the next node the start of `name` in the default namespace `ns`,
+    /// told from the bytes? `None` when they leave doubt (whitespace, a
+    /// prefix, attributes, a comment): ask [`XmlPull::peek`].
+    pub fn next_start_is(&self, name: &str, ns: &str) -> Option<bool> {
+        if self.peeked || self.between != Between::Tag || self.scope_pending {
+            return None;
+        }
+        let r = self.reader.get_ref();
+        let w = &r.buf[r.pos..r.filled];
+        if w.first() != Some(&b'<') {
+            return None;
+        }
+        if w.get(1) == Some(&b'/') {
+            return Some(false);
+        }
+        // A plain name closed by `>`: reading that start tag cannot fail, so
+        // answering without reading it changes no error.
+        let qname_len = w[1..]
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))?;
+        let qname = &w[1..1 + qname_len];
+        if qname.is_empty() || !qname[0].is_ascii_alphabetic() || w[1 + qname_len] != b'>' {
+            return None;
+        }
+        if qname != name.as_bytes() {
+            return Some(false);
+        }
+        match self.reader.resolve_element(quick_xml::name::QName(qname)).0 {
+            ResolveResult::Bound(b) => Some(b.as_ref() == ns.as_bytes()),
+            ResolveResult::Unbound => Some(ns.is_empty()),
+            ResolveResult::Unknown(_) => None,
+        }
     }
 
     /// [`XmlPull::next_ref`], owned.
@@ -538,9 +739,12 @@ impl<R: BufRead> XmlPull<R> {
         // input; keep reporting why it was cut off instead.
         if self.counters.refused.get().is_some() {
             let e = quick_xml::Error::Io(std::sync::Arc::new(io::Error::other("refused")));
-            return Err(convert(self.reader.get_ref(), self.event_pos, e));
+            return Err(convert(self.reader.get_ref(), self.node_pos(), e));
         }
+        self.event_mark = None;
         loop {
+            self.between = Between::Unknown;
+            self.scope_pending = false;
             self.buf.clear();
             let c = &*self.counters;
             c.event_start.set(c.consumed.get());
@@ -580,7 +784,7 @@ impl<R: BufRead> XmlPull<R> {
                         path: String::new(),
                     })
                 }
-                Event::Comment(_) | Event::PI(_) => {}
+                Event::Comment(_) | Event::PI(_) => self.between = Between::Tag,
                 Event::Start(e) => {
                     if self.root_done {
                         return Err(malformed(counters, "a second root element".into()));
@@ -614,6 +818,7 @@ impl<R: BufRead> XmlPull<R> {
                         .map_err(|_| malformed(counters, "element name is not UTF-8".into()))?;
                     self.local.clear();
                     self.local.push_str(local);
+                    let mut declares = false;
                     for attr in e.attributes() {
                         let attr = attr.map_err(|err| malformed(counters, err.to_string()))?;
                         if attr.value.contains(&b'&') {
@@ -626,6 +831,7 @@ impl<R: BufRead> XmlPull<R> {
                         }
                         let key = attr.key;
                         if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
+                            declares = true;
                             continue;
                         }
                         let (ans, alocal) = self.reader.resolve_attribute(key);
@@ -659,19 +865,33 @@ impl<R: BufRead> XmlPull<R> {
                             });
                         }
                     }
+                    if declares {
+                        self.scoped.push(self.depth);
+                    }
+                    // `<a/>` leaves quick-xml inside the empty element (its
+                    // end comes next, read from no bytes).
+                    if self.buf.last() != Some(&b'/') {
+                        self.between = Between::Tag;
+                    }
                     self.kind = Kind::Start;
                     return Ok(());
                 }
                 Event::End(_) => {
+                    if self.scoped.last() == Some(&self.depth) {
+                        self.scoped.pop();
+                        self.scope_pending = true;
+                    }
                     self.depth -= 1;
                     if self.depth == 0 {
                         self.root_done = true;
                     }
+                    self.between = Between::Tag;
                     self.kind = Kind::End;
                     return Ok(());
                 }
                 Event::Empty(_) => unreachable!("expand_empty_elements is on"),
                 Event::Text(t) => {
+                    self.between = Between::AfterLt;
                     // Text without `&` has nothing to unescape: only checked
                     // to be UTF-8 (its characters were checked as they were
                     // consumed). A character reference may still name a
@@ -709,6 +929,7 @@ impl<R: BufRead> XmlPull<R> {
                         return Err(malformed(counters, "CDATA outside the root element".into()));
                     }
                     let text = t.decode().map_err(|e| malformed(counters, e.to_string()))?;
+                    self.between = Between::Tag;
                     self.text.clear();
                     self.text.push_str(&text);
                     self.kind = Kind::Text;
