@@ -243,6 +243,9 @@ impl<R: BufRead> DeclaratieReader<R> {
 
     /// Skips whitespace; any other text in element-only content is an error.
     fn skip_whitespace(&mut self) -> Result<(), XmlError> {
+        if self.fast {
+            self.xml.skip_blank();
+        }
         loop {
             match self.xml.peek()? {
                 NodeRef::Text(t) if t.trim().is_empty() => {
@@ -260,6 +263,7 @@ impl<R: BufRead> DeclaratieReader<R> {
     /// Is the next node the start of our element `name`?
     fn next_is(&mut self, name: &str) -> Result<bool, XmlError> {
         if self.fast {
+            self.xml.skip_blank();
             if let Some(is) = self.xml.next_start_is(name, NS_DECLARATIE) {
                 return Ok(is);
             }
@@ -333,6 +337,9 @@ impl<R: BufRead> DeclaratieReader<R> {
         what: &str,
         parse: impl FnOnce(&str) -> Option<T>,
     ) -> Result<T, XmlError> {
+        if self.fast {
+            self.xml.skip_blank();
+        }
         if let Some((text, mark)) = self
             .fast
             .then(|| self.xml.simple(name, NS_DECLARATIE))

@@ -250,6 +250,17 @@ impl<R> CountingReader<R> {
         position(&self.counters)
     }
 
+    /// Consumes `amt` bytes the caller saw are printable ASCII or XML
+    /// whitespace: nothing for the character check to find.
+    fn consume_ascii(&mut self, amt: usize) {
+        debug_assert!(self.buf[self.pos..self.pos + amt]
+            .iter()
+            .all(|&b| matches!(b, 0x20..=0x7E | b'\t' | b'\n' | b'\r')));
+        self.pos += amt;
+        let c = &self.counters;
+        c.consumed.set(c.consumed.get() + amt as u64);
+    }
+
     /// Where byte `idx` of the current window is (`idx` not past the bytes
     /// consumed): counted back from the consumed end, so only an error pays.
     fn position_at(&self, idx: usize) -> Pos {
@@ -304,7 +315,7 @@ impl<R: io::Read> BufRead for CountingReader<R> {
         if c.bad.get().is_some() {
             return Err(io::Error::other("not XML characters"));
         }
-        if c.consumed.get() - c.event_start.get() > MAX_EVENT_BYTES {
+        if c.consumed.get().saturating_sub(c.event_start.get()) > MAX_EVENT_BYTES {
             c.refused.set(Some(Refusal::EventTooLarge));
             return Err(io::Error::other("event too large"));
         }
@@ -446,6 +457,8 @@ pub struct XmlPull<R: BufRead> {
     event_mark: Option<Mark>,
     /// Where quick-xml stands in the bytes between two events.
     between: Between,
+    /// Whitespace was skipped up to a `<` left in place ([`XmlPull::skip_blank`]).
+    lt_taken: bool,
     /// Depths of the open elements that declare namespaces.
     scoped: Vec<usize>,
     /// The last event ended an element that declared namespaces: quick-xml
@@ -525,6 +538,7 @@ impl<R: BufRead> XmlPull<R> {
             peeked_pos: Pos::default(),
             event_mark: None,
             between: Between::Unknown,
+            lt_taken: false,
             scoped: Vec::new(),
             scope_pending: false,
         }
@@ -663,7 +677,8 @@ impl<R: BufRead> XmlPull<R> {
             _ => return None,
         }
         let generation = r.generation;
-        self.reader.get_mut().consume(end);
+        let start = base + usize::from(std::mem::take(&mut self.lt_taken));
+        self.reader.get_mut().consume_ascii(end);
         let c = &*self.counters;
         c.event_start.set(c.consumed.get());
         self.kind = Kind::End;
@@ -676,34 +691,81 @@ impl<R: BufRead> XmlPull<R> {
         Some((
             text,
             Mark {
-                idx: base,
+                idx: start,
                 generation,
             },
         ))
+    }
+
+    /// Whitespace between two tags, followed by a `<`, taken straight from
+    /// the bytes as [`XmlPull::next_ref`] would take its text node; `false`
+    /// when the bytes leave doubt (then read the node).
+    pub fn skip_blank(&mut self) -> bool {
+        if self.peeked || self.between != Between::Tag || self.depth == 0 {
+            return false;
+        }
+        let r = self.reader.get_ref();
+        let c = &*self.counters;
+        if c.refused.get().is_some() || c.bad.get().is_some() || c.utf8.get().need > 0 {
+            return false;
+        }
+        let w = &r.buf[r.pos..r.filled];
+        let Some(n) = w
+            .iter()
+            .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        else {
+            return false;
+        };
+        if n == 0 || w[n] != b'<' {
+            return false;
+        }
+        if let Some(max) = r.max_total {
+            if c.consumed.get() + n as u64 + 1 > max {
+                return false;
+            }
+        }
+        let mark = Mark {
+            idx: r.pos,
+            generation: r.generation,
+        };
+        // The `<` stays: quick-xml expects text next and finds markup at
+        // once. The event path would have taken it with the text, so the
+        // next node is placed one byte on (`lt_taken`).
+        self.reader.get_mut().consume_ascii(n);
+        let c = &*self.counters;
+        c.event_start.set(c.consumed.get());
+        self.lt_taken = true;
+        self.kind = Kind::Text;
+        self.text.clear();
+        self.event_mark = Some(mark);
+        true
     }
 
     /// Is the next node the start of `name` in the default namespace `ns`,
     /// told from the bytes? `None` when they leave doubt (whitespace, a
     /// prefix, attributes, a comment): ask [`XmlPull::peek`].
     pub fn next_start_is(&self, name: &str, ns: &str) -> Option<bool> {
-        if self.peeked || self.between != Between::Tag || self.scope_pending {
+        if self.peeked || self.between == Between::Unknown || self.scope_pending {
             return None;
         }
         let r = self.reader.get_ref();
         let w = &r.buf[r.pos..r.filled];
-        if w.first() != Some(&b'<') {
+        // After text, quick-xml has consumed the `<` already.
+        let open = usize::from(self.between == Between::Tag);
+        if open == 1 && w.first() != Some(&b'<') {
             return None;
         }
-        if w.get(1) == Some(&b'/') {
+        if w.get(open) == Some(&b'/') {
             return Some(false);
         }
         // A plain name closed by `>`: reading that start tag cannot fail, so
         // answering without reading it changes no error.
-        let qname_len = w[1..]
+        let qname_len = w
+            .get(open..)?
             .iter()
             .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))?;
-        let qname = &w[1..1 + qname_len];
-        if qname.is_empty() || !qname[0].is_ascii_alphabetic() || w[1 + qname_len] != b'>' {
+        let qname = &w[open..open + qname_len];
+        if qname.is_empty() || !qname[0].is_ascii_alphabetic() || w[open + qname_len] != b'>' {
             return None;
         }
         if qname != name.as_bytes() {
@@ -749,6 +811,11 @@ impl<R: BufRead> XmlPull<R> {
             let c = &*self.counters;
             c.event_start.set(c.consumed.get());
             self.event_pos = self.reader.get_ref().position();
+            if std::mem::take(&mut self.lt_taken) {
+                // As if the `<` had gone with the whitespace before it.
+                c.event_start.set(c.consumed.get() + 1);
+                self.event_pos.column += 1;
+            }
             let event_pos = self.event_pos;
             let event = self.reader.read_event_into(&mut self.buf);
             if let Some(e) = bad_chars(c) {
