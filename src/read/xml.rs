@@ -221,6 +221,10 @@ struct CountingReader<R> {
     window_line_start: u64,
     /// Bumped at every refill: a [`Mark`] is good for one window.
     generation: u64,
+    /// A window index whose position must outlive a refill: resolved into
+    /// `pinned` just before the window is overwritten.
+    pin: Option<usize>,
+    pinned: Option<Pos>,
 }
 
 impl<R> CountingReader<R> {
@@ -326,7 +330,11 @@ impl<R: io::Read> BufRead for CountingReader<R> {
             }
         }
         if self.pos >= self.filled {
+            if let Some(idx) = self.pin.take() {
+                self.pinned = Some(self.position_at(idx));
+            }
             self.sync();
+            let c = &self.counters;
             self.window_line_start = c.line_start.get();
             self.generation += 1;
             self.pos = 0;
@@ -515,6 +523,8 @@ impl<R: BufRead> XmlPull<R> {
             counted: Cell::new(0),
             window_line_start: 0,
             generation: 0,
+            pin: None,
+            pinned: None,
         };
         let mut reader = NsReader::from_reader(counting);
         let cfg = reader.config_mut();
@@ -585,11 +595,24 @@ impl<R: BufRead> XmlPull<R> {
     /// Looks at the next node without taking it.
     pub fn peek(&mut self) -> Result<NodeRef<'_>, XmlError> {
         if !self.peeked {
-            // Resolved now: reading may refill the window the mark is in.
-            let saved = self.node_pos();
-            self.read_node()?;
+            // The last node stays the current one; its mark, if any, is
+            // pinned, as reading may refill the window it points into.
+            let saved = (self.event_pos, self.event_mark);
+            if let Some(m) = saved.1 {
+                let r = self.reader.get_mut();
+                r.pin = (m.generation == r.generation).then_some(m.idx);
+                r.pinned = None;
+            }
+            let read = self.read_node();
+            let r = self.reader.get_mut();
+            let pinned = r.pinned.take();
+            r.pin = None;
+            read?;
             self.peeked_pos = self.event_pos;
-            self.event_pos = saved;
+            (self.event_pos, self.event_mark) = match (saved, pinned) {
+                ((_, Some(_)), Some(pos)) => (pos, None),
+                (saved, _) => saved,
+            };
             self.peeked = true;
         }
         Ok(self.current())
@@ -602,6 +625,7 @@ impl<R: BufRead> XmlPull<R> {
         if self.peeked {
             self.peeked = false;
             self.event_pos = self.peeked_pos;
+            self.event_mark = None;
         } else {
             self.read_node()?;
         }
