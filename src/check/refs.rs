@@ -47,7 +47,14 @@ struct Runs {
     runs: Vec<Run>,
     /// Blocked Bloom filter: every key sets its bits in one 64-bit word.
     bloom: Vec<u64>,
+    /// The smallest and largest key of all runs. References usually grow
+    /// line by line (a counter): a new one then lies past every run and is
+    /// known absent without touching the filter, whose word is a cache miss.
+    bounds: Option<(RunKey, RunKey)>,
 }
+
+/// A key of a run, as stored in its bounds and index.
+type RunKey = Box<[u8]>;
 
 struct Run {
     min: Box<[u8]>,
@@ -148,15 +155,29 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// FNV-1a, then a splitmix64 finish: cheap for short keys, well mixed.
+/// A multiply-rotate over 8-byte words, then a splitmix64 finish: a
+/// reference is at most three words, where a byte-wise hash takes twenty
+/// rounds.
 fn hash(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    let mut h = KeyHasher(0x243f_6a88_85a3_08d3);
+    h.write(key);
+    h.finish()
+}
+
+/// The order of keys in a run: by length, then by bytes. Any total order
+/// serves (runs are only searched, never shown); this one is decided by
+/// [`order_head`] for nearly every pair, without a call to `memcmp`.
+fn key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    order_head(a).cmp(&order_head(b)).then_with(|| a.cmp(b))
+}
+
+/// A key's length and first eight bytes, in [`key_order`].
+fn order_head(k: &[u8]) -> (usize, u64) {
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(k) {
+        *d = *s;
     }
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    (k.len(), u64::from_be_bytes(w))
 }
 
 /// The word and the five bits a key sets.
@@ -178,6 +199,7 @@ impl Runs {
             end: 0,
             runs: Vec::new(),
             bloom: vec![0; BLOOM_BYTES / 8],
+            bounds: None,
         })
     }
 
@@ -186,7 +208,7 @@ impl Runs {
         self.bloom[w] & m == m
     }
 
-    /// Appends `entries` (sorted by key, keys unique) as one run.
+    /// Appends `entries` (sorted by [`key_order`], keys unique) as one run.
     fn push(&mut self, entries: &[(&[u8], RefState)]) -> io::Result<()> {
         let Some(((first, _), (last, _))) = entries.first().zip(entries.last()) else {
             return Ok(());
@@ -211,6 +233,21 @@ impl Runs {
         }
         w.flush()?;
         self.end = pos;
+        self.bounds = Some(match self.bounds.take() {
+            None => (Box::from(*first), Box::from(*last)),
+            Some((lo, hi)) => (
+                if key_order(first, &lo).is_lt() {
+                    Box::from(*first)
+                } else {
+                    lo
+                },
+                if key_order(last, &hi).is_gt() {
+                    Box::from(*last)
+                } else {
+                    hi
+                },
+            ),
+        });
         self.runs.push(Run {
             min: Box::from(*first),
             max: Box::from(*last),
@@ -221,14 +258,21 @@ impl Runs {
     }
 
     fn get(&self, key: &[u8]) -> io::Result<Option<RefState>> {
+        match &self.bounds {
+            Some((lo, hi)) if key_order(key, lo).is_ge() && key_order(key, hi).is_le() => {}
+            _ => return Ok(None),
+        }
         if !self.may_hold(key) {
             return Ok(None);
         }
         for run in self.runs.iter().rev() {
-            if key < &*run.min || key > &*run.max {
+            if key_order(key, &run.min).is_lt() || key_order(key, &run.max).is_gt() {
                 continue;
             }
-            let b = run.index.partition_point(|(k, _)| &**k <= key) - 1;
+            let b = run
+                .index
+                .partition_point(|(k, _)| key_order(k, key).is_le())
+                - 1;
             let from = run.index[b].1;
             let to = run.index.get(b + 1).map_or(run.end, |(_, o)| *o);
             let mut block = vec![0u8; (to - from) as usize];
@@ -266,13 +310,15 @@ impl SpillingTable {
             self.disk = Some(Runs::new()?);
         }
         let disk = self.disk.as_mut().expect("just made");
-        let mut entries: Vec<(&[u8], RefState)> = self
+        let mut entries: Vec<((usize, u64), &[u8], RefState)> = self
             .map
             .iter()
             .map(|(k, s)| (k.as_bytes(), *s))
             .chain(self.long.iter().map(|(r, s)| (r.as_str().as_bytes(), *s)))
+            .map(|(k, s)| (order_head(k), k, s))
             .collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let entries: Vec<(&[u8], RefState)> = entries.into_iter().map(|(_, k, s)| (k, s)).collect();
         disk.push(&entries)?;
         drop(entries);
         self.map.clear();

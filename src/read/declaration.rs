@@ -44,6 +44,9 @@ pub struct DeclaratieReader<R: BufRead> {
     /// A value's text pieces and its collapsed form, reused for every value.
     raw: String,
     value: String,
+    /// Take simple elements straight from the bytes ([`XmlPull::simple`]);
+    /// off only in the test that holds both paths to the same answers.
+    fast: bool,
 }
 
 impl<R: BufRead> DeclaratieReader<R> {
@@ -56,6 +59,7 @@ impl<R: BufRead> DeclaratieReader<R> {
             stage: Stage::Header,
             raw: String::new(),
             value: String::new(),
+            fast: true,
         }
     }
 
@@ -239,6 +243,9 @@ impl<R: BufRead> DeclaratieReader<R> {
 
     /// Skips whitespace; any other text in element-only content is an error.
     fn skip_whitespace(&mut self) -> Result<(), XmlError> {
+        if self.fast {
+            self.xml.skip_blank();
+        }
         loop {
             match self.xml.peek()? {
                 NodeRef::Text(t) if t.trim().is_empty() => {
@@ -255,6 +262,12 @@ impl<R: BufRead> DeclaratieReader<R> {
 
     /// Is the next node the start of our element `name`?
     fn next_is(&mut self, name: &str) -> Result<bool, XmlError> {
+        if self.fast {
+            self.xml.skip_blank();
+            if let Some(is) = self.xml.next_start_is(name, NS_DECLARATIE) {
+                return Ok(is);
+            }
+        }
         self.skip_whitespace()?;
         Ok(
             matches!(self.xml.peek()?, NodeRef::Start { local, ns } if local == name && ns == NS_DECLARATIE),
@@ -324,6 +337,31 @@ impl<R: BufRead> DeclaratieReader<R> {
         what: &str,
         parse: impl FnOnce(&str) -> Option<T>,
     ) -> Result<T, XmlError> {
+        if self.fast {
+            self.xml.skip_blank();
+        }
+        if let Some((text, mark)) = self
+            .fast
+            .then(|| self.xml.simple(name, NS_DECLARATIE))
+            .flatten()
+        {
+            let value = if text.bytes().any(is_xml_space) {
+                collapse_into(text, &mut self.value);
+                &self.value
+            } else {
+                text
+            };
+            if let Some(v) = parse(value) {
+                return Ok(v);
+            }
+            let message = format!("`{}` is not a valid {what}", shorten(value));
+            return Err(XmlError::Input {
+                fault: Fault::Schema,
+                message,
+                pos: self.xml.mark_pos(mark),
+                path: self.path_with(name),
+            });
+        }
         self.open(name)?;
         let start: Pos = self.xml.node_pos();
         self.raw.clear();
@@ -393,5 +431,170 @@ fn shorten(s: &str) -> String {
         s.to_owned()
     } else {
         format!("{}...", s.chars().take(40).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The bytes-first path ([`XmlPull::simple`], [`XmlPull::next_start_is`])
+    //! must be invisible: for any input, fed in any chunks, the reader with it
+    //! gives what the reader without it gives, down to every message and
+    //! line:column.
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::{self, Read};
+
+    /// Hands out the input in the given chunk sizes (cycled), as a network
+    /// would, so windows end anywhere.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        sizes: &'a [usize],
+        i: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.sizes[self.i % self.sizes.len()]
+                .max(1)
+                .min(out.len())
+                .min(self.bytes.len());
+            self.i += 1;
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn transcript(bytes: &[u8], sizes: &[usize], fast: bool, max: Option<u64>) -> Vec<String> {
+        let input = io::BufReader::new(Chunked { bytes, sizes, i: 0 });
+        let mut r = DeclaratieReader::new(input, max);
+        r.fast = fast;
+        let mut t = Vec::new();
+        let err = (|| {
+            t.push(format!("{:?}", r.read_header()?));
+            while let Some(c) = r.next_client()? {
+                t.push(format!("{c:?}"));
+            }
+            t.push(format!("{:?}", r.read_totalen()?));
+            Ok::<(), XmlError>(())
+        })();
+        if let Err(e) = err {
+            t.push(format!("{e:?} {:?}", e.locatie()));
+            t.push(format!(
+                "{:?}",
+                r.drain().map(|e| (e.to_string(), e.locatie()))
+            ));
+        }
+        t.push(r.bytes_read().to_string());
+        t
+    }
+
+    /// A request as it is, without any text between elements, and with some
+    /// between every two: every way quick-xml can stand before an element.
+    fn variants(case: &[u8]) -> [Vec<u8>; 3] {
+        let s = String::from_utf8_lossy(case);
+        let tight: String = s.split('\n').map(str::trim).collect();
+        let loose = tight.replace("><", ">\n  <");
+        [case.to_vec(), tight.into_bytes(), loose.into_bytes()]
+    }
+
+    fn cases() -> Vec<Vec<u8>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/cases");
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path().join("request.xml"))
+            .filter(|p| p.exists())
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .flat_map(|p| variants(&std::fs::read(p).unwrap()))
+            .collect()
+    }
+
+    fn same(bytes: &[u8], sizes: &[usize], max: Option<u64>) {
+        assert_eq!(
+            transcript(bytes, sizes, true, max),
+            transcript(bytes, sizes, false, max),
+            "input {:?} in chunks {sizes:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+
+    #[test]
+    fn every_conformance_request_reads_the_same_either_way() {
+        for case in cases() {
+            for sizes in [&[1 << 16][..], &[1], &[7, 3, 64], &[100, 1, 2]] {
+                same(&case, sizes, None);
+            }
+            for max in [0, 10, 200, 500, case.len() as u64 / 2] {
+                same(&case, &[1 << 16], Some(max));
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_reads_the_same_either_way() {
+        let valid = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("conformance/cases/001-valid-basic/request.xml"),
+        )
+        .unwrap();
+        for case in &variants(&valid) {
+            for cut in 0..case.len() {
+                same(&case[..cut], &[1 << 16], None);
+            }
+        }
+    }
+
+    const TOKENS: &[&[u8]] = &[
+        b"<",
+        b">",
+        b"/",
+        b"&",
+        b"&amp;",
+        b" ",
+        b"\n",
+        b"\t",
+        b"a",
+        b"1",
+        b"\xff",
+        b"\xc3\xa9",
+        b":",
+        b"\"",
+        b"=",
+        b"<!-- c -->",
+        b"<?p?>",
+        b"<![CDATA[1]]>",
+        b"<a/>",
+        b"</Bsn>",
+        b"<Bsn>",
+        b" xmlns=\"urn:other\"",
+        b"x:",
+        b"\x01",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_edit_reads_the_same_either_way(
+            case in 0usize..1000,
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, 0..TOKENS.len()), 1..4),
+            sizes in prop::collection::vec(1usize..200, 1..4),
+        ) {
+            let cases = cases();
+            let mut bytes = cases[case % cases.len()].clone();
+            for (at, kind, token) in edits {
+                let i = at.index(bytes.len() + 1);
+                match kind {
+                    0 => { bytes.splice(i..i, TOKENS[token].iter().copied()); }
+                    1 if i < bytes.len() => { bytes.remove(i); }
+                    _ if i < bytes.len() => { bytes[i] = TOKENS[token][0]; }
+                    _ => {}
+                }
+            }
+            same(&bytes, &sizes, None);
+            same(&bytes, &[1 << 16], None);
+        }
     }
 }

@@ -5,6 +5,14 @@
 //! on the size of any single event and of the whole input (so no input can make
 //! memory grow without bound), a refusal of DOCTYPE, and namespace-resolved
 //! element names.
+//!
+//! Most of a declaration is simple elements (`<Bsn>001000007</Bsn>`): three
+//! events each through quick-xml, which cost more than everything the check
+//! does with the value. [`XmlPull::simple`], [`XmlPull::skip_blank`] and
+//! [`XmlPull::next_start_is`] take such bytes straight from the window when
+//! they leave no doubt, and leave the rest to quick-xml; what the caller sees
+//! is the same (text, line:column, caps). A test in `declaration.rs` reads
+//! every input both ways and compares the transcripts.
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -217,6 +225,14 @@ struct CountingReader<R> {
     filled: usize,
     /// Up to where in `buf` newlines are counted into `counters.line`.
     counted: Cell<usize>,
+    /// Where the line holding `buf[0]` starts (an offset in the input).
+    window_line_start: u64,
+    /// Bumped at every refill: a [`Mark`] is good for one window.
+    generation: u64,
+    /// A window index whose position must outlive a refill: resolved into
+    /// `pinned` just before the window is overwritten.
+    pin: Option<usize>,
+    pinned: Option<Pos>,
 }
 
 impl<R> CountingReader<R> {
@@ -244,6 +260,40 @@ impl<R> CountingReader<R> {
     fn position(&self) -> Pos {
         self.sync();
         position(&self.counters)
+    }
+
+    /// Consumes `amt` bytes the caller saw are printable ASCII or XML
+    /// whitespace: nothing for the character check to find.
+    fn consume_ascii(&mut self, amt: usize) {
+        debug_assert!(self.buf[self.pos..self.pos + amt]
+            .iter()
+            .all(|&b| matches!(b, 0x20..=0x7E | b'\t' | b'\n' | b'\r')));
+        self.pos += amt;
+        let c = &self.counters;
+        c.consumed.set(c.consumed.get() + amt as u64);
+    }
+
+    /// Where byte `idx` of the current window is (`idx` not past the bytes
+    /// consumed): counted back from the consumed end, so only an error pays.
+    fn position_at(&self, idx: usize) -> Pos {
+        self.sync();
+        let c = &self.counters;
+        let abs = c.consumed.get() - (self.pos - idx) as u64;
+        let n = count_newlines(&self.buf[idx..self.pos]) as u64;
+        if n == 0 {
+            return Pos {
+                line: c.line.get(),
+                column: abs - c.line_start.get() + 1,
+            };
+        }
+        let line_start = match self.buf[..idx].iter().rposition(|&b| b == b'\n') {
+            Some(k) => abs - (idx - k) as u64 + 1,
+            None => self.window_line_start,
+        };
+        Pos {
+            line: c.line.get() - n,
+            column: abs - line_start + 1,
+        }
     }
 }
 
@@ -277,7 +327,7 @@ impl<R: io::Read> BufRead for CountingReader<R> {
         if c.bad.get().is_some() {
             return Err(io::Error::other("not XML characters"));
         }
-        if c.consumed.get() - c.event_start.get() > MAX_EVENT_BYTES {
+        if c.consumed.get().saturating_sub(c.event_start.get()) > MAX_EVENT_BYTES {
             c.refused.set(Some(Refusal::EventTooLarge));
             return Err(io::Error::other("event too large"));
         }
@@ -288,7 +338,13 @@ impl<R: io::Read> BufRead for CountingReader<R> {
             }
         }
         if self.pos >= self.filled {
+            if let Some(idx) = self.pin.take() {
+                self.pinned = Some(self.position_at(idx));
+            }
             self.sync();
+            let c = &self.counters;
+            self.window_line_start = c.line_start.get();
+            self.generation += 1;
             self.pos = 0;
             self.counted.set(0);
             self.filled = loop {
@@ -412,6 +468,37 @@ pub struct XmlPull<R: BufRead> {
     text: String,
     peeked: bool,
     peeked_pos: Pos,
+    /// When set, `event_pos` is stale: the last node was taken by
+    /// [`XmlPull::simple`] and starts at this mark.
+    event_mark: Option<Mark>,
+    /// Where quick-xml stands in the bytes between two events.
+    between: Between,
+    /// Whitespace was skipped up to a `<` left in place ([`XmlPull::skip_blank`]).
+    lt_taken: bool,
+    /// Depths of the open elements that declare namespaces.
+    scoped: Vec<usize>,
+    /// The last event ended an element that declared namespaces: quick-xml
+    /// drops its scope only at the next read, so resolving now would see it.
+    scope_pending: bool,
+}
+
+/// Where quick-xml's parser stands between two events, as far as the raw
+/// bytes go: what [`XmlPull::simple`] needs to take bytes past it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Between {
+    /// After a start or end tag: the next byte is text or `<`.
+    Tag,
+    /// After text: its closing `<` is consumed, the next byte is markup.
+    AfterLt,
+    /// Anywhere else (an empty element half-way, the end, an error).
+    Unknown,
+}
+
+/// A byte of the current window, resolved to a [`Pos`] only when asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    idx: usize,
+    generation: u64,
 }
 
 fn position(c: &Counters) -> Pos {
@@ -442,6 +529,10 @@ impl<R: BufRead> XmlPull<R> {
             pos: 0,
             filled: 0,
             counted: Cell::new(0),
+            window_line_start: 0,
+            generation: 0,
+            pin: None,
+            pinned: None,
         };
         let mut reader = NsReader::from_reader(counting);
         let cfg = reader.config_mut();
@@ -463,6 +554,11 @@ impl<R: BufRead> XmlPull<R> {
             text: String::new(),
             peeked: false,
             peeked_pos: Pos::default(),
+            event_mark: None,
+            between: Between::Unknown,
+            lt_taken: false,
+            scoped: Vec::new(),
+            scope_pending: false,
         }
     }
 
@@ -473,7 +569,21 @@ impl<R: BufRead> XmlPull<R> {
 
     /// Where the last returned node started.
     pub fn node_pos(&self) -> Pos {
-        self.event_pos
+        match self.event_mark {
+            Some(m) => self.mark_pos(m),
+            None => self.event_pos,
+        }
+    }
+
+    /// Where `m` is. Good until the next read: a mark points into the
+    /// window, which a read may refill.
+    pub fn mark_pos(&self, m: Mark) -> Pos {
+        let r = self.reader.get_ref();
+        debug_assert_eq!(m.generation, r.generation, "a mark outlived its window");
+        if m.generation != r.generation {
+            return r.position();
+        }
+        r.position_at(m.idx)
     }
 
     /// Bytes read so far.
@@ -485,7 +595,7 @@ impl<R: BufRead> XmlPull<R> {
         XmlError::Input {
             fault,
             message: message.into(),
-            pos: self.event_pos,
+            pos: self.node_pos(),
             path,
         }
     }
@@ -493,10 +603,24 @@ impl<R: BufRead> XmlPull<R> {
     /// Looks at the next node without taking it.
     pub fn peek(&mut self) -> Result<NodeRef<'_>, XmlError> {
         if !self.peeked {
-            let saved = self.event_pos;
-            self.read_node()?;
+            // The last node stays the current one; its mark, if any, is
+            // pinned, as reading may refill the window it points into.
+            let saved = (self.event_pos, self.event_mark);
+            if let Some(m) = saved.1 {
+                let r = self.reader.get_mut();
+                r.pin = (m.generation == r.generation).then_some(m.idx);
+                r.pinned = None;
+            }
+            let read = self.read_node();
+            let r = self.reader.get_mut();
+            let pinned = r.pinned.take();
+            r.pin = None;
+            read?;
             self.peeked_pos = self.event_pos;
-            self.event_pos = saved;
+            (self.event_pos, self.event_mark) = match (saved, pinned) {
+                ((_, Some(_)), Some(pos)) => (pos, None),
+                (saved, _) => saved,
+            };
             self.peeked = true;
         }
         Ok(self.current())
@@ -509,10 +633,181 @@ impl<R: BufRead> XmlPull<R> {
         if self.peeked {
             self.peeked = false;
             self.event_pos = self.peeked_pos;
+            self.event_mark = None;
         } else {
             self.read_node()?;
         }
         Ok(self.current())
+    }
+
+    /// A simple element `<name>value</name>` taken straight from the bytes,
+    /// when they leave no doubt: no prefix, no attribute, a value of printable
+    /// ASCII without `<`, `&` or `>`, in the default namespace `ns`, all in
+    /// the window. It gives what the event path gives for those bytes (the
+    /// same text, positions, counts and caps), at a fraction of the cost;
+    /// `None` means "take the event path", never "not there".
+    ///
+    /// Between two elements quick-xml may already have consumed the `<` of
+    /// the next one (after text); then the whitespace after the element and
+    /// the next `<` are taken too, so quick-xml finds the bytes where it
+    /// expects them.
+    pub fn simple(&mut self, name: &str, ns: &str) -> Option<(&str, Mark)> {
+        if self.peeked || self.between == Between::Unknown || self.scope_pending {
+            return None;
+        }
+        let after_lt = self.between == Between::AfterLt;
+        let r = self.reader.get_ref();
+        let c = &*self.counters;
+        if c.refused.get().is_some() || c.bad.get().is_some() || c.utf8.get().need > 0 {
+            return None;
+        }
+        let base = r.pos;
+        let w = &r.buf[base..r.filled];
+        let name = name.as_bytes();
+        let open = usize::from(!after_lt);
+        if !after_lt && w.first() != Some(&b'<') {
+            return None;
+        }
+        let text_start = open + name.len() + 1;
+        if w.get(open..text_start - 1)? != name || w.get(text_start - 1) != Some(&b'>') {
+            return None;
+        }
+        let len = w[text_start..]
+            .iter()
+            .position(|&b| !matches!(b, 0x20..=0x7E) || matches!(b, b'<' | b'&' | b'>'))?;
+        let text_end = text_start + len;
+        let mut end = text_end + name.len() + 3;
+        let close = w.get(text_end..end)?;
+        if close[0] != b'<' || close[1] != b'/' || &close[2..end - text_end - 1] != name {
+            return None;
+        }
+        if close[end - text_end - 1] != b'>' {
+            return None;
+        }
+        // The end tag's event starts past its `<` when text came before it
+        // (quick-xml consumed the `<` with the text).
+        let end_event = if len == 0 { text_end } else { text_end + 1 };
+        let mut event_at = end_event;
+        if after_lt {
+            let ws = w[end..]
+                .iter()
+                .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+            if ws == 0 || w[end + ws] != b'<' {
+                return None;
+            }
+            // As the whitespace's own node, which every next step reads first.
+            event_at = end;
+            end += ws + 1;
+        }
+        if let Some(max) = r.max_total {
+            if c.consumed.get() + end as u64 > max {
+                return None;
+            }
+        }
+        match self.reader.resolve_element(quick_xml::name::QName(name)).0 {
+            ResolveResult::Bound(b) if b.as_ref() == ns.as_bytes() => {}
+            _ => return None,
+        }
+        let generation = r.generation;
+        let start = base + usize::from(std::mem::take(&mut self.lt_taken));
+        self.reader.get_mut().consume_ascii(end);
+        let c = &*self.counters;
+        c.event_start.set(c.consumed.get());
+        self.kind = Kind::End;
+        self.event_mark = Some(Mark {
+            idx: base + event_at,
+            generation,
+        });
+        let r = self.reader.get_ref();
+        let text = std::str::from_utf8(&r.buf[base + text_start..base + text_end]).ok()?;
+        Some((
+            text,
+            Mark {
+                idx: start,
+                generation,
+            },
+        ))
+    }
+
+    /// Whitespace between two tags, followed by a `<`, taken straight from
+    /// the bytes as [`XmlPull::next_ref`] would take its text node; `false`
+    /// when the bytes leave doubt (then read the node).
+    pub fn skip_blank(&mut self) -> bool {
+        if self.peeked || self.between != Between::Tag || self.depth == 0 {
+            return false;
+        }
+        let r = self.reader.get_ref();
+        let c = &*self.counters;
+        if c.refused.get().is_some() || c.bad.get().is_some() || c.utf8.get().need > 0 {
+            return false;
+        }
+        let w = &r.buf[r.pos..r.filled];
+        let Some(n) = w
+            .iter()
+            .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        else {
+            return false;
+        };
+        if n == 0 || w[n] != b'<' {
+            return false;
+        }
+        if let Some(max) = r.max_total {
+            if c.consumed.get() + n as u64 + 1 > max {
+                return false;
+            }
+        }
+        let mark = Mark {
+            idx: r.pos,
+            generation: r.generation,
+        };
+        // The `<` stays: quick-xml expects text next and finds markup at
+        // once. The event path would have taken it with the text, so the
+        // next node is placed one byte on (`lt_taken`).
+        self.reader.get_mut().consume_ascii(n);
+        let c = &*self.counters;
+        c.event_start.set(c.consumed.get());
+        self.lt_taken = true;
+        self.kind = Kind::Text;
+        self.text.clear();
+        self.event_mark = Some(mark);
+        true
+    }
+
+    /// Is the next node the start of `name` in the default namespace `ns`,
+    /// told from the bytes? `None` when they leave doubt (whitespace, a
+    /// prefix, attributes, a comment): ask [`XmlPull::peek`].
+    pub fn next_start_is(&self, name: &str, ns: &str) -> Option<bool> {
+        if self.peeked || self.between == Between::Unknown || self.scope_pending {
+            return None;
+        }
+        let r = self.reader.get_ref();
+        let w = &r.buf[r.pos..r.filled];
+        // After text, quick-xml has consumed the `<` already.
+        let open = usize::from(self.between == Between::Tag);
+        if open == 1 && w.first() != Some(&b'<') {
+            return None;
+        }
+        if w.get(open) == Some(&b'/') {
+            return Some(false);
+        }
+        // A plain name closed by `>`: reading that start tag cannot fail, so
+        // answering without reading it changes no error.
+        let qname_len = w
+            .get(open..)?
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))?;
+        let qname = &w[open..open + qname_len];
+        if qname.is_empty() || !qname[0].is_ascii_alphabetic() || w[open + qname_len] != b'>' {
+            return None;
+        }
+        if qname != name.as_bytes() {
+            return Some(false);
+        }
+        match self.reader.resolve_element(quick_xml::name::QName(qname)).0 {
+            ResolveResult::Bound(b) => Some(b.as_ref() == ns.as_bytes()),
+            ResolveResult::Unbound => Some(ns.is_empty()),
+            ResolveResult::Unknown(_) => None,
+        }
     }
 
     /// [`XmlPull::next_ref`], owned.
@@ -538,13 +833,21 @@ impl<R: BufRead> XmlPull<R> {
         // input; keep reporting why it was cut off instead.
         if self.counters.refused.get().is_some() {
             let e = quick_xml::Error::Io(std::sync::Arc::new(io::Error::other("refused")));
-            return Err(convert(self.reader.get_ref(), self.event_pos, e));
+            return Err(convert(self.reader.get_ref(), self.node_pos(), e));
         }
+        self.event_mark = None;
         loop {
+            self.between = Between::Unknown;
+            self.scope_pending = false;
             self.buf.clear();
             let c = &*self.counters;
             c.event_start.set(c.consumed.get());
             self.event_pos = self.reader.get_ref().position();
+            if std::mem::take(&mut self.lt_taken) {
+                // As if the `<` had gone with the whitespace before it.
+                c.event_start.set(c.consumed.get() + 1);
+                self.event_pos.column += 1;
+            }
             let event_pos = self.event_pos;
             let event = self.reader.read_event_into(&mut self.buf);
             if let Some(e) = bad_chars(c) {
@@ -580,7 +883,7 @@ impl<R: BufRead> XmlPull<R> {
                         path: String::new(),
                     })
                 }
-                Event::Comment(_) | Event::PI(_) => {}
+                Event::Comment(_) | Event::PI(_) => self.between = Between::Tag,
                 Event::Start(e) => {
                     if self.root_done {
                         return Err(malformed(counters, "a second root element".into()));
@@ -614,6 +917,7 @@ impl<R: BufRead> XmlPull<R> {
                         .map_err(|_| malformed(counters, "element name is not UTF-8".into()))?;
                     self.local.clear();
                     self.local.push_str(local);
+                    let mut declares = false;
                     for attr in e.attributes() {
                         let attr = attr.map_err(|err| malformed(counters, err.to_string()))?;
                         if attr.value.contains(&b'&') {
@@ -626,6 +930,7 @@ impl<R: BufRead> XmlPull<R> {
                         }
                         let key = attr.key;
                         if key.as_ref() == b"xmlns" || key.as_ref().starts_with(b"xmlns:") {
+                            declares = true;
                             continue;
                         }
                         let (ans, alocal) = self.reader.resolve_attribute(key);
@@ -659,19 +964,33 @@ impl<R: BufRead> XmlPull<R> {
                             });
                         }
                     }
+                    if declares {
+                        self.scoped.push(self.depth);
+                    }
+                    // `<a/>` leaves quick-xml inside the empty element (its
+                    // end comes next, read from no bytes).
+                    if self.buf.last() != Some(&b'/') {
+                        self.between = Between::Tag;
+                    }
                     self.kind = Kind::Start;
                     return Ok(());
                 }
                 Event::End(_) => {
+                    if self.scoped.last() == Some(&self.depth) {
+                        self.scoped.pop();
+                        self.scope_pending = true;
+                    }
                     self.depth -= 1;
                     if self.depth == 0 {
                         self.root_done = true;
                     }
+                    self.between = Between::Tag;
                     self.kind = Kind::End;
                     return Ok(());
                 }
                 Event::Empty(_) => unreachable!("expand_empty_elements is on"),
                 Event::Text(t) => {
+                    self.between = Between::AfterLt;
                     // Text without `&` has nothing to unescape: only checked
                     // to be UTF-8 (its characters were checked as they were
                     // consumed). A character reference may still name a
@@ -709,6 +1028,7 @@ impl<R: BufRead> XmlPull<R> {
                         return Err(malformed(counters, "CDATA outside the root element".into()));
                     }
                     let text = t.decode().map_err(|e| malformed(counters, e.to_string()))?;
+                    self.between = Between::Tag;
                     self.text.clear();
                     self.text.push_str(&text);
                     self.kind = Kind::Text;
