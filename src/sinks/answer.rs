@@ -530,6 +530,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kept_answer_is_the_answer_and_is_refused_past_the_cap() {
+        use crate::rules::{Context, NoHistory};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let config = Config::load_dir(&dir).unwrap();
+        let ctx = Context {
+            regime: &config.regime,
+            today: crate::types::parse_datum("2024-04-10").unwrap(),
+            indications: None,
+            require_start_of_delivery: true,
+            history: &NoHistory,
+        };
+        let input = io::BufReader::new(crate::synth::SynthBatch::new(50, 4));
+        let mut outcome = crate::check::check_message(input, &config, &ctx).unwrap();
+        assert_eq!(outcome.totals.aantal_geaccepteerd, 50);
+        let kept = StoredAnswer::of(&mut outcome, &config, usize::MAX)
+            .unwrap()
+            .unwrap();
+        for format in [Format::Xml, Format::Json] {
+            let mut first = Vec::new();
+            write_outcome(&mut outcome, &config, format, false, &mut first).unwrap();
+            let mut again = Vec::new();
+            let record = StoredAnswer::parse(&kept).unwrap();
+            record.write(format, &mut again).unwrap();
+            assert_eq!(String::from_utf8(again), String::from_utf8(first));
+        }
+        // Exactly at the cap it is kept, one byte less it is not.
+        let at_cap = StoredAnswer::of(&mut outcome, &config, kept.len()).unwrap();
+        assert_eq!(at_cap.as_deref(), Some(&kept[..]));
+        let below = StoredAnswer::of(&mut outcome, &config, kept.len() - 1).unwrap();
+        assert!(below.is_none());
+        // The first pass refuses before writing anything: 50 lines estimate
+        // at 8,000 bytes or more.
+        assert!(StoredAnswer::of(&mut outcome, &config, 7_999)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
     fn json_strings_match_serde_json() {
         for s in [
             "",
