@@ -77,7 +77,8 @@ pub async fn run(
                         // hyper's read buffer grows to ~400 KB under a fast
                         // upload, and each body chunk queued for the check
                         // (BODY_CHANNEL_CHUNKS) keeps its piece alive: ~4 MB
-                        // per large request (issue 11). 64 KiB reads are as fast.
+                        // per large request (issue 11). With 64 KiB the check
+                        // still has 8 chunks queued ahead of it.
                         .max_buf_size(READ_BUF_BYTES)
                         .serve_connection(TokioIo::new(stream), svc);
                     let conn = graceful.watch(conn);
