@@ -1,6 +1,9 @@
 //! Writes a synthetic, valid Declaratiebericht to standard output.
 //!
-//!     cargo run --release --example gen_batch -- LINES [LINES_PER_CLIENT]
+//!     cargo run --release --example gen_batch -- LINES [LINES_PER_CLIENT [MESSAGE]]
+//!
+//! MESSAGE numbers a series (`SynthBatch::nth`): each its own identification,
+//! references and clients, so a gateway accepts them all.
 
 use std::io::{self, BufWriter};
 
@@ -9,9 +12,10 @@ fn main() -> io::Result<()> {
     let lines: u64 = args
         .next()
         .and_then(|s| s.parse().ok())
-        .expect("usage: gen_batch LINES [LINES_PER_CLIENT]");
+        .expect("usage: gen_batch LINES [LINES_PER_CLIENT [MESSAGE]]");
     let per_client: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(4);
-    let mut batch = zio_gateway::synth::SynthBatch::new(lines, per_client);
+    let message: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut batch = zio_gateway::synth::SynthBatch::nth(lines, per_client, message);
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     io::copy(&mut batch, &mut out)?;
     Ok(())

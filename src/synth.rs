@@ -26,6 +26,8 @@ pub fn bsn(mut n: u64) -> String {
 pub struct SynthBatch {
     lines: u64,
     per_client: u64,
+    /// Which message of a series (see [`SynthBatch::nth`]); 0 is the default.
+    message: u64,
     next_line: u64,
     stage: u8,
     pending: Vec<u8>,
@@ -37,6 +39,7 @@ impl SynthBatch {
         Self {
             lines,
             per_client: per_client.max(1),
+            message: 0,
             next_line: 0,
             stage: 0,
             pending: Vec::with_capacity(8192),
@@ -44,7 +47,20 @@ impl SynthBatch {
         }
     }
 
+    /// Message `message` of a series of equal batches: its own identification,
+    /// references and clients, so a ledger that already holds the earlier
+    /// ones accepts and records every line again (no 0308, no resend).
+    /// `nth(lines, per_client, 0)` is `new(lines, per_client)`.
+    pub fn nth(lines: u64, per_client: u64, message: u64) -> Self {
+        Self {
+            message,
+            ..Self::new(lines, per_client)
+        }
+    }
+
     fn refill(&mut self) {
+        let first_line = self.message * self.lines;
+        let first_client = self.message * self.lines.div_ceil(self.per_client);
         self.pending.clear();
         self.pos = 0;
         match self.stage {
@@ -52,7 +68,12 @@ impl SynthBatch {
                 self.pending.extend_from_slice(
                     b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <Declaratiebericht xmlns=\"urn:zio-gateway:declaratie:1\">\n\
-  <Header>\n    <BerichtIdentificatie><Identificatie>SYNTH-1</Identificatie><Dagtekening>2024-04-02</Dagtekening></BerichtIdentificatie>\n\
+  <Header>\n    <BerichtIdentificatie><Identificatie>SYNTH-",
+                );
+                self.pending
+                    .extend_from_slice((self.message + 1).to_string().as_bytes());
+                self.pending.extend_from_slice(
+                    b"</Identificatie><Dagtekening>2024-04-02</Dagtekening></BerichtIdentificatie>\n\
     <Afzender>12345678</Afzender>\n    <Ontvanger>5509</Ontvanger>\n\
     <Declaratieperiode><Begindatum>2024-03-01</Begindatum><Einddatum>2024-03-31</Einddatum></Declaratieperiode>\n\
   </Header>\n  <Clienten>\n",
@@ -62,11 +83,11 @@ impl SynthBatch {
             1 if self.next_line < self.lines => {
                 let client = self.next_line / self.per_client;
                 let n = (self.lines - self.next_line).min(self.per_client);
-                let b = bsn(100_000 + client);
+                let b = bsn(100_000 + first_client + client);
                 self.pending.extend_from_slice(
                     format!(
                         "    <Client><Bsn>{b}</Bsn><Geboortedatum>2012-05-01</Geboortedatum><Besluitnummer>{}</Besluitnummer><Prestaties>\n",
-                        client + 1
+                        first_client + client + 1
                     )
                     .as_bytes(),
                 );
@@ -77,7 +98,7 @@ impl SynthBatch {
                             "      <Prestatie><ReferentieNummer>S{}</ReferentieNummer><ProductCode>H300</ProductCode>\
 <Begindatum>2024-03-{day:02}</Begindatum><Einddatum>2024-03-{day:02}</Einddatum><GeleverdVolume>1</GeleverdVolume>\
 <Eenheid>04</Eenheid><ProductTarief>1</ProductTarief><Bedrag>1</Bedrag><DebetCredit>D</DebetCredit></Prestatie>\n",
-                            self.next_line + i
+                            first_line + self.next_line + i
                         )
                         .as_bytes(),
                     );
@@ -118,6 +139,34 @@ impl Read for SynthBatch {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
+    fn text(mut b: super::SynthBatch) -> String {
+        let mut s = String::new();
+        b.read_to_string(&mut s).unwrap();
+        s
+    }
+
+    #[test]
+    fn the_first_of_a_series_is_the_plain_batch() {
+        assert_eq!(
+            text(super::SynthBatch::nth(9, 4, 0)),
+            text(super::SynthBatch::new(9, 4))
+        );
+    }
+
+    #[test]
+    fn messages_of_a_series_share_no_reference_or_decision() {
+        let a = text(super::SynthBatch::nth(5, 2, 0));
+        let b = text(super::SynthBatch::nth(5, 2, 1));
+        assert!(a.contains("<Identificatie>SYNTH-1<") && b.contains("<Identificatie>SYNTH-2<"));
+        assert!(a.contains("<ReferentieNummer>S4<") && !a.contains("<ReferentieNummer>S5<"));
+        assert!(b.contains("<ReferentieNummer>S5<") && b.contains("<ReferentieNummer>S9<"));
+        // Three clients per message (2 + 2 + 1 lines).
+        assert!(a.contains("<Besluitnummer>3<") && !a.contains("<Besluitnummer>4<"));
+        assert!(b.contains("<Besluitnummer>4<") && b.contains("<Besluitnummer>6<"));
+    }
+
     #[test]
     fn bsns_pass_the_elfproef() {
         for n in 0..2_000 {

@@ -2,9 +2,9 @@
 //! every accepted line is recorded in the ledger and forwarded. The peak of
 //! live heap bytes for a 150,000-line message stays near the peak for a
 //! 15,000-line one (measured 2026-12-01: 17.7 MB and 26.5 MB: not flat, but
-//! bounded by the allowance). This counts heap, not RSS: the RSS
-//! figures (10 -> 70 -> 111 MB over four messages) are not reproduced or
-//! fixed here. Its own test binary (a global allocator).
+//! bounded by the allowance). This counts the Rust heap only, not SQLite's
+//! page cache or what glibc keeps: the RSS figures are
+//! tests/server_rss.rs. Its own test binary (a global allocator).
 
 use bytes::Bytes;
 use http_body_util::BodyExt;

@@ -49,6 +49,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// The most a connection reads ahead (hyper's `max_buf_size`; a request
+/// head must fit too).
+const READ_BUF_BYTES: usize = 64 * 1024;
+
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets
 /// in-flight requests finish (up to `drain_timeout`) and returns.
 pub async fn run(
@@ -71,6 +75,12 @@ pub async fn run(
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(state.server().header_read_timeout)
+                        // hyper's read buffer grows to ~400 KB under a fast
+                        // upload, and each body chunk queued for the check
+                        // (BODY_CHANNEL_CHUNKS) keeps its piece alive: ~4 MB
+                        // per large request (issue 11). With 64 KiB the check
+                        // still has 8 chunks queued ahead of it.
+                        .max_buf_size(READ_BUF_BYTES)
                         .serve_connection(TokioIo::new(stream), svc);
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {

@@ -362,39 +362,113 @@ pub struct StoredAnswer {
     pub lines: Vec<LineVerdict>,
 }
 
+/// [`StoredAnswer`] as it is written: the same fields in the same order
+/// (so [`StoredAnswer::parse`] reads it), the lines streamed from the spool.
+#[derive(Serialize)]
+struct StoredAnswerOut<'a> {
+    identificatie: &'a str,
+    dagtekening: Datum,
+    heenbericht: Option<&'a BerichtId>,
+    afzender: &'a ZorgkantoorCode,
+    ontvanger: Option<&'a AgbCode>,
+    verwerking: Verwerking,
+    message_codes: &'a [MessageCode],
+    totals: &'a AnswerTotals,
+    lines: SpoolLines,
+}
+
+/// The spool's verdicts as a JSON array, read while it is written (once:
+/// `Serialize` takes `&self`, hence the cell).
+struct SpoolLines(std::cell::RefCell<Option<crate::check::spool::SpoolIter>>);
+
+impl Serialize for SpoolLines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(None)?;
+        if let Some(lines) = self.0.borrow_mut().as_mut() {
+            for v in lines {
+                seq.serialize_element(&v.map_err(S::Error::custom)?)?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// A buffer that fails a write taking it past `cap` bytes.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+    over: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.cap {
+            self.over = true;
+            return Err(io::Error::other("over the cap"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl StoredAnswer {
     /// The record of `outcome`'s answer; `None` when it would take more than
     /// `cap` bytes (such a message is not kept: its resend gets 0106).
+    ///
+    /// Memory stays bounded by `cap`, not by the message: a first pass over
+    /// the spool only estimates the size, so a large message is refused
+    /// before anything is allocated; the record is then written straight from
+    /// the spool into a buffer that refuses to grow past `cap`. (Collecting
+    /// the verdicts first took ~11 MB for every message over the cap, and
+    /// glibc kept much of it: issue 11's server RSS.)
     pub fn of(outcome: &mut Outcome, config: &Config, cap: usize) -> io::Result<Option<Vec<u8>>> {
         let whole = outcome.rejected_whole();
-        let mut lines = Vec::new();
-        let mut size = 0usize;
         if !whole {
+            let mut size = 0usize;
             for v in outcome.lines.iter()? {
-                let v = v?;
-                // A line of the record takes about this much; stop early.
-                size += 160 + v.codes.len() * 8;
+                // A line of the record takes at least this much.
+                size += 160 + v?.codes.len() * 8;
                 if size > cap {
                     return Ok(None);
                 }
-                lines.push(v);
             }
         }
+        let lines = if whole {
+            None
+        } else {
+            Some(outcome.lines.iter()?)
+        };
         let mut codes = outcome.message_codes.clone();
         codes.extend(outcome.notices.iter().cloned());
-        let record = StoredAnswer {
-            identificatie: outcome.answer_id(),
+        let identificatie = outcome.answer_id();
+        let heenbericht = outcome.header.as_ref().map(|h| &h.bericht);
+        let ontvanger = outcome.header.as_ref().map(|h| &h.afzender);
+        let record = StoredAnswerOut {
+            identificatie: &identificatie,
             dagtekening: outcome.today,
-            heenbericht: outcome.header.as_ref().map(|h| h.bericht.clone()),
-            afzender: outcome.answer_afzender(config).clone(),
-            ontvanger: outcome.header.as_ref().map(|h| h.afzender.clone()),
+            heenbericht,
+            afzender: outcome.answer_afzender(config),
+            ontvanger,
             verwerking: outcome.verwerking(),
-            message_codes: codes,
-            totals: outcome.totals,
-            lines,
+            message_codes: &codes,
+            totals: &outcome.totals,
+            lines: SpoolLines(std::cell::RefCell::new(lines)),
         };
-        let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
-        Ok((bytes.len() <= cap).then_some(bytes))
+        let mut out = Capped {
+            bytes: Vec::new(),
+            cap,
+            over: false,
+        };
+        match serde_json::to_writer(&mut out, &record) {
+            Ok(()) => Ok(Some(out.bytes)),
+            Err(_) if out.over => Ok(None),
+            Err(e) => Err(io::Error::other(e)),
+        }
     }
 
     pub fn parse(bytes: &[u8]) -> io::Result<Self> {
@@ -454,6 +528,44 @@ fn json_str<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_answer_is_the_answer_and_is_refused_past_the_cap() {
+        use crate::rules::{Context, NoHistory};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let config = Config::load_dir(&dir).unwrap();
+        let ctx = Context {
+            regime: &config.regime,
+            today: crate::types::parse_datum("2024-04-10").unwrap(),
+            indications: None,
+            require_start_of_delivery: true,
+            history: &NoHistory,
+        };
+        let input = io::BufReader::new(crate::synth::SynthBatch::new(50, 4));
+        let mut outcome = crate::check::check_message(input, &config, &ctx).unwrap();
+        assert_eq!(outcome.totals.aantal_geaccepteerd, 50);
+        let kept = StoredAnswer::of(&mut outcome, &config, usize::MAX)
+            .unwrap()
+            .unwrap();
+        for format in [Format::Xml, Format::Json] {
+            let mut first = Vec::new();
+            write_outcome(&mut outcome, &config, format, false, &mut first).unwrap();
+            let mut again = Vec::new();
+            let record = StoredAnswer::parse(&kept).unwrap();
+            record.write(format, &mut again).unwrap();
+            assert_eq!(String::from_utf8(again), String::from_utf8(first));
+        }
+        // Exactly at the cap it is kept, one byte less it is not.
+        let at_cap = StoredAnswer::of(&mut outcome, &config, kept.len()).unwrap();
+        assert_eq!(at_cap.as_deref(), Some(&kept[..]));
+        let below = StoredAnswer::of(&mut outcome, &config, kept.len() - 1).unwrap();
+        assert!(below.is_none());
+        // The first pass refuses before writing anything: 50 lines estimate
+        // at 8,000 bytes or more.
+        assert!(StoredAnswer::of(&mut outcome, &config, 7_999)
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn json_strings_match_serde_json() {

@@ -54,9 +54,30 @@ pub struct SqliteLedger {
 /// Read connections kept open between lookups.
 const IDLE_READERS: usize = 16;
 
+/// The writer's page cache in KiB, as a negative `cache_size`. A miss is a
+/// read from the OS's file cache; `cargo bench --bench ledger_record`
+/// recorded as fast with it as with 64 MiB (0.30 and 0.27 of a bare INSERT
+/// loop, 2026-12-01, on a loaded machine).
+const LEDGER_CACHE_KIB: i64 = -1024;
+
+/// A read connection's page cache in KiB (negative `cache_size`).
+const READER_CACHE_KIB: i64 = -256;
+
 impl SqliteLedger {
     /// The ledger in an opened (and so migrated) store.
     pub fn new(store: Store) -> Result<Self> {
+        // The store's 64 MiB page cache is for the registry's lookups. Here
+        // it only filled with the pages of lines just recorded (appended, not
+        // read again by this connection), and stayed filled: the server's
+        // resident set grew by ~50 MB with the first large message (issue 11).
+        // Appends and key lookups need few pages, and a larger transaction
+        // spills to the WAL.
+        if let Err(e) = store
+            .conn()
+            .pragma_update(None, "cache_size", LEDGER_CACHE_KIB)
+        {
+            tracing::warn!(error = %e, "ledger: cannot limit the page cache");
+        }
         let checkpointer = match store.path() {
             Some(path) => {
                 checkpoint::leave_to_checkpointer(store.conn())?;
@@ -113,6 +134,10 @@ impl SqliteLedger {
                 )?;
                 crate::sinks::store::patient(&c)?;
                 c.set_prepared_statement_cache_capacity(32);
+                // Up to IDLE_READERS of these stay open, each cache full of
+                // pages of an outbox scan that is never read again (issue 11);
+                // a lookup's miss is a read from the OS's file cache.
+                c.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
                 c
             }
         };
