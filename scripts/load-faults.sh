@@ -18,10 +18,12 @@
 #   scripts/load-faults.sh [FAULT_SECONDS] [NORMAL_SECONDS] [CONNECTIONS]
 # Defaults 60, 10, 16. Env: LATENCY_RATIO (2: the most a fault phase's p50 or
 # p99 may be of the normal phase's), DRAIN_LIMIT (240), SCENARIOS ("outage hang
-# kill"). The gateway runs config/gateway.toml with http upstreams and rate
+# kill"), KEEP_WORK (set: keep the data directories, logs and answers). The gateway runs config/gateway.toml with http upstreams and rate
 # limits lifted; timeouts and retries are the shipped defaults
 # (timeout_ms 10000, retry 500 ms doubling to 60 s with full jitter).
-# Needs wrk and sqlite3 (apt-get install wrk sqlite3).
+# Needs wrk and sqlite3 (apt-get install wrk sqlite3), and several GB free
+# under $TMPDIR: the SQLite WAL grew to about 5 GB in a 60 s fault (README,
+# "Faults under load"); the largest WAL seen is printed per scenario.
 # Exit status 0 only when every check passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,11 @@ drain_limit=${DRAIN_LIMIT:-240}
 scenarios=${SCENARIOS:-outage hang kill}
 cargo build --release --quiet --bin zio-gateway --example upstream
 work=$(mktemp -d)
-cleanup() { [ -f "$work/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  [ -f "$work/pids" ] && while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
+  wait 2>/dev/null || true
+  if [ -n "${KEEP_WORK:-}" ]; then echo "# kept $work"; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
 : > "$work/pids"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -149,6 +155,10 @@ scenario() { # name
   configure "$d" "$port" "$up"
   start_upstream "$d" "$up" ok
   start_gateway "$d" "$port"
+  # The WAL's size every half second (SQLite WAL: the gateway checkpoints it
+  # PASSIVE, off the writer; how far it grows under load is worth seeing).
+  (while :; do stat -c %s "$d/data/gateway.db-wal" 2>/dev/null || echo 0; sleep 0.5; done) > "$d/wal.samples" &
+  local sampler=$!; echo "$sampler" >> "$work/pids"
   echo
   echo "## $name (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   local base faulty drain pending_at_end=
@@ -171,6 +181,7 @@ scenario() { # name
       measure "$d" "$port" fault "$normal" > "$d/fault.result" &
       local wrk_pid=$!
       sleep "$(echo "$normal / 2" | bc -l)"
+      WAL_AT_KILL=$(stat -c %s "$d/data/gateway.db-wal" 2>/dev/null || echo 0)
       KILL_MS=$(now_ms)
       kill -9 "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
       # From here the old process is gone: anything it sent came before.
@@ -182,6 +193,7 @@ scenario() { # name
   esac
   drain=$(wait_drained "$d")
   sleep 2 # a late duplicate would show by now
+  kill "$sampler"; wait "$sampler" 2>/dev/null || true
   stop_gateway
   stop_upstream
   analyse "$d" > "$d/counts"
@@ -196,7 +208,8 @@ scenario() { # name
   r99=$(echo "scale=3; $f99 / $b99" | bc -l)
   printf '  ratio fault/normal: req/s %.2f  p50 %.2f  p99 %.2f\n' "$r_rps" "$r50" "$r99"
   [ -n "$pending_at_end" ] && echo "  undelivered rows at the end of the fault: $pending_at_end"
-  [ "$name" = kill ] && echo "  gateway down $(( READY_MS - KILL_MS )) ms (kill -9 to ready again)"
+  echo "  WAL at most $(( $(sort -n "$d/wal.samples" | tail -1) / 1048576 )) MiB (sampled every 0.5 s)"
+  [ "$name" = kill ] && echo "  gateway down $(( READY_MS - KILL_MS )) ms (kill -9 to ready again; WAL at the kill $(( WAL_AT_KILL / 1048576 )) MiB)"
   [ "$name" != kill ] || grep '^duplicate_' "$c" | sed 's/^duplicate_\(.*\)=\(.*\)/  duplicate \1 received at \2 ms from the kill/' || true
   echo "  answered $(get answered "$c") ($(get answered_accepted_lines "$c") lines accepted), ledger lines $(get ledger_lines "$c"), recorded with no answer seen (in flight when wrk stopped or at the kill) $(get recorded_unanswered "$c")"
   echo "  outbox rows $(get outbox_rows "$c"), undelivered $(get outbox_undelivered "$c"); upstream received $(get received "$c"), distinct forwarded ids $(get received_distinct "$c"), duplicates $(get duplicates "$c"); drained ${drain}s after the fault ended"
