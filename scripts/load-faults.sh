@@ -22,7 +22,7 @@
 # limits lifted; timeouts and retries are the shipped defaults
 # (timeout_ms 10000, retry 500 ms doubling to 60 s with full jitter).
 # Needs wrk and sqlite3 (apt-get install wrk sqlite3), and several GB free
-# under $TMPDIR: the SQLite WAL grew to about 5 GB in a 60 s fault (README,
+# under $TMPDIR: the SQLite WAL grew to about 6 GB in a 60 s fault (README,
 # "Faults under load"); the largest WAL seen is printed per scenario.
 # Exit status 0 only when every check passed.
 set -euo pipefail
