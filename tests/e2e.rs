@@ -1243,3 +1243,29 @@ fn a_second_serve_on_the_same_data_directory_is_refused() {
     let again = Gateway::start(dir.path(), &[]);
     drop(again);
 }
+
+/// A reader in another process while `serve` runs (here the operator's
+/// `zio-gateway ledger report`) must not take the WAL away from the server.
+/// Before the fix every new connection of the server opened and closed
+/// gateway.db, which dropped the process's fcntl locks on it; the report,
+/// closing as "the last connection", then checkpointed and deleted the WAL
+/// the server went on committing into (found by scripts/load-faults.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_report_while_serving_leaves_the_wal_to_the_server() {
+    let dir = tmp();
+    write_config(dir.path(), |t| t);
+    let g = Gateway::start(dir.path(), &[]);
+    for i in 0..3 {
+        let a = declare(g.addr, &format!("WAL-{i}")).await;
+        assert_eq!(a.verwerking(), "Geaccepteerd", "{}", a.body);
+    }
+    let wal = dir.path().join("data").join("gateway.db-wal");
+    assert!(wal.exists(), "no WAL while serving");
+    let (lines, _) = ledger_report(dir.path());
+    assert_eq!(lines, 3);
+    assert!(
+        wal.exists(),
+        "the report's connection deleted the server's WAL"
+    );
+    drop(g);
+}

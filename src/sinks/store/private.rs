@@ -31,7 +31,18 @@ pub fn dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Makes sure `path` exists and is 0600 (without truncating it).
+///
+/// An existing file is not opened: on Unix, closing any descriptor of a file
+/// drops every fcntl lock the process holds on it, and this runs on
+/// `gateway.db` each time a connection is opened (`Store::open`), while the
+/// process's other connections hold SQLite's locks on it. Without those, a
+/// second process (`sqlite3`, `zio-gateway ledger report`) closing its
+/// connection believes it is the last one, checkpoints and deletes the WAL
+/// the server is still committing into.
 pub fn file(path: &Path) -> io::Result<()> {
+    if path.exists() {
+        return chmod(path, 0o600);
+    }
     let mut o = OpenOptions::new();
     o.create(true).append(true);
     #[cfg(unix)]
