@@ -8,9 +8,12 @@
 //! checkpoint copies pages back but never lets the WAL start over while
 //! readers keep taking snapshots (under load there always is one), so the
 //! file would grow without end (6 GB in 70 s of load, scripts/load-faults.sh):
-//! past [`TRUNCATE_AT`] the thread runs a TRUNCATE checkpoint, which waits
-//! for the readers of the moment (short lookups) and the writer's commit,
-//! then cuts the file to nothing.
+//! past [`RESTART_AT`] the thread runs a second PASSIVE checkpoint (the bulk
+//! of the copying, without any lock) and then a RESTART one, which copies
+//! the few frames committed meanwhile, waits for the readers of the moment
+//! (short lookups) and makes the next commit write the WAL from its start:
+//! the file stays about that size. (A TRUNCATE checkpoint after 200 ms of
+//! frames held the writer ~40 ms and put the p99 of answers at 40 ms.)
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -23,8 +26,8 @@ use std::time::Duration;
 /// grows by a few MiB in this time; the checkpoint copies that back.
 const EVERY: Duration = Duration::from_millis(200);
 
-/// The WAL size past which it is cut back (a TRUNCATE checkpoint).
-pub const TRUNCATE_AT: u64 = 64 * 1024 * 1024;
+/// The WAL size past which it is started over (a RESTART checkpoint).
+pub const RESTART_AT: u64 = 64 * 1024 * 1024;
 
 /// The thread; stopped (after a last checkpoint) when dropped.
 pub struct Checkpointer {
@@ -56,10 +59,10 @@ impl Checkpointer {
                     if let Err(e) = passive(&conn) {
                         tracing::warn!(error = %e, "WAL checkpoint failed; retried");
                     }
-                    let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > TRUNCATE_AT);
+                    let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > RESTART_AT);
                     if big {
-                        if let Err(e) = truncate(&conn) {
-                            tracing::warn!(error = %e, "WAL truncate failed; retried");
+                        if let Err(e) = passive(&conn).and_then(|_| restart(&conn)) {
+                            tracing::warn!(error = %e, "WAL restart failed; retried");
                         }
                     }
                 }
@@ -82,10 +85,10 @@ fn passive(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
-/// Copies everything back, waiting for readers and the writer, and cuts the
-/// WAL file to nothing.
-fn truncate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+/// Copies everything back, waiting for readers and the writer, so the next
+/// commit writes the WAL from its start.
+fn restart(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
 }
 
 impl Drop for Checkpointer {
@@ -146,10 +149,10 @@ mod tests {
     }
 
     /// Under a stream of commits and readers that keep taking snapshots, the
-    /// WAL is cut back once it passes the threshold (a PASSIVE checkpoint
-    /// alone would let it grow).
+    /// WAL stays near the threshold (a PASSIVE checkpoint alone would let it
+    /// grow with every commit: 229 MB here).
     #[test]
-    fn the_wal_is_cut_back_under_readers() {
+    fn the_wal_stays_bounded_under_readers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let w = Connection::open(&path).unwrap();
@@ -175,18 +178,15 @@ mod tests {
         };
         let wal = dir.path().join("t.db-wal");
         let mut largest = 0;
-        let mut cut = false;
         // About three times the threshold written.
-        for _ in 0..(3 * TRUNCATE_AT / (64 * 1024)) {
+        for _ in 0..(3 * RESTART_AT / (64 * 1024)) {
             w.execute("INSERT INTO t VALUES (zeroblob(65536))", [])
                 .unwrap();
             let now = std::fs::metadata(&wal).map_or(0, |m| m.len());
-            cut |= now < largest && largest > TRUNCATE_AT;
             largest = largest.max(now);
         }
         done.store(true, Ordering::Release);
         reading.join().unwrap();
-        assert!(cut, "the WAL never shrank (largest {largest} bytes)");
-        assert!(largest < 3 * TRUNCATE_AT, "largest WAL {largest} bytes");
+        assert!(largest < 2 * RESTART_AT, "largest WAL {largest} bytes");
     }
 }
