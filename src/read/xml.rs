@@ -788,7 +788,10 @@ impl<R: BufRead> XmlPull<R> {
             return None;
         }
         if w.get(open) == Some(&b'/') {
-            return Some(false);
+            // An end tag: reading it may fail (`</<Clienten>`, a name that
+            // does not match), and that error comes first: let the event
+            // path read it.
+            return None;
         }
         // A plain name closed by `>`: reading that start tag cannot fail, so
         // answering without reading it changes no error.
