@@ -8,14 +8,16 @@
 //!   lease; up to `concurrency` sends run per route at once, so a hanging
 //!   ZIO upstream never holds up the REGULIER one.
 //! - Results are concluded in batches: the delivered rows of a batch are
-//!   marked in one transaction.
+//!   marked in one transaction. A row holds its claim slot until then, so
+//!   at most the window (`4 x concurrency`) is ever sent and not yet marked:
+//!   the most a kill can make the next start send again.
 
 use super::deliver::{now_ms, Attempt, Delivery};
 use crate::model::verdict::Route;
 use crate::sinks::ledger::{ClaimScope, OutboxRow};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// How the worker runs.
@@ -94,7 +96,10 @@ async fn run(
     let regulier = Arc::new(Semaphore::new(per_route));
     // Rows claimed and not yet concluded: sending or waiting for a slot.
     let claimed = Arc::new(Semaphore::new(per_route * 4));
-    let (done_tx, done_rx) = mpsc::channel::<(OutboxRow, Attempt)>(per_route * 8);
+    // A row's claim slot travels with its result and is given back only once
+    // the result is recorded: sent-and-not-yet-marked rows (the ones a kill
+    // would have sent twice) stay within the window.
+    let (done_tx, done_rx) = mpsc::channel::<Done>(per_route * 8);
     let concluder = tokio::spawn(conclude(d.clone(), done_rx, wake.clone()));
     let mut sends = JoinSet::new();
     refresh_backlog(&d).await;
@@ -119,12 +124,12 @@ async fn run(
             };
             let (d, done) = (d.clone(), done_tx.clone());
             sends.spawn(async move {
-                let _slot = slot;
-                let Ok(_lane) = lane.acquire_owned().await else {
+                let Ok(lane) = lane.acquire_owned().await else {
                     return;
                 };
                 let result = d.attempt(&row, d.timeout()).await;
-                let _ = done.send((row, result)).await;
+                drop(lane);
+                let _ = done.send((row, result, slot)).await;
             });
         }
         while sends.try_join_next().is_some() {}
@@ -173,19 +178,22 @@ async fn claim(d: &Arc<Delivery>, limit: usize) -> Vec<OutboxRow> {
 
 /// Concludes finished attempts in batches: whatever has arrived is marked in
 /// one go, then the worker is woken for the slots that freed up.
-async fn conclude(
-    d: Arc<Delivery>,
-    mut done: mpsc::Receiver<(OutboxRow, Attempt)>,
-    wake: Arc<Notify>,
-) {
+async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, wake: Arc<Notify>) {
     let mut batch = Vec::new();
     while done.recv_many(&mut batch, 256).await > 0 {
-        let results = std::mem::take(&mut batch);
+        let (results, slots): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
+            .into_iter()
+            .map(|(row, r, slot)| ((row, r), slot))
+            .unzip();
         let dd = d.clone();
         let _ = tokio::task::spawn_blocking(move || dd.conclude(&results)).await;
+        drop(slots);
         wake.notify_one();
     }
 }
+
+/// A finished attempt, with the claim slot it holds until it is recorded.
+type Done = (OutboxRow, Attempt, OwnedSemaphorePermit);
 
 async fn refresh_backlog(d: &Arc<Delivery>) {
     let dd = d.clone();
