@@ -5,21 +5,15 @@
 //! streams too (a synthetic body generated as it is sent, the answer read
 //! frame by frame and dropped).
 
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
-use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 use zio_gateway::config::Config;
-use zio_gateway::server::body::ChannelBody;
 use zio_gateway::server::{self, State};
 use zio_gateway::synth::SynthBatch;
 
 mod counting;
+mod synth_post;
 use counting::{LIVE, PEAK};
 
 #[global_allocator]
@@ -31,50 +25,9 @@ async fn through_the_server(addr: std::net::SocketAddr, lines: u64) -> (usize, u
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
 
-    let (tx, rx) = mpsc::channel(4);
-    tokio::task::spawn_blocking(move || {
-        let mut batch = SynthBatch::new(lines, 4);
-        loop {
-            let mut buf = vec![0u8; 64 * 1024];
-            let n = batch.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            buf.truncate(n);
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                break;
-            }
-        }
-    });
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/declaraties")
-        .header("host", "localhost")
-        // The example configuration's token of 12345678 (the synthetic sender).
-        .header("authorization", "Bearer voorbeeld-token-12345678")
-        .body(ChannelBody::new(rx))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut total = 0u64;
-    let mut tail: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.unwrap().into_data() {
-            total += data.len() as u64;
-            tail.extend_from_slice(&data);
-            if tail.len() > 4096 {
-                tail.drain(..tail.len() - 2048);
-            }
-        }
-    }
+    let (total, tail) = synth_post::post(addr, SynthBatch::new(lines, 4)).await;
     let peak = PEAK.load(Ordering::Relaxed) - base;
-    (peak, total, String::from_utf8_lossy(&tail).into_owned())
+    (peak, total, tail)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,16 +6,16 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::{Method, Request};
+use hyper::Request;
 use hyper_util::rt::TokioIo;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
-use zio_gateway::server::body::ChannelBody;
 use zio_gateway::synth::SynthBatch;
+
+mod synth_post;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zio-gateway");
 const LARGE: u64 = 150_000;
@@ -64,47 +64,7 @@ fn rss_parts(pid: u32) -> String {
 /// Posts message `n` of a series of `lines`-line batches (generated while
 /// it is sent) and returns the answer's last bytes.
 async fn post(addr: SocketAddr, lines: u64, n: u64) -> String {
-    let (tx, rx) = mpsc::channel(4);
-    tokio::task::spawn_blocking(move || {
-        let mut batch = SynthBatch::nth(lines, 4, n);
-        loop {
-            let mut buf = vec![0u8; 64 * 1024];
-            let got = batch.read(&mut buf).unwrap();
-            if got == 0 {
-                break;
-            }
-            buf.truncate(got);
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                break;
-            }
-        }
-    });
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/declaraties")
-        .header("host", "localhost")
-        // The example configuration's token of 12345678 (the synthetic sender).
-        .header("authorization", "Bearer voorbeeld-token-12345678")
-        .body(ChannelBody::new(rx))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut tail: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame.unwrap().into_data() {
-            tail.extend_from_slice(&data);
-            if tail.len() > 4096 {
-                tail.drain(..tail.len() - 2048);
-            }
-        }
-    }
-    String::from_utf8_lossy(&tail).into_owned()
+    synth_post::post(addr, SynthBatch::nth(lines, 4, n)).await.1
 }
 
 /// The metrics text (to see the server is still answering while we wait).
