@@ -634,29 +634,15 @@ impl LedgerStore for PgLedger {
                 r.product_code.as_str(),
                 r.soort.as_str(),
             );
+            let key: [&(dyn postgres::types::ToSql + Sync); 8] =
+                [&agb, &zk, &r.bsn, &r.brin, &code, &r.year, &month, &soort];
             changed += if r.base_volume == 0 {
-                tx.execute(
-                    &delete,
-                    &[&agb, &zk, &r.bsn, &r.brin, &code, &r.year, &month, &soort],
-                )?
+                tx.execute(&delete, &key)?
             } else {
-                tx.execute(
-                    &upsert,
-                    &[
-                        &agb,
-                        &zk,
-                        &r.bsn,
-                        &r.brin,
-                        &code,
-                        &r.year,
-                        &month,
-                        &soort,
-                        &unit_str(r.unit),
-                        &r.base_volume,
-                        &at_ms,
-                        &actor,
-                    ],
-                )?
+                let unit = unit_str(r.unit);
+                let values: [&(dyn postgres::types::ToSql + Sync); 4] =
+                    [&unit, &r.base_volume, &at_ms, &actor];
+                tx.execute(&upsert, &[&key[..], &values[..]].concat())?
             };
         }
         tx.commit()?;

@@ -745,33 +745,22 @@ impl LedgerStore for SqliteLedger {
             let mut upsert = tx.prepare_cached(&q(sql::UPSERT_ABSENCE))?;
             let mut delete = tx.prepare_cached(&q(sql::DELETE_ABSENCE))?;
             for r in rows {
-                let key = params![
-                    r.agb.as_str(),
-                    r.zorgkantoor.as_str(),
-                    r.bsn,
-                    r.brin,
-                    r.product_code.as_str(),
-                    r.year,
-                    r.month,
-                    r.soort.as_str()
+                let key: [&dyn rusqlite::ToSql; 8] = [
+                    &r.agb.as_str(),
+                    &r.zorgkantoor.as_str(),
+                    &r.bsn,
+                    &r.brin,
+                    &r.product_code.as_str(),
+                    &r.year,
+                    &r.month,
+                    &r.soort.as_str(),
                 ];
                 changed += if r.base_volume == 0 {
-                    delete.execute(key)?
+                    delete.execute(&key[..])?
                 } else {
-                    upsert.execute(params![
-                        r.agb.as_str(),
-                        r.zorgkantoor.as_str(),
-                        r.bsn,
-                        r.brin,
-                        r.product_code.as_str(),
-                        r.year,
-                        r.month,
-                        r.soort.as_str(),
-                        unit_str(r.unit),
-                        r.base_volume,
-                        at_ms,
-                        actor
-                    ])?
+                    let unit = unit_str(r.unit);
+                    let values: [&dyn rusqlite::ToSql; 4] = [&unit, &r.base_volume, &at_ms, &actor];
+                    upsert.execute(&[&key[..], &values[..]].concat()[..])?
                 } as u64;
             }
         }
