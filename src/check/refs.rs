@@ -119,6 +119,14 @@ impl Key {
     fn as_bytes(&self) -> &[u8] {
         &self.0[1..=usize::from(self.0[0])]
     }
+
+    /// The key in [`key_order`]: length first, then the bytes (equal
+    /// lengths pad alike).
+    fn order(&self) -> [u64; 3] {
+        let w =
+            |i: usize| u64::from_be_bytes(self.0[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        [w(0), w(1), w(2)]
+    }
 }
 
 impl Hash for Key {
@@ -241,17 +249,23 @@ impl Runs {
     }
 
     /// Appends `entries` (sorted by [`key_order`], keys unique) as one run.
-    fn push(&mut self, entries: &[(&[u8], RefState)]) -> io::Result<()> {
-        let Some(((first, _), (last, _))) = entries.first().zip(entries.last()) else {
-            return Ok(());
-        };
+    fn push<'k>(
+        &mut self,
+        n: usize,
+        entries: impl Iterator<Item = (&'k [u8], RefState)>,
+    ) -> io::Result<()> {
         let start = self.end;
         let mut w = BufWriter::with_capacity(64 * 1024, &self.file);
         let mut pos = start;
-        let mut index = Vec::with_capacity(entries.len().div_ceil(BLOCK));
+        let mut index = Vec::with_capacity(n.div_ceil(BLOCK));
         let mut index_keys = Vec::new();
         let words = self.bloom.len();
-        for (i, &(key, s)) in entries.iter().enumerate() {
+        let mut ends: Option<(&[u8], &[u8])> = None;
+        for (i, (key, s)) in entries.enumerate() {
+            ends = Some(match ends {
+                None => (key, key),
+                Some((first, _)) => (first, key),
+            });
             if i % BLOCK == 0 {
                 index_keys.extend_from_slice(key);
                 index.push((index_keys.len() as u32, pos));
@@ -266,26 +280,29 @@ impl Runs {
             pos += key.len() as u64 + 2;
         }
         w.flush()?;
+        let Some((first, last)) = ends else {
+            return Ok(());
+        };
         index_keys.shrink_to_fit();
         self.end = pos;
         self.bounds = Some(match self.bounds.take() {
-            None => (Box::from(*first), Box::from(*last)),
+            None => (Box::from(first), Box::from(last)),
             Some((lo, hi)) => (
                 if key_order(first, &lo).is_lt() {
-                    Box::from(*first)
+                    Box::from(first)
                 } else {
                     lo
                 },
                 if key_order(last, &hi).is_gt() {
-                    Box::from(*last)
+                    Box::from(last)
                 } else {
                     hi
                 },
             ),
         });
         self.runs.push(Run {
-            min: Box::from(*first),
-            max: Box::from(*last),
+            min: Box::from(first),
+            max: Box::from(last),
             index_keys,
             index,
             end: pos,
@@ -343,17 +360,26 @@ impl SpillingTable {
             self.disk = Some(Runs::new()?);
         }
         let disk = self.disk.as_mut().expect("just made");
-        // One vector, sorted in place: a spill is the moment of peak memory
-        // (the full map and this copy of it side by side), so no second copy.
-        let mut entries: Vec<(&[u8], RefState)> = self
-            .map
+        // Copies sorted in place: a spill is the moment of peak memory (the
+        // full map and its copy side by side), so one copy, of 25 bytes an
+        // entry. A `Key` (length, bytes, zeros) orders like `key_order` as
+        // three big-endian words; every long key is longer than any `Key`,
+        // so the long ones follow.
+        let mut inline: Vec<(Key, RefState)> = self.map.iter().map(|(k, s)| (*k, *s)).collect();
+        inline.sort_unstable_by_key(|(k, _)| k.order());
+        let mut long: Vec<(&[u8], RefState)> = self
+            .long
             .iter()
-            .map(|(k, s)| (k.as_bytes(), *s))
-            .chain(self.long.iter().map(|(r, s)| (r.as_str().as_bytes(), *s)))
+            .map(|(r, s)| (r.as_str().as_bytes(), *s))
             .collect();
-        entries.sort_unstable_by(|a, b| key_order(a.0, b.0));
-        disk.push(&entries)?;
-        drop(entries);
+        long.sort_unstable_by(|a, b| key_order(a.0, b.0));
+        let entries = inline.iter().map(|(k, s)| (k.as_bytes(), *s));
+        disk.push(
+            inline.len() + long.len(),
+            entries.chain(long.iter().copied()),
+        )?;
+        drop(long);
+        drop(inline);
         self.map.clear();
         self.long.clear();
         self.last_disk.set(None);
