@@ -841,6 +841,21 @@ fn three_instances_on_one_postgresql_lose_and_double_nothing() {
         );
     }
 
+    // Each instance took its share, the restarted one too (its counters
+    // start at the restart).
+    for (i, g) in gateways.iter().enumerate() {
+        let m = rt
+            .block_on(send(g.addr, "GET", "/metrics", &[], Bytes::new()))
+            .unwrap();
+        let lines: f64 = m
+            .body
+            .lines()
+            .filter(|l| l.starts_with("zio_gateway_routed_lines_total{"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        assert!(lines > 0.0, "instance {i} routed no line: {}", m.body);
+    }
+
     // 4. After the ingest every instance answers a message that needs the
     // registry alike, asked directly: the registry ingested through one
     // instance is seen by all. (Last: these lines may be recorded.)
