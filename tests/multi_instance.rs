@@ -254,7 +254,11 @@ async fn ingest_registry(addr: SocketAddr) {
 
 /// The conformance configuration (participant 11110001, agreements 2024),
 /// with tokens, limits lifted, both routes over http to `upstream`, and the
-/// PostgreSQL ledger when `pg` is given.
+/// PostgreSQL ledger when `pg` is given. The upstream timeout is far above
+/// what the recorder takes even on a loaded machine, so only the kill can
+/// make a message arrive twice; it also sets the lease (2 x timeout +
+/// 30 s) the killed instance's claimed rows wait out before another
+/// instance sends them.
 fn write_config(dir: &Path, upstream: SocketAddr, pg: Option<&str>) -> PathBuf {
     let mut text = std::fs::read_to_string(root().join("conformance/config/gateway.toml")).unwrap();
     assert!(
@@ -266,7 +270,7 @@ fn write_config(dir: &Path, upstream: SocketAddr, pg: Option<&str>) -> PathBuf {
 [upstreams]
 zio = "http://{upstream}/zio"
 regulier = "http://{upstream}/regulier"
-timeout_ms = 2000
+timeout_ms = 5000
 retry_initial_ms = 100
 retry_max_ms = 1000
 concurrency = {CONCURRENCY}
