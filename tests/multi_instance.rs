@@ -403,6 +403,8 @@ impl Drop for Gateway {
     }
 }
 
+/// nginx runs as one process (`master_process off`), so killing it leaves
+/// no orphaned worker behind.
 struct Nginx(Child);
 
 impl Drop for Nginx {
@@ -426,7 +428,7 @@ fn start_nginx(bin: &Path, dir: &Path, backends: &[SocketAddr]) -> (Nginx, Socke
     for _ in 0..10 {
         let port = free_port();
         let conf = format!(
-            r#"worker_processes 1;
+            r#"master_process off;
 daemon off;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
