@@ -18,7 +18,7 @@ use super::{
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
-use crate::sinks::store::schema::PG_MIGRATIONS;
+use crate::sinks::store::schema;
 use crate::types::{AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
 use postgres::{Client, NoTls, Statement, Transaction};
 use std::io;
@@ -48,40 +48,52 @@ pub struct PgLedger {
     conn: Mutex<Conn>,
 }
 
-fn migrate(client: &mut Client) -> Result<()> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
-             version INTEGER PRIMARY KEY,
-             name TEXT NOT NULL,
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-         )",
-    )?;
-    let applied: i32 = tx
+/// Migrates under a session advisory lock: refinery takes none, and two
+/// gateways starting together on one database must migrate once (the
+/// second waits, then finds every migration applied).
+fn migrate(client: &mut Client, schema: Option<&str>) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let r = migrate_locked(client, schema);
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    r?;
+    unlocked?;
+    Ok(())
+}
+
+fn migrate_locked(client: &mut Client, schema: Option<&str>) -> Result<()> {
+    if let Some(s) = schema {
+        client.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {0}; SET search_path TO {0}",
+            quote_ident(s)
+        ))?;
+    }
+    schema::migrate(client, schema::postgres::migrations::runner, legacy_version)
+        .map_err(|e| LedgerError::Invalid(format!("PostgreSQL ledger: {e}")))?;
+    Ok(())
+}
+
+/// Up to which version the runner before refinery migrated this ledger:
+/// the highest version in its `ledger_schema_migrations` (in the schema on
+/// the search path), 0 without one. That table is left as it was.
+fn legacy_version(client: &mut Client) -> std::result::Result<i32, String> {
+    let old = |e: postgres::Error| format!("the old migration table: {e}");
+    let has: bool = client
+        .query_one(
+            "SELECT to_regclass('ledger_schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .map_err(old)?
+        .get(0);
+    if !has {
+        return Ok(0);
+    }
+    Ok(client
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
             &[],
-        )?
-        .get(0);
-    let known = PG_MIGRATIONS.last().map_or(0, |m| m.version as i32);
-    if applied > known {
-        return Err(LedgerError::Invalid(format!(
-            "the PostgreSQL ledger has schema version {applied}, newer than this gateway knows \
-             ({known}): use a newer zio-gateway"
-        )));
-    }
-    for m in PG_MIGRATIONS.iter().filter(|m| m.version as i32 > applied) {
-        tx.batch_execute(m.sql).map_err(|e| {
-            LedgerError::Invalid(format!("migration {} ({}) failed: {e}", m.version, m.name))
-        })?;
-        tx.execute(
-            "INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)",
-            &[&(m.version as i32), &m.name],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+        )
+        .map_err(old)?
+        .get(0))
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -99,14 +111,7 @@ impl PgLedger {
     /// (created when missing): several ledgers in one database (tests).
     pub fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
         let mut client = Client::connect(url, NoTls)?;
-        if let Some(s) = schema {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(s)))?;
-            tx.commit()?;
-            client.batch_execute(&format!("SET search_path TO {}", quote_ident(s)))?;
-        }
-        migrate(&mut client)?;
+        migrate(&mut client, schema)?;
         let st = Statements {
             insert_message: client.prepare(sql::INSERT_MESSAGE)?,
             count_message_lines: client.prepare(sql::COUNT_MESSAGE_LINES)?,
