@@ -12,8 +12,8 @@ use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
-    ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage,
-    Result, VolumeFilter, VolumeGrouping, VolumeRow,
+    ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
+    RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -281,6 +281,7 @@ impl RecordTx for PgRecord<'_> {
                 &(lines as i64),
                 &plan.now_ms,
                 &plan.held_until_ms,
+                &plan.holder,
             ],
         )?;
         Ok(n != 0)
@@ -339,19 +340,36 @@ impl LedgerStore for PgLedger {
     ) -> Result<Vec<OutboxRow>> {
         let mut guard = self.lock();
         let c = &mut guard.client;
+        let token = super::claim_token();
         let found = match scope {
             ClaimScope::Due { limit } => c.query(
-                &sql::outbox_claim(false, true),
-                &[&now_ms, &lease_ms, &i64::from(limit)],
+                &sql::outbox_claim(false),
+                &[&now_ms, &lease_ms, &token, &i64::from(limit)],
             )?,
-            ClaimScope::Message { agb, message_id } => c.query(
-                &sql::outbox_claim(true, true),
-                &[&now_ms, &lease_ms, &agb.as_str(), &message_id.as_str()],
+            ClaimScope::Message {
+                agb,
+                message_id,
+                holder,
+            } => c.query(
+                &sql::outbox_claim(true),
+                &[
+                    &now_ms,
+                    &lease_ms,
+                    &token,
+                    &agb.as_str(),
+                    &message_id.as_str(),
+                    &holder,
+                ],
             )?,
         };
         let mut rows = found
             .iter()
-            .map(rows::outbox_row)
+            .map(|r| {
+                rows::outbox_row(r).map(|row| OutboxRow {
+                    claim: Some(token),
+                    ..row
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
@@ -377,20 +395,22 @@ impl LedgerStore for PgLedger {
         Ok(())
     }
 
-    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool> {
+    fn outbox_delivered(&self, lease: Lease, now_ms: i64) -> Result<bool> {
         let mut guard = self.lock();
-        let n = guard
-            .client
-            .execute(sql::OUTBOX_DELIVERED, &[&id, &now_ms])?;
+        let n = guard.client.execute(
+            sql::OUTBOX_DELIVERED_LEASED,
+            &[&lease.id, &now_ms, &lease.token],
+        )?;
         Ok(n == 1)
     }
 
-    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
+    fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64> {
         let mut guard = self.lock();
         let mut tx = guard.client.transaction()?;
+        let st = tx.prepare(sql::OUTBOX_DELIVERED_LEASED)?;
         let mut n = 0;
-        for id in ids {
-            n += tx.execute(sql::OUTBOX_DELIVERED, &[id, &now_ms])?;
+        for l in leases {
+            n += tx.execute(&st, &[&l.id, &now_ms, &l.token])?;
         }
         tx.commit()?;
         Ok(n)
@@ -445,12 +465,13 @@ impl LedgerStore for PgLedger {
         Ok(guard.client.execute(sql::PURGE_ANSWERS, &[&before_ms])?)
     }
 
-    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
+    fn outbox_retry(&self, lease: Lease, next_attempt_ms: i64, error: &str) -> Result<bool> {
         let mut guard = self.lock();
-        guard
-            .client
-            .execute(sql::OUTBOX_RETRY, &[&id, &next_attempt_ms, &error])?;
-        Ok(())
+        let n = guard.client.execute(
+            sql::OUTBOX_RETRY_LEASED,
+            &[&lease.id, &next_attempt_ms, &error, &lease.token],
+        )?;
+        Ok(n == 1)
     }
 
     fn outbox_pending(&self) -> Result<u64> {
