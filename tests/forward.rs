@@ -24,7 +24,7 @@ use zio_gateway::retourcode::Retourcode;
 use zio_gateway::rules::Context;
 use zio_gateway::sinks::forward::{Forwarder, OutboxForwarder, WorkerOptions};
 use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
-use zio_gateway::sinks::ledger::{forward_id, ClaimScope, LedgerStore, LedgerView};
+use zio_gateway::sinks::ledger::{forward_id, ClaimScope, Lease, LedgerStore, LedgerView};
 
 // ---- a tiny upstream --------------------------------------------------------
 
@@ -626,7 +626,7 @@ fn sqlite_claims_are_exclusive_without_writing() {
     let rows = store.outbox_rows().unwrap();
     assert!(rows.len() >= 4);
     let far = i64::MAX / 4;
-    let claims: Vec<Vec<i64>> = std::thread::scope(|s| {
+    let claims: Vec<Vec<Lease>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..4)
             .map(|_| {
                 let st = store.clone();
@@ -634,18 +634,20 @@ fn sqlite_claims_are_exclusive_without_writing() {
                     st.outbox_claim(ClaimScope::Due { limit: 1 }, far, 60_000)
                         .unwrap()
                         .into_iter()
-                        .map(|r| r.id)
+                        .map(|r| r.lease().unwrap())
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let mut ids: Vec<i64> = claims.concat();
+    let mut leases: Vec<Lease> = claims.concat();
     let rest = store
         .outbox_claim(ClaimScope::Due { limit: 100 }, far, 60_000)
         .unwrap();
-    ids.extend(rest.iter().map(|r| r.id));
+    leases.extend(rest.iter().map(|r| r.lease().unwrap()));
+    leases.sort_by_key(|l| l.id);
+    let mut ids: Vec<i64> = leases.iter().map(|l| l.id).collect();
     ids.sort();
     let n = ids.len();
     ids.dedup();
@@ -657,7 +659,7 @@ fn sqlite_claims_are_exclusive_without_writing() {
         .unwrap()
         .is_empty());
     // A concluded failure is free again once its next attempt is due.
-    store.outbox_retry(ids[0], far, "test").unwrap();
+    assert!(store.outbox_retry(leases[0], far, "test").unwrap());
     let again = store
         .outbox_claim(ClaimScope::Due { limit: 100 }, far, 60_000)
         .unwrap();

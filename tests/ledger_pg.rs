@@ -8,7 +8,9 @@ mod ledger_support;
 
 use ledger_support::*;
 use zio_gateway::model::verdict::LineVerdict;
+use zio_gateway::sinks::ledger::postgres::PgLedger;
 use zio_gateway::sinks::ledger::{LedgerStore, RecordSummary, RecordedMessage};
+use zio_gateway::sinks::store::schema;
 
 type Batch = Vec<(RecordedMessage, Vec<LineVerdict>)>;
 
@@ -91,6 +93,134 @@ fn migrations_run_once() {
     let again = pg_ledger_again("migrate");
     let _third = pg_ledger_again("migrate");
     assert!(again.stored_agreements(None).unwrap().is_empty());
+}
+
+/// A fresh schema name for a migration test, dropped first.
+fn fresh_schema(url: &str, test: &str) -> String {
+    let schema = format!("t_{}_{}", test, std::process::id());
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+    schema
+}
+
+fn history(url: &str, schema: &str) -> Vec<i32> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.query(
+        &format!("SELECT version FROM {schema}.refinery_schema_history ORDER BY version"),
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn pg_versions() -> Vec<i32> {
+    schema::known_versions(&schema::postgres::migrations::runner())
+}
+
+/// Gateways starting together on a fresh database: each connects, the
+/// migrations run once (each version recorded once, no "already exists").
+#[test]
+fn gateways_starting_together_migrate_once_pg() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schema = fresh_schema(&url, "together");
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| PgLedger::connect_in_schema(&url, Some(&schema)).map(|_| ())))
+            .collect();
+        for h in hs {
+            h.join().unwrap().expect("every gateway starts");
+        }
+    });
+    assert_eq!(history(&url, &schema), pg_versions());
+}
+
+/// A ledger the runner before refinery made (`ledger_schema_migrations`
+/// = N) is adopted: 1..=N recorded as applied without running them again
+/// (they would fail: their tables exist), the rest applied, data kept.
+#[test]
+fn a_ledger_of_the_old_runner_is_adopted_pg() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    // 6: the last migration the old runner had.
+    for upto in [3, 6] {
+        let schema = fresh_schema(&url, &format!("adopt{upto}"));
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "CREATE SCHEMA {schema}; SET search_path TO {schema};
+             CREATE TABLE ledger_schema_migrations (
+                 version INTEGER PRIMARY KEY,
+                 name TEXT NOT NULL,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )"
+        ))
+        .unwrap();
+        let runner = schema::postgres::migrations::runner();
+        let mut ms: Vec<_> = runner.get_migrations().iter().collect();
+        ms.sort_by_key(|m| m.version());
+        for m in ms.into_iter().filter(|m| m.version() <= upto) {
+            c.batch_execute(m.sql().unwrap()).unwrap();
+            c.execute(
+                "INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)",
+                &[&m.version(), &m.name().replace('_', " ")],
+            )
+            .unwrap();
+        }
+        c.batch_execute(
+            "INSERT INTO ledger_agreement (agb, zorgkantoor, year, herschikking_cents, source) \
+             VALUES ('12345678', '5509', 2024, 100, 'old')",
+        )
+        .unwrap();
+        let ledger = PgLedger::connect_in_schema(&url, Some(&schema)).expect("adopted");
+        assert_eq!(history(&url, &schema), pg_versions(), "from {upto}");
+        assert_eq!(ledger.stored_agreements(None).unwrap().len(), 1);
+        // The absence table (6) exists whichever runner made it.
+        assert!(ledger.absence(2024).unwrap().is_empty());
+        drop(ledger);
+        PgLedger::connect_in_schema(&url, Some(&schema)).expect("again");
+        assert_eq!(history(&url, &schema), pg_versions());
+    }
+}
+
+/// A ledger migrated by a newer gateway (a version this binary lacks) is
+/// refused at start with a clear error, in refinery's history or the old
+/// runner's table.
+#[test]
+fn a_newer_ledger_is_refused_pg() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schema = fresh_schema(&url, "newer");
+    PgLedger::connect_in_schema(&url, Some(&schema)).unwrap();
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO {schema}.refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (999, 'future', '2030-01-01T00:00:00Z', '1')"
+    ))
+    .unwrap();
+    let e = PgLedger::connect_in_schema(&url, Some(&schema))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("schema version 999, newer"), "{e}");
+
+    let schema = fresh_schema(&url, "newer_old");
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.ledger_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO {schema}.ledger_schema_migrations VALUES (999, 'future')"
+    ))
+    .unwrap();
+    let e = PgLedger::connect_in_schema(&url, Some(&schema))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("schema version 999, newer"), "{e}");
 }
 
 /// Two gateway instances, each with its own connection, record the same

@@ -11,7 +11,7 @@ use super::render;
 use super::telemetry::Telemetry;
 use crate::config::{Upstream, Upstreams};
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{LedgerError, LedgerStore, OutboxRow};
+use crate::sinks::ledger::{Lease, LedgerError, LedgerStore, OutboxRow};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
@@ -341,20 +341,33 @@ impl Delivery {
     }
 
     /// Records the results of attempts: the delivered rows in one
-    /// transaction, each failed one with its next attempt. Returns the ids
-    /// of the rows that were delivered. Blocking (store work).
-    pub fn conclude(&self, results: &[(OutboxRow, Attempt)]) -> Vec<i64> {
+    /// transaction, each failed one with its next attempt, each only under
+    /// the lease it was claimed with. Returns the leases of the rows that
+    /// were delivered. Blocking (store work).
+    pub fn conclude(&self, results: &[(OutboxRow, Attempt)]) -> Vec<Lease> {
         let now = now_ms();
-        let delivered: Vec<i64> = results
+        let delivered: Vec<Lease> = results
             .iter()
             .filter(|(_, r)| r.is_ok())
-            .map(|(row, _)| row.id)
+            .filter_map(|(row, _)| row.lease())
             .collect();
         if !delivered.is_empty() {
-            if let Err(e) = self.store.outbox_delivered_many(&delivered, now) {
-                // Sent, not marked: the rows are sent again after their
-                // lease (at least once; the receiver deduplicates by id).
-                tracing::error!(error = %e, rows = delivered.len(), "outbox: cannot mark delivered");
+            match self.store.outbox_delivered_many(&delivered, now) {
+                Ok(n) if n < delivered.len() as u64 => {
+                    // Our lease ran out and another worker claimed the rows
+                    // (or concluded them): it marks them; the receiver
+                    // deduplicates a second send by its Identificatie.
+                    tracing::warn!(
+                        rows = delivered.len() as u64 - n,
+                        "outbox: delivered after the lease ended, left to the new claimant"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Sent, not marked: the rows are sent again after their
+                    // lease (at least once; the receiver deduplicates by id).
+                    tracing::error!(error = %e, rows = delivered.len(), "outbox: cannot mark delivered");
+                }
             }
         }
         for (row, r) in results {
@@ -372,8 +385,16 @@ impl Delivery {
                         forward_id = %row.forward_id, attempts = row.attempts + 1, error = %why,
                         "forwarding failed, will retry"
                     );
-                    if let Err(e) = self.store.outbox_retry(row.id, next, why) {
-                        tracing::error!(error = %e, id = row.id, "outbox: cannot schedule retry");
+                    let Some(lease) = row.lease() else { continue };
+                    match self.store.outbox_retry(lease, next, why) {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(
+                            id = row.id,
+                            "outbox: failed after the lease ended, left to the new claimant"
+                        ),
+                        Err(e) => {
+                            tracing::error!(error = %e, id = row.id, "outbox: cannot schedule retry")
+                        }
                     }
                 }
             }

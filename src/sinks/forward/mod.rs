@@ -70,6 +70,9 @@ pub struct OutboxForwarder {
     /// Hold new rows for the request (it tries them itself) instead of
     /// handing them to the worker at once.
     hold_for_request: bool,
+    /// This instance's token for the rows its requests hold: another
+    /// instance's request for the same message leaves them alone.
+    holder: i64,
 }
 
 impl OutboxForwarder {
@@ -87,6 +90,7 @@ impl OutboxForwarder {
             wake: Arc::new(Notify::new()),
             runtime,
             hold_for_request: false,
+            holder: crate::sinks::ledger::claim_token(),
         }
     }
 
@@ -132,6 +136,7 @@ impl Forwarder for OutboxForwarder {
             } else {
                 now
             },
+            holder: self.holder,
         })
     }
 
@@ -144,6 +149,7 @@ impl Forwarder for OutboxForwarder {
         let scope = ClaimScope::Message {
             agb: &header.afzender,
             message_id: &header.bericht.identificatie,
+            holder: self.holder,
         };
         let rows = match d.store.outbox_claim(scope, now_ms(), d.lease_ms()) {
             Ok(rows) => rows,

@@ -223,6 +223,10 @@ pub struct ForwardPlan {
     /// The recording request holds the new rows until then (it tries the
     /// first delivery itself); the worker takes them after that.
     pub held_until_ms: i64,
+    /// The token the new rows are held under: the recording instance's
+    /// ([`ClaimScope::Message`] with the same `holder` may take them while
+    /// held; another instance may not).
+    pub holder: i64,
 }
 
 /// The forwarded message's Identificatie: `<original>-Z` (ZIO) or
@@ -268,12 +272,37 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     /// Unix milliseconds: when the row was recorded.
     pub created_at: i64,
+    /// The token of the claim that handed out this row; `None` when it was
+    /// only read.
+    pub claim: Option<i64>,
 }
 
 impl OutboxRow {
     pub fn delivered(&self) -> bool {
         self.state == "delivered"
     }
+
+    /// The lease this row was claimed under, to conclude it with.
+    pub fn lease(&self) -> Option<Lease> {
+        self.claim.map(|token| Lease { id: self.id, token })
+    }
+}
+
+/// A claimed outbox row: its id and the token of the claim. Concluding
+/// (delivered, retry) applies only while the row still carries this token:
+/// a worker whose lease ran out (paused, slow) and whose row was claimed
+/// again meanwhile, by this instance or another, concludes nothing; the
+/// new claimant does. A lease that ran out with nobody claiming the row
+/// since still concludes (the token is unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub id: i64,
+    pub token: i64,
+}
+
+/// A fresh claim token.
+pub fn claim_token() -> i64 {
+    rand::random()
 }
 
 /// Which outbox rows [`LedgerStore::outbox_claim`] takes.
@@ -281,11 +310,13 @@ impl OutboxRow {
 pub enum ClaimScope<'a> {
     /// Pending rows that are due and not held, oldest first, at most `limit`.
     Due { limit: u32 },
-    /// Every pending row of one message, held or not (the request that
-    /// recorded it).
+    /// Every pending row of one message that is not held, or held under
+    /// `holder` (the instance that recorded it, [`ForwardPlan::holder`]): a
+    /// row another instance holds under a live lease is left alone.
     Message {
         agb: &'a AgbCode,
         message_id: &'a Referentie,
+        holder: i64,
     },
 }
 
@@ -523,7 +554,8 @@ pub trait LedgerStore: Send + Sync {
 
     /// Takes outbox rows for delivery: holds them until `now_ms + lease_ms`
     /// (no other worker, in this process or another, takes them meanwhile;
-    /// PostgreSQL: `FOR UPDATE SKIP LOCKED`). Ordered by id.
+    /// PostgreSQL: `FOR UPDATE SKIP LOCKED`), each under a fresh token
+    /// ([`OutboxRow::lease`]). Ordered by id.
     fn outbox_claim(
         &self,
         scope: ClaimScope<'_>,
@@ -540,14 +572,17 @@ pub trait LedgerStore: Send + Sync {
     ) -> Result<()>;
 
     /// Marks a row delivered (the upstream said 2xx, or the spool file is
-    /// in place). `false` when it was delivered already.
-    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool>;
+    /// in place). `false` when it was delivered already or claimed again
+    /// since ([`Lease`]).
+    fn outbox_delivered(&self, lease: Lease, now_ms: i64) -> Result<bool>;
 
-    /// Counts a failed attempt and releases the row until `next_attempt_ms`.
-    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()>;
+    /// Counts a failed attempt and releases the row until `next_attempt_ms`;
+    /// `false` when the row was concluded or claimed again since.
+    fn outbox_retry(&self, lease: Lease, next_attempt_ms: i64, error: &str) -> Result<bool>;
 
-    /// Marks rows delivered in one transaction; how many were pending.
-    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64>;
+    /// Marks rows delivered in one transaction; how many were pending under
+    /// their lease.
+    fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64>;
 
     /// Rows not delivered yet.
     fn outbox_pending(&self) -> Result<u64>;
@@ -876,38 +911,44 @@ pub(crate) mod sql {
 
     pub const INSERT_OUTBOX: &str = "INSERT INTO forward_outbox (agb, message_id, route, \
         forward_id, zorgkantoor, dagtekening, period_from, period_to, lines, state, attempts, \
-        next_attempt_at, claimed_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-        'pending', 0, $10, $11, $10) ON CONFLICT (agb, message_id, route) DO NOTHING";
+        next_attempt_at, claimed_until, created_at, claim) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+        $8, $9, 'pending', 0, $10, $11, $10, $12) ON CONFLICT (agb, message_id, route) DO NOTHING";
 
     pub const OUTBOX_COLUMNS: &str = "id, agb, message_id, route, forward_id, zorgkantoor, \
         dagtekening, period_from, period_to, lines, state, attempts, next_attempt_at, \
         delivered_at, last_error, created_at";
 
-    /// Claims rows: `$1` now, `$2` lease; Due: `$3` limit; Message: `$3`
-    /// agb, `$4` message id. `pg`: lock with SKIP LOCKED.
-    pub fn outbox_claim(message: bool, pg: bool) -> String {
+    /// Claims rows under a new token (PostgreSQL): `$1` now, `$2` lease,
+    /// `$3` the claim's token; Due: `$4` limit; Message: `$4` agb, `$5`
+    /// message id, `$6` holder. A row another transaction is claiming is
+    /// skipped (SKIP LOCKED); once that one commits, its new lease is what
+    /// the WHERE sees (a locking read re-reads the newest row).
+    pub fn outbox_claim(message: bool) -> String {
         let which = if message {
-            "agb = $3 AND message_id = $4 AND state = 'pending'"
+            "agb = $4 AND message_id = $5 AND state = 'pending' \
+             AND (claimed_until IS NULL OR claimed_until <= $1 OR claim = $6)"
         } else {
             "state = 'pending' AND next_attempt_at <= $1 \
              AND (claimed_until IS NULL OR claimed_until <= $1)"
         };
-        let limit = if message { "" } else { " LIMIT $3" };
-        let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let limit = if message { "" } else { " LIMIT $4" };
         format!(
-            "UPDATE forward_outbox SET claimed_until = CAST($1 AS BIGINT) + CAST($2 AS BIGINT) WHERE id IN \
-             (SELECT id FROM forward_outbox WHERE {which} ORDER BY next_attempt_at, id{limit}{lock}) \
-             RETURNING {OUTBOX_COLUMNS}"
+            "UPDATE forward_outbox SET claimed_until = CAST($1 AS BIGINT) + CAST($2 AS BIGINT), \
+             claim = $3 WHERE id IN \
+             (SELECT id FROM forward_outbox WHERE {which} ORDER BY next_attempt_at, id{limit} \
+             FOR UPDATE SKIP LOCKED) RETURNING {OUTBOX_COLUMNS}"
         )
     }
 
     /// The ids of the rows a claim would take, read only: `$1` now; Due:
-    /// `$2` limit; Message: `$2` agb, `$3` message id. For a ledger that only
-    /// one process writes (SQLite), whose leases live in that process's
-    /// memory. Ids only: most of them may be leased already and skipped.
+    /// `$2` limit; Message: `$2` agb, `$3` message id, `$4` holder. For a
+    /// ledger that only one process writes (SQLite), whose leases live in
+    /// that process's memory. Ids only: most of them may be leased already
+    /// and skipped.
     pub fn outbox_due(message: bool) -> String {
         let which = if message {
-            "agb = $2 AND message_id = $3 AND state = 'pending'"
+            "agb = $2 AND message_id = $3 AND state = 'pending' \
+             AND (claimed_until IS NULL OR claimed_until <= $1 OR claim = $4)"
         } else {
             "state = 'pending' AND next_attempt_at <= $1 \
              AND (claimed_until IS NULL OR claimed_until <= $1)"
@@ -928,13 +969,27 @@ pub(crate) mod sql {
         debet_credit, onderwijstijd, brin FROM ledger_line \
         WHERE agb = $1 AND message_id = $2 AND route = $3 ORDER BY seq";
 
+    /// SQLite (its leases are checked in memory first).
     pub const OUTBOX_DELIVERED: &str = "UPDATE forward_outbox SET state = 'delivered', \
         delivered_at = $2, claimed_until = NULL, attempts = attempts + 1, last_error = NULL \
         WHERE id = $1 AND state = 'pending'";
 
+    /// SQLite (its leases are checked in memory first).
     pub const OUTBOX_RETRY: &str = "UPDATE forward_outbox SET attempts = attempts + 1, \
         next_attempt_at = $2, claimed_until = NULL, last_error = $3 \
         WHERE id = $1 AND state = 'pending'";
+
+    /// PostgreSQL: only under the claim's token (`$3`). The token stays
+    /// after the row is concluded, so a stale worker's late mark never
+    /// matches either.
+    pub const OUTBOX_DELIVERED_LEASED: &str = "UPDATE forward_outbox SET state = 'delivered', \
+        delivered_at = $2, claimed_until = NULL, attempts = attempts + 1, last_error = NULL \
+        WHERE id = $1 AND state = 'pending' AND claim = $3";
+
+    /// PostgreSQL: only under the claim's token (`$4`).
+    pub const OUTBOX_RETRY_LEASED: &str = "UPDATE forward_outbox SET attempts = attempts + 1, \
+        next_attempt_at = $2, claimed_until = NULL, last_error = $3 \
+        WHERE id = $1 AND state = 'pending' AND claim = $4";
 
     pub const OUTBOX_PENDING: &str =
         "SELECT CAST(COUNT(*) AS BIGINT) FROM forward_outbox WHERE state = 'pending'";

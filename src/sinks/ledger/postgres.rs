@@ -12,13 +12,13 @@ use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
-    ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage,
-    Result, VolumeFilter, VolumeGrouping, VolumeRow,
+    ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
+    RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
-use crate::sinks::store::schema::PG_MIGRATIONS;
+use crate::sinks::store::schema;
 use crate::types::{AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
 use postgres::{Client, NoTls, Statement, Transaction};
 use std::io;
@@ -48,40 +48,52 @@ pub struct PgLedger {
     conn: Mutex<Conn>,
 }
 
-fn migrate(client: &mut Client) -> Result<()> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
-             version INTEGER PRIMARY KEY,
-             name TEXT NOT NULL,
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-         )",
-    )?;
-    let applied: i32 = tx
+/// Migrates under a session advisory lock: refinery takes none, and two
+/// gateways starting together on one database must migrate once (the
+/// second waits, then finds every migration applied).
+fn migrate(client: &mut Client, schema: Option<&str>) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let r = migrate_locked(client, schema);
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    r?;
+    unlocked?;
+    Ok(())
+}
+
+fn migrate_locked(client: &mut Client, schema: Option<&str>) -> Result<()> {
+    if let Some(s) = schema {
+        client.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {0}; SET search_path TO {0}",
+            quote_ident(s)
+        ))?;
+    }
+    schema::migrate(client, schema::postgres::migrations::runner, legacy_version)
+        .map_err(|e| LedgerError::Invalid(format!("PostgreSQL ledger: {e}")))?;
+    Ok(())
+}
+
+/// Up to which version the runner before refinery migrated this ledger:
+/// the highest version in its `ledger_schema_migrations` (in the schema on
+/// the search path), 0 without one. That table is left as it was.
+fn legacy_version(client: &mut Client) -> std::result::Result<i32, String> {
+    let old = |e: postgres::Error| format!("the old migration table: {e}");
+    let has: bool = client
+        .query_one(
+            "SELECT to_regclass('ledger_schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .map_err(old)?
+        .get(0);
+    if !has {
+        return Ok(0);
+    }
+    Ok(client
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
             &[],
-        )?
-        .get(0);
-    let known = PG_MIGRATIONS.last().map_or(0, |m| m.version as i32);
-    if applied > known {
-        return Err(LedgerError::Invalid(format!(
-            "the PostgreSQL ledger has schema version {applied}, newer than this gateway knows \
-             ({known}): use a newer zio-gateway"
-        )));
-    }
-    for m in PG_MIGRATIONS.iter().filter(|m| m.version as i32 > applied) {
-        tx.batch_execute(m.sql).map_err(|e| {
-            LedgerError::Invalid(format!("migration {} ({}) failed: {e}", m.version, m.name))
-        })?;
-        tx.execute(
-            "INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)",
-            &[&(m.version as i32), &m.name],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+        )
+        .map_err(old)?
+        .get(0))
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -99,14 +111,7 @@ impl PgLedger {
     /// (created when missing): several ledgers in one database (tests).
     pub fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
         let mut client = Client::connect(url, NoTls)?;
-        if let Some(s) = schema {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(s)))?;
-            tx.commit()?;
-            client.batch_execute(&format!("SET search_path TO {}", quote_ident(s)))?;
-        }
-        migrate(&mut client)?;
+        migrate(&mut client, schema)?;
         let st = Statements {
             insert_message: client.prepare(sql::INSERT_MESSAGE)?,
             count_message_lines: client.prepare(sql::COUNT_MESSAGE_LINES)?,
@@ -276,6 +281,7 @@ impl RecordTx for PgRecord<'_> {
                 &(lines as i64),
                 &plan.now_ms,
                 &plan.held_until_ms,
+                &plan.holder,
             ],
         )?;
         Ok(n != 0)
@@ -334,19 +340,36 @@ impl LedgerStore for PgLedger {
     ) -> Result<Vec<OutboxRow>> {
         let mut guard = self.lock();
         let c = &mut guard.client;
+        let token = super::claim_token();
         let found = match scope {
             ClaimScope::Due { limit } => c.query(
-                &sql::outbox_claim(false, true),
-                &[&now_ms, &lease_ms, &i64::from(limit)],
+                &sql::outbox_claim(false),
+                &[&now_ms, &lease_ms, &token, &i64::from(limit)],
             )?,
-            ClaimScope::Message { agb, message_id } => c.query(
-                &sql::outbox_claim(true, true),
-                &[&now_ms, &lease_ms, &agb.as_str(), &message_id.as_str()],
+            ClaimScope::Message {
+                agb,
+                message_id,
+                holder,
+            } => c.query(
+                &sql::outbox_claim(true),
+                &[
+                    &now_ms,
+                    &lease_ms,
+                    &token,
+                    &agb.as_str(),
+                    &message_id.as_str(),
+                    &holder,
+                ],
             )?,
         };
         let mut rows = found
             .iter()
-            .map(rows::outbox_row)
+            .map(|r| {
+                rows::outbox_row(r).map(|row| OutboxRow {
+                    claim: Some(token),
+                    ..row
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
@@ -372,20 +395,22 @@ impl LedgerStore for PgLedger {
         Ok(())
     }
 
-    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool> {
+    fn outbox_delivered(&self, lease: Lease, now_ms: i64) -> Result<bool> {
         let mut guard = self.lock();
-        let n = guard
-            .client
-            .execute(sql::OUTBOX_DELIVERED, &[&id, &now_ms])?;
+        let n = guard.client.execute(
+            sql::OUTBOX_DELIVERED_LEASED,
+            &[&lease.id, &now_ms, &lease.token],
+        )?;
         Ok(n == 1)
     }
 
-    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
+    fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64> {
         let mut guard = self.lock();
         let mut tx = guard.client.transaction()?;
+        let st = tx.prepare(sql::OUTBOX_DELIVERED_LEASED)?;
         let mut n = 0;
-        for id in ids {
-            n += tx.execute(sql::OUTBOX_DELIVERED, &[id, &now_ms])?;
+        for l in leases {
+            n += tx.execute(&st, &[&l.id, &now_ms, &l.token])?;
         }
         tx.commit()?;
         Ok(n)
@@ -440,12 +465,13 @@ impl LedgerStore for PgLedger {
         Ok(guard.client.execute(sql::PURGE_ANSWERS, &[&before_ms])?)
     }
 
-    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
+    fn outbox_retry(&self, lease: Lease, next_attempt_ms: i64, error: &str) -> Result<bool> {
         let mut guard = self.lock();
-        guard
-            .client
-            .execute(sql::OUTBOX_RETRY, &[&id, &next_attempt_ms, &error])?;
-        Ok(())
+        let n = guard.client.execute(
+            sql::OUTBOX_RETRY_LEASED,
+            &[&lease.id, &next_attempt_ms, &error, &lease.token],
+        )?;
+        Ok(n == 1)
     }
 
     fn outbox_pending(&self) -> Result<u64> {

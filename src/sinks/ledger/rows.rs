@@ -101,6 +101,7 @@ pub(crate) fn outbox_row<C: Columns>(r: &C) -> Result<OutboxRow> {
         delivered_at: r.opt_i64(13)?,
         last_error: r.opt_text(14)?,
         created_at: r.i64(15)?,
+        claim: None,
     })
 }
 

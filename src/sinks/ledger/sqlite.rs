@@ -6,8 +6,8 @@ use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
-    ForwardPlan, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage,
-    Result, VolumeFilter, VolumeGrouping, VolumeRow,
+    ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
+    RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -44,8 +44,8 @@ pub struct SqliteLedger {
     readers: Mutex<Vec<Connection>>,
     /// The outbox's leases: one process writes a SQLite ledger (the data
     /// directory's lock), so a claim needs no write, only this map of row
-    /// id to lease end (Unix ms).
-    leases: Mutex<HashMap<i64, i64>>,
+    /// id to (lease end in Unix ms, claim token).
+    leases: Mutex<HashMap<i64, (i64, i64)>>,
     /// Checkpoints the WAL off the writer's path (none in memory). Declared
     /// last: dropped after the connections, for a last checkpoint.
     _checkpointer: Option<Checkpointer>,
@@ -115,6 +115,19 @@ impl SqliteLedger {
         for id in ids {
             leases.remove(id);
         }
+    }
+
+    /// The ids of `leases` that no later claim took over: the lease is the
+    /// one in memory, or it ran out and nobody claimed the row since. (A
+    /// row claimed again and concluded since is no longer pending, or is
+    /// retried once more: the SQL's `state = 'pending'` and at least once.)
+    fn still_ours(&self, leases: &[Lease]) -> Vec<i64> {
+        let held = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        leases
+            .iter()
+            .filter(|l| held.get(&l.id).is_none_or(|(_, token)| *token == l.token))
+            .map(|l| l.id)
+            .collect()
     }
 
     /// Runs a lookup on a read connection of its own (on the one connection
@@ -338,6 +351,7 @@ impl RecordTx for SqliteRecord<'_> {
             lines as i64,
             plan.now_ms,
             plan.held_until_ms,
+            plan.holder,
         ])?;
         Ok(n != 0)
     }
@@ -395,7 +409,7 @@ impl LedgerStore for SqliteLedger {
         lease_ms: i64,
     ) -> Result<Vec<OutboxRow>> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        leases.retain(|_, until| *until > now_ms);
+        leases.retain(|_, (until, _)| *until > now_ms);
         // Rows leased in memory are skipped, so read that many more.
         let skip = leases.len() as u32;
         let limit = match scope {
@@ -410,11 +424,16 @@ impl LedgerStore for SqliteLedger {
                         r.get::<_, i64>(0)
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?,
-                ClaimScope::Message { agb, message_id } => c
+                ClaimScope::Message {
+                    agb,
+                    message_id,
+                    holder,
+                } => c
                     .prepare_cached(&q(&sql::outbox_due(true)))?
-                    .query_map(params![now_ms, agb.as_str(), message_id.as_str()], |r| {
-                        r.get::<_, i64>(0)
-                    })?
+                    .query_map(
+                        params![now_ms, agb.as_str(), message_id.as_str(), holder],
+                        |r| r.get::<_, i64>(0),
+                    )?
                     .collect::<rusqlite::Result<Vec<_>>>()?,
             };
             let mut one = c.prepare_cached(&q(&sql::outbox_row()))?;
@@ -425,8 +444,10 @@ impl LedgerStore for SqliteLedger {
                 .map(|r| r.map_err(LedgerError::from).and_then(|x| x))
                 .collect::<Result<Vec<OutboxRow>>>()
         })?;
-        for r in &rows {
-            leases.insert(r.id, now_ms.saturating_add(lease_ms));
+        let token = super::claim_token();
+        for r in &mut rows {
+            leases.insert(r.id, (now_ms.saturating_add(lease_ms), token));
+            r.claim = Some(token);
         }
         rows.sort_by_key(|r| r.id);
         Ok(rows)
@@ -451,29 +472,29 @@ impl LedgerStore for SqliteLedger {
         })
     }
 
-    fn outbox_delivered(&self, id: i64, now_ms: i64) -> Result<bool> {
-        let n = self.bookkeeping(|c| {
-            Ok(c.prepare_cached(&q(sql::OUTBOX_DELIVERED))?
-                .execute(params![id, now_ms])?)
-        })?;
-        self.release(&[id]);
-        Ok(n == 1)
+    fn outbox_delivered(&self, lease: Lease, now_ms: i64) -> Result<bool> {
+        Ok(self.outbox_delivered_many(&[lease], now_ms)? == 1)
     }
 
-    fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<()> {
-        self.bookkeeping(|c| {
-            c.prepare_cached(&q(sql::OUTBOX_RETRY))?.execute(params![
+    fn outbox_retry(&self, lease: Lease, next_attempt_ms: i64, error: &str) -> Result<bool> {
+        let ids = self.still_ours(&[lease]);
+        let Some(&id) = ids.first() else {
+            return Ok(false);
+        };
+        let n = self.bookkeeping(|c| {
+            Ok(c.prepare_cached(&q(sql::OUTBOX_RETRY))?.execute(params![
                 id,
                 next_attempt_ms,
                 error
-            ])?;
-            Ok(())
+            ])?)
         })?;
-        self.release(&[id]);
-        Ok(())
+        self.release(&ids);
+        Ok(n == 1)
     }
 
-    fn outbox_delivered_many(&self, ids: &[i64], now_ms: i64) -> Result<u64> {
+    fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64> {
+        let ids = self.still_ours(leases);
+        let ids = &ids[..];
         self.bookkeeping(|c| {
             let tx = c.unchecked_transaction()?;
             let mut n = 0;

@@ -1,12 +1,12 @@
 //! The gateway's store: one SQLite database, `DATA_DIR/gateway.db`, in WAL
 //! mode, with its schema built by numbered migrations.
 //!
-//! [`MIGRATIONS`] (in [`schema`], which owns every table's SQL) is one
-//! ordered list for the whole gateway: append a new entry with the next
-//! number, never edit an applied one. Each migration runs in its own transaction and is recorded in
-//! `schema_migrations`, so opening a store brings it up to date exactly once.
-//! A store written by a newer gateway (a version this binary does not know)
-//! is refused rather than guessed at.
+//! The migrations are `migrations/sqlite/V{n}__{name}.sql`, embedded and
+//! applied by refinery ([`schema::migrate`]): one ordered list for the whole
+//! gateway, recorded in `refinery_schema_history`, so opening a store brings
+//! it up to date exactly once. A store written by a newer gateway (a version
+//! this binary does not know) is refused rather than guessed at; one made
+//! before refinery (`schema_migrations`) is adopted.
 
 pub mod checkpoint;
 pub mod private;
@@ -19,7 +19,25 @@ use std::path::{Path, PathBuf};
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "gateway.db";
 
-pub use schema::{Migration, MIGRATIONS};
+/// Up to which version the runner before refinery migrated this store:
+/// the highest version in its `schema_migrations` table, 0 without one.
+/// That table is left as it was (an older gateway reads it to refuse a store
+/// it does not know, or to see its own tables there).
+fn legacy_version(c: &Connection) -> rusqlite::Result<i32> {
+    let has: bool = c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        return Ok(0);
+    }
+    c.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+}
 
 /// A store that cannot be opened, read or written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,57 +204,18 @@ impl Store {
         Ok(())
     }
 
-    /// Applies every migration not yet recorded, in order.
+    /// Applies every migration not yet recorded (`schema::migrate`).
     fn migrate(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version INTEGER PRIMARY KEY,
-                 name TEXT NOT NULL
-             )",
-        )?;
-        let applied: u32 = self.conn.query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |r| r.get(0),
-        )?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.version);
-        if applied > known {
-            return Err(StoreError(format!(
-                "the store has schema version {applied}, newer than this gateway knows ({known}): \
-                 use a newer zio-gateway"
-            )));
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            debug_assert_eq!(
-                m.version as usize,
-                i + 1,
-                "migrations are numbered 1, 2, 3, ..."
-            );
-            if m.version <= applied {
-                continue;
-            }
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(m.sql).map_err(|e| {
-                StoreError(format!("migration {} ({}) failed: {e}", m.version, m.name))
-            })?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-                rusqlite::params![m.version, m.name],
-            )?;
-            tx.commit()?;
-        }
-        Ok(())
+        schema::migrate(&mut self.conn, schema::sqlite::migrations::runner, |c| {
+            legacy_version(c).map_err(|e| format!("the old migration table: {e}"))
+        })
+        .map(|_| ())
+        .map_err(StoreError)
     }
 
-    /// The versions recorded in `schema_migrations`, ascending.
-    pub fn schema_versions(&self) -> Result<Vec<u32>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT version FROM schema_migrations ORDER BY version")?;
-        let v = st
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<Vec<u32>, _>>()?;
-        Ok(v)
+    /// The versions recorded in refinery's history, ascending.
+    pub fn schema_versions(&mut self) -> Result<Vec<i32>, StoreError> {
+        schema::applied_versions(&mut self.conn).map_err(StoreError)
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -256,14 +235,19 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn all_versions() -> Vec<i32> {
+        schema::known_versions(&schema::sqlite::migrations::runner())
+    }
+
     #[test]
     fn migrations_run_once_and_are_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let all: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        let mut s = Store::open(dir.path()).unwrap();
+        let all = all_versions();
+        assert_eq!(all, (1..=all.len() as i32).collect::<Vec<_>>());
         assert_eq!(s.schema_versions().unwrap(), all);
         drop(s);
-        let s = Store::open(dir.path()).unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
         assert_eq!(s.schema_versions().unwrap(), all);
         let mode: String = s
             .conn()
@@ -286,12 +270,82 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         s.conn()
             .execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (999, 'future')",
+                "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+                 VALUES (999, 'future', '2030-01-01T00:00:00Z', '1')",
                 [],
             )
             .unwrap();
         drop(s);
         let e = Store::open(dir.path()).err().unwrap();
-        assert!(e.0.contains("newer"), "{e}");
+        assert!(e.0.contains("schema version 999, newer"), "{e}");
+    }
+
+    /// A data directory as the runner before refinery left it: the first
+    /// `upto` migrations' SQL run by hand, each recorded in
+    /// `schema_migrations`, and a line of data.
+    fn old_style_store(dir: &Path, upto: i32) {
+        let conn = Connection::open(dir.join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        )
+        .unwrap();
+        let runner = schema::sqlite::migrations::runner();
+        let mut ms: Vec<_> = runner.get_migrations().iter().collect();
+        ms.sort_by_key(|m| m.version());
+        for m in ms.into_iter().filter(|m| m.version() <= upto) {
+            conn.execute_batch(m.sql().unwrap()).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                rusqlite::params![m.version(), m.name().replace('_', " ")],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO ledger_message (agb, message_id, zorgkantoor, dagtekening, received) \
+             VALUES ('12345678', 'M1', '5509', '2024-04-01', '2024-04-02')",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_store_of_the_old_runner_is_adopted_not_migrated_again() {
+        let all = all_versions();
+        // 7: the last migration the old runner had.
+        for upto in [5, 7] {
+            let dir = tempfile::tempdir().unwrap();
+            old_style_store(dir.path(), upto);
+            // Running migration 2 (CREATE TABLE ledger_message) again would
+            // fail: opening works only if 1..=upto are taken as applied.
+            let mut s = Store::open(dir.path()).unwrap();
+            assert_eq!(s.schema_versions().unwrap(), all, "from {upto}");
+            let kept: String = s
+                .conn()
+                .query_row("SELECT message_id FROM ledger_message", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(kept, "M1");
+            // The later migrations ran: absence (7) is there.
+            s.conn()
+                .execute_batch("SELECT COUNT(*) FROM ledger_absence")
+                .unwrap();
+            drop(s);
+            let mut s = Store::open(dir.path()).unwrap();
+            assert_eq!(s.schema_versions().unwrap(), all);
+        }
+    }
+
+    #[test]
+    fn an_old_runner_store_newer_than_the_binary_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        old_style_store(dir.path(), 7);
+        Connection::open(dir.path().join(DB_FILE))
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (999, 'future')",
+                [],
+            )
+            .unwrap();
+        let e = Store::open(dir.path()).err().unwrap();
+        assert!(e.0.contains("schema version 999, newer"), "{e}");
     }
 }

@@ -1,533 +1,118 @@
-//! Every table's SQL, in one place: the SQLite store's migrations and the
-//! PostgreSQL ledger's. A sink reads and writes its tables; it never creates
-//! them. Append a migration with the next number; never edit an applied one.
+//! Every table's SQL, in one place: `migrations/sqlite/V{n}__{name}.sql`
+//! (the SQLite store) and `migrations/postgres/V{n}__{name}.sql` (the
+//! PostgreSQL ledger), embedded in the binary and applied by `refinery`.
+//! A sink reads and writes its tables; it never creates them. Append a file
+//! with the next number; never edit an applied one (refinery keeps each
+//! file's checksum and refuses a store whose history differs).
+//! `migrations/README.md` says why each step is there.
+//!
+//! Both backends run through [`migrate`]: one history table, one check
+//! for a store newer than the binary, one adoption of a store made by the
+//! runner before refinery.
 
-/// One schema step.
-pub struct Migration {
-    pub version: u32,
-    pub name: &'static str,
-    pub sql: &'static str,
+/// The SQLite store's migrations.
+pub mod sqlite {
+    refinery::embed_migrations!("migrations/sqlite");
 }
 
-/// Every migration, in order. Versions are 1, 2, 3, ... without gaps.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "iwlz registry",
-        sql: REGISTRY,
-    },
-    Migration {
-        version: 2,
-        name: "ledger",
-        sql: LEDGER,
-    },
-    Migration {
-        version: 3,
-        name: "forwarding outbox",
-        sql: OUTBOX,
-    },
-    Migration {
-        version: 4,
-        name: "running declared volume",
-        sql: LEDGER_VOLUME,
-    },
-    Migration {
-        version: 5,
-        name: "message receipts and kept answers",
-        sql: RECEIPTS,
-    },
-    Migration {
-        version: 6,
-        name: "herschikking status and history",
-        sql: HERSCHIKKING,
-    },
-    Migration {
-        version: 7,
-        name: "absence registration",
-        sql: ABSENCE,
-    },
-];
+/// The PostgreSQL ledger's migrations.
+pub mod postgres {
+    refinery::embed_migrations!("migrations/postgres");
+}
 
-/// Migration 1: the registry tables.
-pub const REGISTRY: &str = "
-CREATE TABLE iwlz_bericht (
-    sha256 TEXT PRIMARY KEY,
-    soort TEXT NOT NULL,
-    identificatie TEXT NOT NULL,
-    dagtekening TEXT NOT NULL,
-    afzender TEXT,
-    ontvanger TEXT,
-    clienten INTEGER NOT NULL
-) WITHOUT ROWID;
+pub use refinery::Runner;
 
-CREATE TABLE iwlz_indicatie (
-    bsn INTEGER NOT NULL,
-    besluitnummer INTEGER NOT NULL,
-    afgiftedatum TEXT,
-    ingangsdatum TEXT NOT NULL,
-    einddatum TEXT,
-    -- indicated functions and ZZPs: `code:ingangsdatum:einddatum` items, `;`-separated
-    functies TEXT NOT NULL,
-    zzps TEXT NOT NULL,
-    stamp TEXT NOT NULL,
-    PRIMARY KEY (bsn, besluitnummer)
-) WITHOUT ROWID;
+/// Where refinery records what it applied (the same name in both backends).
+pub const HISTORY: &str = "refinery_schema_history";
 
-CREATE TABLE iwlz_toegewezen_functie (
-    bsn INTEGER NOT NULL,
-    functiecode INTEGER NOT NULL,
-    instelling TEXT NOT NULL,
-    ingangsdatum TEXT NOT NULL,
-    einddatum TEXT,
-    besluitnummer INTEGER NOT NULL,
-    toewijzingsdatum TEXT,
-    toewijzingstijd TEXT,
-    reden_intrekking TEXT,
-    stamp TEXT NOT NULL,
-    PRIMARY KEY (bsn, functiecode, instelling, ingangsdatum)
-) WITHOUT ROWID;
+/// The versions a runner knows, ascending.
+pub fn known_versions(runner: &Runner) -> Vec<i32> {
+    let mut v: Vec<i32> = runner
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .collect();
+    v.sort_unstable();
+    v
+}
 
-CREATE TABLE iwlz_toegewezen_zzp (
-    bsn INTEGER NOT NULL,
-    zzpcode INTEGER NOT NULL,
-    ingangsdatum TEXT NOT NULL,
-    instelling TEXT NOT NULL, -- '' when absent (pgb)
-    leveringsvorm INTEGER NOT NULL,
-    einddatum TEXT,
-    besluitnummer INTEGER NOT NULL,
-    toewijzingsdatum TEXT,
-    toewijzingstijd TEXT,
-    reden_intrekking TEXT,
-    stamp TEXT NOT NULL,
-    PRIMARY KEY (bsn, zzpcode, ingangsdatum, instelling, leveringsvorm)
-) WITHOUT ROWID;
+/// Brings `conn` up to date with the migrations of `runner()` (each call a
+/// fresh runner: refinery's builder consumes itself) and returns the
+/// versions now applied.
+///
+/// - A store whose history names a version this binary does not know was
+///   written by a newer gateway: refused, never guessed at.
+/// - A store made before refinery has no history yet but `legacy(conn)`
+///   says up to which version the old runner applied (its own table); those
+///   are recorded as applied without running them, then the rest run.
+/// - Everything pending runs in one transaction with its history rows (the
+///   DDL of both backends is transactional): a crash leaves the store at the
+///   old version or the new, never between.
+///
+/// Two processes migrating one SQLite file at once: the second's
+/// transaction fails on the tables the first created; it then finds the
+/// store up to date and goes on. PostgreSQL callers hold an advisory lock.
+pub fn migrate<C: refinery::Migrate>(
+    conn: &mut C,
+    runner: fn() -> Runner,
+    legacy: impl FnOnce(&mut C) -> Result<i32, String>,
+) -> Result<Vec<i32>, String> {
+    let known = known_versions(&runner());
+    let last = known.last().copied().unwrap_or(0);
+    conn.assert_migrations_table(HISTORY)
+        .map_err(|e| format!("migration history: {e}"))?;
+    let applied = applied_versions(conn)?;
+    if let Some(v) = applied.iter().find(|v| !known.contains(v)) {
+        return Err(newer(*v, last));
+    }
+    if applied.is_empty() {
+        let old = legacy(conn)?;
+        if old > last {
+            return Err(newer(old, last));
+        }
+        if old > 0 {
+            adopt(conn, runner, old)?;
+        }
+    }
+    if let Err(e) = runner().set_grouped(true).run(conn) {
+        // Another process may have applied the same migrations meanwhile.
+        if applied_versions(conn).ok().as_ref() != Some(&known) {
+            return Err(format!("migration failed: {e}"));
+        }
+    }
+    applied_versions(conn)
+}
 
-CREATE TABLE iwlz_aanvang (
-    bsn INTEGER NOT NULL,
-    functiecode INTEGER NOT NULL,
-    instelling TEXT NOT NULL,
-    toewijzing_ingangsdatum TEXT NOT NULL,
-    begindatum TEXT NOT NULL,
-    besluitnummer INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    stamp TEXT NOT NULL,
-    PRIMARY KEY (bsn, functiecode, instelling, toewijzing_ingangsdatum, begindatum)
-) WITHOUT ROWID;
+/// Records versions 1..=`old` as applied without running them: the old
+/// runner did.
+fn adopt<C: refinery::Migrate>(
+    conn: &mut C,
+    runner: fn() -> Runner,
+    old: i32,
+) -> Result<(), String> {
+    runner()
+        .set_grouped(true)
+        .set_target(refinery::Target::FakeVersion(old))
+        .run(conn)
+        .map(|_| ())
+        .map_err(|e| format!("recording the {old} migrations of the old runner: {e}"))
+}
 
--- Derived: everything of one BSN as the rules see it (withdrawn reports left
--- out), in the compact encoding of `encode_client`. Kept up to date by every
--- ingest, so that `check` reads one row per client. Not part of the dump.
-CREATE TABLE iwlz_client (
-    bsn INTEGER PRIMARY KEY,
-    registry BLOB NOT NULL
-);
+/// The versions in the history, ascending.
+pub fn applied_versions<C: refinery::Migrate>(conn: &mut C) -> Result<Vec<i32>, String> {
+    let mut v: Vec<i32> = conn
+        .get_applied_migrations(HISTORY)
+        .map_err(|e| format!("migration history: {e}"))?
+        .iter()
+        .map(|m| m.version())
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
 
-CREATE TABLE iwlz_mutatie (
-    bsn INTEGER NOT NULL,
-    functiecode INTEGER NOT NULL,
-    instelling TEXT NOT NULL,
-    toewijzing_ingangsdatum TEXT NOT NULL,
-    mutatiedatum TEXT NOT NULL,
-    mutatiecode INTEGER NOT NULL,
-    besluitnummer INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    stamp TEXT NOT NULL,
-    PRIMARY KEY (bsn, functiecode, instelling, toewijzing_ingangsdatum, mutatiedatum, mutatiecode)
-) WITHOUT ROWID;
-";
-
-/// The ledger's tables (store migration 2). Dates are `YYYY-MM-DD` text,
-/// money integer cents, volumes integer base units.
-pub const LEDGER: &str = "
-CREATE TABLE ledger_message (
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening TEXT NOT NULL,
-    received TEXT NOT NULL,
-    lines_recorded INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (agb, message_id)
-) WITHOUT ROWID;
-
-CREATE TABLE ledger_line (
-    seq INTEGER PRIMARY KEY,
-    agb TEXT NOT NULL,
-    referentie TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    bsn TEXT NOT NULL,
-    brin TEXT,
-    onderwijstijd INTEGER,
-    route TEXT NOT NULL,
-    product_code TEXT NOT NULL,
-    declared_code TEXT NOT NULL,
-    period_from TEXT NOT NULL,
-    period_to TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    volume INTEGER NOT NULL,
-    eenheid TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    base_volume INTEGER NOT NULL,
-    tarief INTEGER NOT NULL,
-    bedrag INTEGER NOT NULL,
-    bedrag_signed INTEGER NOT NULL,
-    debet_credit TEXT NOT NULL,
-    vorig_referentie TEXT,
-    codes TEXT NOT NULL,
-    credited_by TEXT,
-    UNIQUE (agb, referentie)
-);
-CREATE INDEX ledger_line_volume ON ledger_line (agb, zorgkantoor, year, product_code);
-
-CREATE TABLE ledger_agreement (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    herschikking_cents INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year)
-) WITHOUT ROWID;
-
-CREATE TABLE ledger_agreement_code (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    volume INTEGER,
-    price_cents INTEGER,
-    PRIMARY KEY (agb, zorgkantoor, year, code)
-) WITHOUT ROWID;
-";
-
-/// Forwarding (store migration 3): the columns a forwarded line needs that
-/// the ledger lacked, an index to read one message's lines in order, and the
-/// outbox. Times are Unix milliseconds.
-pub const OUTBOX: &str = "
-ALTER TABLE ledger_line ADD COLUMN geboortedatum TEXT;
-ALTER TABLE ledger_line ADD COLUMN besluitnummer INTEGER;
-CREATE INDEX ledger_line_message ON ledger_line (agb, message_id, route, seq);
-
-CREATE TABLE forward_outbox (
-    id INTEGER PRIMARY KEY,
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    route TEXT NOT NULL,
-    forward_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening TEXT NOT NULL,
-    period_from TEXT NOT NULL,
-    period_to TEXT NOT NULL,
-    lines INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    claimed_until INTEGER,
-    created_at INTEGER NOT NULL,
-    delivered_at INTEGER,
-    last_error TEXT,
-    UNIQUE (agb, message_id, route)
-);
-CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
-";
-
-/// Migration 4: the running declared volume per (pair, year, code), kept by
-/// triggers in the same transaction as the lines, so 0506 reads one row
-/// instead of summing every line of the year (which grows with the ledger).
-pub const LEDGER_VOLUME: &str = "
-CREATE TABLE ledger_volume (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    product_code TEXT NOT NULL,
-    base_volume INTEGER NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year, product_code)
-) WITHOUT ROWID;
-INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-    SELECT agb, zorgkantoor, year, product_code, SUM(base_volume)
-    FROM ledger_line GROUP BY agb, zorgkantoor, year, product_code;
-CREATE TRIGGER ledger_volume_add AFTER INSERT ON ledger_line BEGIN
-    INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-    VALUES (NEW.agb, NEW.zorgkantoor, NEW.year, NEW.product_code, NEW.base_volume)
-    ON CONFLICT (agb, zorgkantoor, year, product_code)
-    DO UPDATE SET base_volume = base_volume + excluded.base_volume;
-END;
-CREATE TRIGGER ledger_volume_sub AFTER DELETE ON ledger_line BEGIN
-    UPDATE ledger_volume SET base_volume = base_volume - OLD.base_volume
-    WHERE agb = OLD.agb AND zorgkantoor = OLD.zorgkantoor
-      AND year = OLD.year AND product_code = OLD.product_code;
-END;
-";
-
-/// Migration 5 (PostgreSQL 4): what a provider sees of a processed message
-/// (`GET /declaraties/{id}`): when it came, its Verwerking, lines accepted
-/// per route and rejected, the SHA-256 of its bytes (a byte-identical resend
-/// gets the kept answer, not 0106); and the kept answers themselves, each
-/// committed with its message's lines.
-pub const RECEIPTS: &str = "
-ALTER TABLE ledger_message ADD COLUMN received_at INTEGER;
-ALTER TABLE ledger_message ADD COLUMN request_sha256 TEXT;
-ALTER TABLE ledger_message ADD COLUMN verwerking TEXT;
-ALTER TABLE ledger_message ADD COLUMN accepted_zio INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE ledger_message ADD COLUMN accepted_regulier INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE ledger_message ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
-
-CREATE TABLE ledger_answer (
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    answer BLOB NOT NULL,
-    PRIMARY KEY (agb, message_id)
-) WITHOUT ROWID;
-CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
-CREATE INDEX forward_outbox_message ON forward_outbox (agb, message_id);
-";
-
-/// Migration 6: the life of a herschikking (Bedrag A) per (agb,
-/// zorgkantoor, year), as events: imports, the act that makes it definitive,
-/// overrides of a definitive figure, and each side marking the ZiO row of
-/// the nacalculatie agreed. Status and agreement are derived from the events
-/// (`sinks::ledger::herschikking`); nothing is ever updated or deleted.
-pub const HERSCHIKKING: &str = "
-CREATE TABLE ledger_herschikking_event (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    at_ms INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    old_cents INTEGER,
-    new_cents INTEGER,
-    reason TEXT
-);
-CREATE INDEX ledger_herschikking_event_key
-    ON ledger_herschikking_event (year, agb, zorgkantoor);
-";
-
-/// Migration 7 (PostgreSQL 6): absence registered by a provider
-/// (`docs/absence.md`): volume planned but not delivered, one row per key;
-/// a later upload of the same key replaces the row (volume 0 deletes it).
-/// Volumes are integer base units (minutes, dagdelen) like the lines'.
-/// `at_ms` and `actor` say who last changed the row, and when.
-pub const ABSENCE: &str = "
-CREATE TABLE ledger_absence (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    bsn TEXT NOT NULL,
-    brin TEXT NOT NULL,
-    product_code TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    soort TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    base_volume INTEGER NOT NULL,
-    at_ms INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, bsn, brin, product_code, year, month, soort)
-) WITHOUT ROWID;
-CREATE INDEX ledger_absence_year ON ledger_absence (year, agb, zorgkantoor);
-";
-
-/// Every PostgreSQL migration, in order (1, 2, 3, ...): append, never edit.
-/// Recorded in `ledger_schema_migrations`; applied under an advisory lock,
-/// so gateways starting together migrate once.
-pub const PG_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "ledger",
-        sql: "
-CREATE TABLE ledger_message (
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening DATE NOT NULL,
-    received DATE NOT NULL,
-    lines_recorded BIGINT NOT NULL DEFAULT 0,
-    recorded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (agb, message_id)
-);
-
-CREATE TABLE ledger_line (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    agb TEXT NOT NULL,
-    referentie TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    bsn TEXT NOT NULL,
-    brin TEXT,
-    onderwijstijd BOOLEAN,
-    route TEXT NOT NULL,
-    product_code TEXT NOT NULL,
-    declared_code TEXT NOT NULL,
-    period_from DATE NOT NULL,
-    period_to DATE NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    volume BIGINT NOT NULL,
-    eenheid TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    base_volume BIGINT NOT NULL,
-    tarief BIGINT NOT NULL,
-    bedrag BIGINT NOT NULL,
-    bedrag_signed BIGINT NOT NULL,
-    debet_credit TEXT NOT NULL,
-    vorig_referentie TEXT,
-    codes TEXT NOT NULL,
-    credited_by TEXT,
-    UNIQUE (agb, referentie)
-);
-CREATE INDEX ledger_line_volume ON ledger_line (agb, zorgkantoor, year, product_code);
-
-CREATE TABLE ledger_agreement (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    herschikking_cents BIGINT NOT NULL,
-    source TEXT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year)
-);
-
-CREATE TABLE ledger_agreement_code (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    volume BIGINT,
-    price_cents BIGINT,
-    PRIMARY KEY (agb, zorgkantoor, year, code)
-);
-",
-    },
-    Migration {
-        version: 2,
-        name: "forwarding outbox",
-        sql: "
-ALTER TABLE ledger_line ADD COLUMN geboortedatum DATE;
-ALTER TABLE ledger_line ADD COLUMN besluitnummer BIGINT;
-CREATE INDEX ledger_line_message ON ledger_line (agb, message_id, route, seq);
-
-CREATE TABLE forward_outbox (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    route TEXT NOT NULL,
-    forward_id TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    dagtekening DATE NOT NULL,
-    period_from DATE NOT NULL,
-    period_to DATE NOT NULL,
-    lines BIGINT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at BIGINT NOT NULL,
-    claimed_until BIGINT,
-    created_at BIGINT NOT NULL,
-    delivered_at BIGINT,
-    last_error TEXT,
-    UNIQUE (agb, message_id, route)
-);
-CREATE INDEX forward_outbox_due ON forward_outbox (state, next_attempt_at);
-",
-    },
-    Migration {
-        version: 3,
-        name: "running declared volume",
-        // Kept by triggers in the recording transaction: 0506 reads one row
-        // instead of summing every line of the year.
-        sql: "
-CREATE TABLE ledger_volume (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    product_code TEXT NOT NULL,
-    base_volume BIGINT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, year, product_code)
-);
-INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-    SELECT agb, zorgkantoor, year, product_code, SUM(base_volume)
-    FROM ledger_line GROUP BY agb, zorgkantoor, year, product_code;
-CREATE FUNCTION ledger_volume_track() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO ledger_volume (agb, zorgkantoor, year, product_code, base_volume)
-        VALUES (NEW.agb, NEW.zorgkantoor, NEW.year, NEW.product_code, NEW.base_volume)
-        ON CONFLICT (agb, zorgkantoor, year, product_code)
-        DO UPDATE SET base_volume = ledger_volume.base_volume + EXCLUDED.base_volume;
-        RETURN NEW;
-    ELSE
-        UPDATE ledger_volume SET base_volume = base_volume - OLD.base_volume
-        WHERE agb = OLD.agb AND zorgkantoor = OLD.zorgkantoor
-          AND year = OLD.year AND product_code = OLD.product_code;
-        RETURN OLD;
-    END IF;
-END $$;
-CREATE TRIGGER ledger_volume_track AFTER INSERT OR DELETE ON ledger_line
-    FOR EACH ROW EXECUTE FUNCTION ledger_volume_track();
-",
-    },
-    Migration {
-        version: 4,
-        name: "message receipts and kept answers",
-        sql: "
-ALTER TABLE ledger_message ADD COLUMN received_at BIGINT;
-ALTER TABLE ledger_message ADD COLUMN request_sha256 TEXT;
-ALTER TABLE ledger_message ADD COLUMN verwerking TEXT;
-ALTER TABLE ledger_message ADD COLUMN accepted_zio BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE ledger_message ADD COLUMN accepted_regulier BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE ledger_message ADD COLUMN rejected BIGINT NOT NULL DEFAULT 0;
-
-CREATE TABLE ledger_answer (
-    agb TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    answer BYTEA NOT NULL,
-    PRIMARY KEY (agb, message_id)
-);
-CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
-CREATE INDEX forward_outbox_message ON forward_outbox (agb, message_id);
-",
-    },
-    Migration {
-        version: 5,
-        name: "herschikking status and history",
-        sql: "
-CREATE TABLE ledger_herschikking_event (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    at_ms BIGINT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    old_cents BIGINT,
-    new_cents BIGINT,
-    reason TEXT
-);
-CREATE INDEX ledger_herschikking_event_key
-    ON ledger_herschikking_event (year, agb, zorgkantoor);
-",
-    },
-    Migration {
-        version: 6,
-        name: "absence registration",
-        sql: "
-CREATE TABLE ledger_absence (
-    agb TEXT NOT NULL,
-    zorgkantoor TEXT NOT NULL,
-    bsn TEXT NOT NULL,
-    brin TEXT NOT NULL,
-    product_code TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    month INTEGER NOT NULL,
-    soort TEXT NOT NULL,
-    unit TEXT NOT NULL,
-    base_volume BIGINT NOT NULL,
-    at_ms BIGINT NOT NULL,
-    actor TEXT NOT NULL,
-    PRIMARY KEY (agb, zorgkantoor, bsn, brin, product_code, year, month, soort)
-);
-CREATE INDEX ledger_absence_year ON ledger_absence (year, agb, zorgkantoor);
-",
-    },
-];
+fn newer(version: i32, last: i32) -> String {
+    format!(
+        "the database has schema version {version}, newer than this gateway knows ({last}): \
+         use a newer zio-gateway"
+    )
+}

@@ -1,0 +1,2 @@
+
+ALTER TABLE forward_outbox ADD COLUMN claim BIGINT;
