@@ -18,14 +18,10 @@ use super::{
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
-use crate::sinks::store::schema::PG_MIGRATIONS;
 use crate::types::{AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, Statement, Transaction};
 use std::io;
 use std::sync::{Mutex, MutexGuard};
-
-/// Key of the advisory lock taken while migrating.
-const MIGRATION_LOCK: i64 = 0x7a69_6f4c_6467; // "zioLdg"
 
 struct Statements {
     insert_message: Statement,
@@ -48,47 +44,6 @@ pub struct PgLedger {
     conn: Mutex<Conn>,
 }
 
-fn migrate(client: &mut Client) -> Result<()> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
-             version INTEGER PRIMARY KEY,
-             name TEXT NOT NULL,
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-         )",
-    )?;
-    let applied: i32 = tx
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
-            &[],
-        )?
-        .get(0);
-    let known = PG_MIGRATIONS.last().map_or(0, |m| m.version as i32);
-    if applied > known {
-        return Err(LedgerError::Invalid(format!(
-            "the PostgreSQL ledger has schema version {applied}, newer than this gateway knows \
-             ({known}): use a newer zio-gateway"
-        )));
-    }
-    for m in PG_MIGRATIONS.iter().filter(|m| m.version as i32 > applied) {
-        tx.batch_execute(m.sql).map_err(|e| {
-            LedgerError::Invalid(format!("migration {} ({}) failed: {e}", m.version, m.name))
-        })?;
-        tx.execute(
-            "INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)",
-            &[&(m.version as i32), &m.name],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// `"name"` with embedded quotes doubled.
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 impl PgLedger {
     /// Connects (`postgres://user@host:port/db`), migrates, prepares.
     pub fn connect(url: &str) -> Result<Self> {
@@ -98,15 +53,8 @@ impl PgLedger {
     /// Like [`PgLedger::connect`], with the ledger's tables in `schema`
     /// (created when missing): several ledgers in one database (tests).
     pub fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
-        let mut client = Client::connect(url, NoTls)?;
-        if let Some(s) = schema {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(s)))?;
-            tx.commit()?;
-            client.batch_execute(&format!("SET search_path TO {}", quote_ident(s)))?;
-        }
-        migrate(&mut client)?;
+        let mut client =
+            crate::sinks::store::pg::connect(url, schema).map_err(|e| LedgerError::Invalid(e.0))?;
         let st = Statements {
             insert_message: client.prepare(sql::INSERT_MESSAGE)?,
             count_message_lines: client.prepare(sql::COUNT_MESSAGE_LINES)?,

@@ -9,6 +9,7 @@
 //! is refused rather than guessed at.
 
 pub mod checkpoint;
+pub mod pg;
 pub mod private;
 pub mod schema;
 
