@@ -36,3 +36,25 @@ pub fn pg_location(test: &str) -> Option<RegistryLocation> {
         schema: Some(schema),
     })
 }
+
+/// A fresh, empty database for `test` on the test PostgreSQL, as a URL for
+/// the binary (which keeps its tables in the default schema); `None` (after
+/// printing "SKIPPED: no PostgreSQL") when there is no PostgreSQL.
+pub fn pg_database(test: &str) -> Option<String> {
+    let Some(url) = pg_url() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: no PostgreSQL (set ZIO_TEST_PG_URL or install postgresql): {test}"
+        );
+        return None;
+    };
+    let name = pg_schema(test);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .expect("drop database");
+    c.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create database");
+    let (server, _db) = url.rsplit_once('/').expect("a URL ending in /DATABASE");
+    Some(format!("{server}/{name}"))
+}
