@@ -175,13 +175,15 @@ impl Backends {
             .ledger
             .as_ref()
             .map(|l| LedgerView::new(&**l, &config.regime));
-        let conn = match &self.registry {
-            Some(r) => r.reader().map_err(|e| Error::from(e).context("registry"))?,
+        let lookups = match &self.registry {
+            Some(r) => r
+                .lookups()
+                .map_err(|e| Error::from(e).context("registry"))?,
             None => None,
         };
-        let indications = conn
+        let indications = lookups
             .as_ref()
-            .map(|s| StoreIndications::new(&**s as &dyn RegistryStore));
+            .map(|s| StoreIndications::new(s as &dyn RegistryStore));
         let ctx = Context::new(
             config,
             today,
@@ -191,9 +193,6 @@ impl Backends {
         let r = f(&ctx);
         let failure = indications.as_ref().and_then(|i| i.failure());
         drop(indications);
-        if let (Some(c), Some(_)) = (conn, &failure) {
-            c.discard();
-        }
         if let Some(e) = failure {
             return Err(Error::from(e).context("registry lookup failed"));
         }

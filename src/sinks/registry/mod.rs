@@ -22,7 +22,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod stores;
 
-pub use stores::{Lease, RegistryConn, RegistryLocation, RegistryStores};
+pub use stores::{Lease, Lookups, RegistryConn, RegistryLocation, RegistryStores};
 
 use crate::model::iwlz::{
     Aanvang, ClientRegistry, Indicatie, IwlzHeader, Mutatie, ToegewezenFunctie, ToegewezenZzp,

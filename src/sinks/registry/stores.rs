@@ -4,8 +4,11 @@
 //! data directory or on the shared PostgreSQL.
 
 use super::postgres::PgRegistry;
-use super::RegistryStore;
+use super::{RegistryStore, RegistryTx};
+use crate::model::iwlz::{ClientRegistry, Indicatie, ToegewezenFunctie};
 use crate::sinks::store::{Store, StoreError};
+use crate::types::{AgbCode, Bsn, Datum};
+use std::io;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,7 +43,7 @@ impl RegistryLocation {
 /// gateway on the database (its `max_connections`), so fewer.
 const SQLITE_IDLE: usize = 16;
 const PG_IDLE: usize = 8;
-/// PostgreSQL read connections lent out at once; more checks wait for one.
+/// PostgreSQL read connections lent out at once; more lookups wait for one.
 /// A lookup is one indexed read, so a few connections serve many checks.
 const PG_MAX_LENT: usize = 16;
 
@@ -182,32 +185,58 @@ impl RegistryStores {
         Ok(lease)
     }
 
-    /// A read connection for a check, or `None` while nothing was ingested.
-    /// "Not loaded" is re-read from the database at most every
-    /// [`LOADED_RECHECK`], so an instance sees another's first ingest within
-    /// that time; "loaded" is final (a registry is never emptied).
-    pub fn reader(&self) -> Result<Option<Lease<'_>>, StoreError> {
+    /// Whether the 04xx checks run: any iWlz message was ingested, here or
+    /// by another instance. "Not loaded" is re-read from the database at
+    /// most every [`LOADED_RECHECK`], so an instance sees another's first
+    /// ingest within that time; "loaded" is final (a registry is never
+    /// emptied).
+    pub fn loaded_now(&self) -> Result<bool, StoreError> {
         if self.is_loaded() {
-            return self.lease().map(Some);
+            return Ok(true);
         }
         let now = self.born.elapsed().as_millis() as u64 + 1;
         let asked = self.asked_ms.load(Ordering::Relaxed);
         if asked != 0 && now.saturating_sub(asked) < LOADED_RECHECK.as_millis() as u64 {
-            return Ok(None);
+            return Ok(false);
         }
         self.asked_ms.store(now, Ordering::Relaxed);
-        let lease = self.lease()?;
-        match lease.is_loaded() {
-            Ok(true) => {
-                self.loaded.store(true, Ordering::Release);
-                Ok(Some(lease))
-            }
-            Ok(false) => Ok(None),
-            Err(e) => {
-                lease.discard();
-                Err(e)
-            }
+        let loaded = self.with_lease(|c| c.is_loaded())?;
+        if loaded {
+            self.loaded.store(true, Ordering::Release);
         }
+        Ok(loaded)
+    }
+
+    /// A read connection, or `None` while nothing was ingested
+    /// ([`RegistryStores::loaded_now`]).
+    pub fn reader(&self) -> Result<Option<Lease<'_>>, StoreError> {
+        if self.loaded_now()? {
+            self.lease().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The registry for one check, or `None` while nothing was ingested
+    /// ([`RegistryStores::loaded_now`]). Each lookup borrows a connection
+    /// for its own length only: a check streaming a slow sender's body
+    /// holds none in between, so a few PostgreSQL connections serve every
+    /// running check.
+    pub fn lookups(&self) -> Result<Option<Lookups<'_>>, StoreError> {
+        Ok(self.loaded_now()?.then_some(Lookups { stores: self }))
+    }
+
+    /// Runs `f` on a read connection; one that failed is closed.
+    fn with_lease<R>(
+        &self,
+        f: impl FnOnce(&(dyn RegistryStore + Send)) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let lease = self.lease()?;
+        let r = f(&*lease);
+        if r.is_err() {
+            lease.discard();
+        }
+        r
     }
 
     /// Runs `f` with the writer (one ingest at a time in this process;
@@ -228,5 +257,51 @@ impl RegistryStores {
             self.loaded.store(true, Ordering::Release);
         }
         Ok(r)
+    }
+}
+
+/// The registry's read side for one check ([`RegistryStores::lookups`]):
+/// every lookup on a pooled connection of its own.
+pub struct Lookups<'a> {
+    stores: &'a RegistryStores,
+}
+
+impl RegistryStore for Lookups<'_> {
+    fn is_loaded(&self) -> Result<bool, StoreError> {
+        self.stores.with_lease(|c| c.is_loaded())
+    }
+
+    fn client(&self, bsn: &Bsn) -> Result<ClientRegistry, StoreError> {
+        self.stores.with_lease(|c| c.client(bsn))
+    }
+
+    fn indicatie(&self, bsn: &Bsn, besluitnummer: u64) -> Result<Option<Indicatie>, StoreError> {
+        self.stores.with_lease(|c| c.indicatie(bsn, besluitnummer))
+    }
+
+    fn toewijzingen(
+        &self,
+        bsn: &Bsn,
+        functiecode: u16,
+        instelling: &AgbCode,
+        dag: Datum,
+    ) -> Result<Vec<ToegewezenFunctie>, StoreError> {
+        self.stores
+            .with_lease(|c| c.toewijzingen(bsn, functiecode, instelling, dag))
+    }
+
+    fn bericht_bekend(&self, sha256: &str) -> Result<bool, StoreError> {
+        self.stores.with_lease(|c| c.bericht_bekend(sha256))
+    }
+
+    /// Lookups only read: ingest goes through [`RegistryStores::with_writer`].
+    fn begin(&mut self) -> Result<Box<dyn RegistryTx + '_>, StoreError> {
+        Err(StoreError(
+            "registry: lookups cannot ingest (use the writer)".into(),
+        ))
+    }
+
+    fn dump(&self, out: &mut dyn io::Write) -> Result<(), StoreError> {
+        self.stores.with_lease(|c| c.dump(out))
     }
 }
