@@ -9,8 +9,7 @@ use crate::error::{Error, Fault, Result};
 use crate::pipeline::{Arrival, Backends, Disposition, Pipeline};
 use crate::sinks::answer::Format;
 use crate::sinks::ledger;
-use crate::sinks::registry::ingest;
-use crate::sinks::store::Store;
+use crate::sinks::registry::{ingest, RegistryStores};
 use crate::types::{parse_datum, Datum};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, Write};
@@ -315,24 +314,29 @@ pub fn run(cli: Cli) -> Result<i32> {
             config,
             data,
         } => {
-            load_config(&config)?;
+            let config = load_config(&config)?;
             let inputs = ingest::expand_paths(&files)?;
             if inputs.is_empty() {
                 return Err(Error::sender("no *.xml message found to ingest"));
             }
-            let mut store = Store::open(&data)?;
+            // Where the ledger is: PostgreSQL when configured, shared by
+            // every gateway on it.
+            let stores = match config.ledger_url() {
+                Some(url) => RegistryStores::open_postgres(&url, None)?,
+                None => RegistryStores::open(&data)?,
+            };
             let mut out = io::stdout().lock();
-            let refused = ingest::ingest_paths(
-                &mut store,
-                &inputs,
-                ingest::Options::default(),
-                |path, r| match r {
-                    Ok(rep) => {
-                        let _ = writeln!(out, "{}: {rep}", path.display());
-                    }
-                    Err(e) => eprintln!("zio-gateway: {}: {e}", path.display()),
-                },
-            )?;
+            let refused =
+                stores.with_writer(|store| {
+                    ingest::ingest_paths(store, &inputs, ingest::Options::default(), |path, r| {
+                        match r {
+                            Ok(rep) => {
+                                let _ = writeln!(out, "{}: {rep}", path.display());
+                            }
+                            Err(e) => eprintln!("zio-gateway: {}: {e}", path.display()),
+                        }
+                    })
+                })?;
             Ok(if refused > 0 { 1 } else { 0 })
         }
         Command::Serve {

@@ -24,13 +24,11 @@ use crate::sinks::answer::{self, Format, StoredAnswer};
 use crate::sinks::forward::{Forwarder, NoUpstream};
 use crate::sinks::ledger::{self, GroupCommit, LedgerStore, LedgerView, Receipt, RecordSummary};
 use crate::sinks::registry::{RegistryStore, StoreIndications};
-use crate::sinks::store::Store;
 use crate::types::{AgbCode, Datum};
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What happens to a message once it is checked.
@@ -121,60 +119,8 @@ pub struct Backends {
     pub registry: Option<RegistryStores>,
 }
 
-/// The registry's SQLite store: one writer (`POST /registry`, `ingest`) and a
-/// small pool of read connections for checks (a check holds one for its
-/// length, so checks do not wait for each other).
-pub struct RegistryStores {
-    dir: PathBuf,
-    idle: Mutex<Vec<Store>>,
-    writer: Mutex<Store>,
-    loaded: AtomicBool,
-}
-
-/// Read connections kept open between checks.
-const REGISTRY_IDLE_CONNECTIONS: usize = 16;
-
-impl RegistryStores {
-    /// Opens (creating and migrating) `DATA_DIR/gateway.db`.
-    pub fn open(dir: &Path) -> Result<Self> {
-        let writer = Store::open(dir)?;
-        let loaded = writer.is_loaded()?;
-        Ok(Self {
-            dir: dir.to_owned(),
-            idle: Mutex::new(Vec::new()),
-            writer: Mutex::new(writer),
-            loaded: AtomicBool::new(loaded),
-        })
-    }
-
-    /// Whether any iWlz message was ingested (until then no 04xx check runs).
-    pub fn is_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
-    }
-
-    fn take(&self) -> Result<Store> {
-        if let Some(s) = self.idle.lock().expect("registry pool").pop() {
-            return Ok(s);
-        }
-        Ok(Store::open(&self.dir)?)
-    }
-
-    fn give_back(&self, s: Store) {
-        let mut idle = self.idle.lock().expect("registry pool");
-        if idle.len() < REGISTRY_IDLE_CONNECTIONS {
-            idle.push(s);
-        }
-    }
-
-    /// Runs `f` with the writer (one ingest at a time); marks the registry
-    /// loaded when `f` succeeded.
-    pub fn with_writer<R, E>(&self, f: impl FnOnce(&mut Store) -> Result<R, E>) -> Result<R, E> {
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let r = f(&mut w)?;
-        self.loaded.store(true, Ordering::Release);
-        Ok(r)
-    }
-}
+/// Where it lived before it moved to the registry's own module.
+pub use crate::sinks::registry::RegistryStores;
 
 impl Backends {
     /// No ledger, no registry.
@@ -182,11 +128,10 @@ impl Backends {
         Self::default()
     }
 
-    /// Opens the ledger (PostgreSQL when `pg_url` is given, else SQLite in
-    /// `data_dir`) and the registry store in `data_dir`.
+    /// Opens the ledger and the registry: both in PostgreSQL when `pg_url`
+    /// is given, else both in SQLite in `data_dir`.
     pub fn open(data_dir: &Path, pg_url: Option<&str>) -> Result<Self> {
-        let registry = RegistryStores::open(data_dir)
-            .map_err(|e| e.context(format!("{}: registry", data_dir.display())))?;
+        let registry = open_registry(data_dir, pg_url)?;
         let ledger = ledger::open(data_dir, pg_url)
             .map_err(|e| Error::backend(format!("{}: ledger: {e}", data_dir.display())))?;
         Ok(Self {
@@ -209,11 +154,8 @@ impl Backends {
                 Error::backend(format!("{}: ledger: {e}", data_dir.display()))
             })?)),
         };
-        let registry = if exists {
-            Some(
-                RegistryStores::open(data_dir)
-                    .map_err(|e| e.context(format!("{}: registry", data_dir.display())))?,
-            )
+        let registry = if exists || pg_url.is_some() {
+            Some(open_registry(data_dir, pg_url)?)
         } else {
             None
         };
@@ -233,11 +175,15 @@ impl Backends {
             .ledger
             .as_ref()
             .map(|l| LedgerView::new(&**l, &config.regime));
-        let conn = match self.registry.as_ref().filter(|r| r.is_loaded()) {
-            Some(r) => Some(r.take().map_err(|e| e.context("registry"))?),
+        let lookups = match &self.registry {
+            Some(r) => r
+                .lookups()
+                .map_err(|e| Error::from(e).context("registry"))?,
             None => None,
         };
-        let indications = conn.as_ref().map(|s| StoreIndications::new(s));
+        let indications = lookups
+            .as_ref()
+            .map(|s| StoreIndications::new(s as &dyn RegistryStore));
         let ctx = Context::new(
             config,
             today,
@@ -247,11 +193,6 @@ impl Backends {
         let r = f(&ctx);
         let failure = indications.as_ref().and_then(|i| i.failure());
         drop(indications);
-        if let (Some(c), Some(reg)) = (conn, self.registry.as_ref()) {
-            if failure.is_none() {
-                reg.give_back(c);
-            }
-        }
         if let Some(e) = failure {
             return Err(Error::from(e).context("registry lookup failed"));
         }
@@ -259,6 +200,17 @@ impl Backends {
             return Err(Error::backend(format!("ledger lookup failed: {e}")));
         }
         Ok(r)
+    }
+}
+
+/// The registry where the ledger is: PostgreSQL when `pg_url` is given,
+/// else `DATA_DIR/gateway.db`.
+fn open_registry(data_dir: &Path, pg_url: Option<&str>) -> Result<RegistryStores> {
+    match pg_url {
+        Some(url) => RegistryStores::open_postgres(url, None)
+            .map_err(|e| Error::from(e).context("registry (PostgreSQL)")),
+        None => RegistryStores::open(data_dir)
+            .map_err(|e| Error::from(e).context(format!("{}: registry", data_dir.display()))),
     }
 }
 

@@ -1,9 +1,11 @@
 //! Runs every case in conformance/cases through the gateway and compares the
 //! answer with the expected one: Verwerking, message codes (as a set), per
 //! line in order the reference, BSN, route, product codes and sorted codes,
-//! and the Totalen.
+//! and the Totalen. Every case with a registry runs again with the registry
+//! in PostgreSQL, which must answer byte for byte the same.
 
 mod common;
+mod registry_support;
 
 use serde_json::{json, Value};
 use zio_gateway::sinks::answer::Format;
@@ -102,4 +104,51 @@ fn xml_and_json_answers_agree() {
         let lines = json["prestaties"].as_array().unwrap().len();
         assert_eq!(xml.matches("<Prestatie>").count(), lines, "{}", case.name);
     }
+}
+
+/// Every case that uses the registry, with the registry in PostgreSQL: the
+/// same answer, byte for byte (JSON and XML), as with it in SQLite. One
+/// schema per registry directory, ingested by the first case that uses it
+/// and recognised as already ingested by the others, as several gateways
+/// share one registry.
+#[test]
+fn registry_cases_answer_the_same_with_the_registry_in_postgres() {
+    let cases: Vec<_> = common::cases()
+        .into_iter()
+        .filter(|c| c.meta.registry.is_some())
+        .collect();
+    assert!(cases.len() >= 57, "only {} registry cases", cases.len());
+    let mut places = std::collections::BTreeMap::new();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let dir = case.meta.registry.clone().unwrap();
+        if !places.contains_key(&dir) {
+            let Some(at) =
+                registry_support::pg_location(&format!("conformance_{}", dir.replace('-', "_")))
+            else {
+                return;
+            };
+            places.insert(dir.clone(), at);
+        }
+        let config = common::load_config(&case.meta.config);
+        for format in [Format::Json, Format::Xml] {
+            let sqlite = common::answer_at(case, &config, format, None);
+            let pg = common::answer_at(case, &config, format, Some(places[&dir].clone()));
+            if pg != sqlite {
+                failures.push(format!(
+                    "{} ({format:?})\n  SQLite     {}\n  PostgreSQL {}",
+                    case.name,
+                    String::from_utf8_lossy(&sqlite),
+                    String::from_utf8_lossy(&pg)
+                ));
+            }
+        }
+    }
+    assert_eq!(places.len(), 2, "{:?}", places.keys());
+    assert!(
+        failures.is_empty(),
+        "{} answers differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

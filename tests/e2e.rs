@@ -1269,3 +1269,83 @@ async fn a_ledger_report_while_serving_leaves_the_wal_to_the_server() {
     );
     drop(g);
 }
+
+mod registry_support;
+
+/// Two gateways on one PostgreSQL share the registry: a message ingested
+/// through one (`POST /registry`) is known to the other, whose checks run
+/// the 04xx rules from then on, although it had found the registry empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_ingested_through_one_instance_serves_another() {
+    // The sync client must not run on the runtime's threads.
+    let url = tokio::task::spawn_blocking(|| registry_support::pg_database("e2e_two"))
+        .await
+        .unwrap();
+    let Some(url) = url else {
+        return;
+    };
+    let start = |dir: &Path| {
+        write_config(dir, |t| {
+            let line = t
+                .lines()
+                .find(|l| l.starts_with("# postgres_url = "))
+                .expect("the example config has a postgres_url line")
+                .to_owned();
+            t.replace(&line, &format!("postgres_url = \"{url}\""))
+        });
+        Gateway::start(dir, &[])
+    };
+    let (da, db) = (tmp(), tmp());
+    let (a, b) = (start(da.path()), start(db.path()));
+
+    let d = declare(b.addr, "REG-B-0").await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+    assert!(
+        !d.body.contains("\"04"),
+        "04xx before any ingest: {}",
+        d.body
+    );
+
+    let io31 = std::fs::read(root().join("tests/registry_samples/io31-example.xml")).unwrap();
+    let r = send(
+        a.addr,
+        Method::POST,
+        "/registry",
+        &[ZK_AUTH],
+        Bytes::from(io31.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["already_ingested"], false, "{}", r.body);
+
+    // Polled, not timed: B's "not loaded" is cached briefly.
+    let mut seen = None;
+    for i in 1..=300 {
+        let d = declare(b.addr, &format!("REG-B-{i}")).await;
+        assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+        if d.body.contains("\"04") {
+            seen = Some(d);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen.is_some(), "B never ran the 04xx rules: {}", b.logs());
+    // And B holds the very same registry: the message is known there.
+    let r = send(
+        b.addr,
+        Method::POST,
+        "/registry",
+        &[ZK_AUTH],
+        Bytes::from(io31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["already_ingested"], true, "{}", r.body);
+    // Nothing of the registry went to either data directory.
+    for dir in [da.path(), db.path()] {
+        assert!(!dir.join("data/gateway.db").exists(), "{}", dir.display());
+    }
+    drop(a);
+}

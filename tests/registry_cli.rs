@@ -1,4 +1,7 @@
-//! `zio-gateway ingest` and `check` with a store, run as the binary.
+//! `zio-gateway ingest` and `check` with a store, run as the binary; with
+//! the store in SQLite and, when a PostgreSQL is configured, in PostgreSQL.
+
+mod registry_support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -9,10 +12,17 @@ fn root() -> PathBuf {
 }
 
 fn gateway(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zio-gateway"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    gateway_on(args, None)
+}
+
+/// With `pg`: the ledger and the registry in that PostgreSQL.
+fn gateway_on(args: &[&str], pg: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zio-gateway"));
+    c.args(args);
+    if let Some(url) = pg {
+        c.env("ZIO_GATEWAY_LEDGER_URL", url);
+    }
+    c.output().expect("the binary runs")
 }
 
 fn s(p: &Path) -> &str {
@@ -24,41 +34,20 @@ fn config() -> PathBuf {
 }
 
 fn ingest(data: &Path, files: &[&Path]) -> Output {
+    ingest_on(data, files, None)
+}
+
+fn ingest_on(data: &Path, files: &[&Path], pg: Option<&str>) -> Output {
     let config = config();
     let mut args = vec!["ingest", "--config", s(&config), "--data", s(data)];
     args.extend(files.iter().map(|f| s(f)));
-    gateway(&args)
+    gateway_on(&args, pg)
 }
 
 /// The line codes of a JSON answer, per ReferentieNummer in order.
 fn check(case: &str, config: &Path, data: &Path) -> Vec<(String, Vec<String>)> {
-    let dir = root().join("conformance/cases").join(case);
-    let toml = std::fs::read_to_string(dir.join("case.toml")).unwrap();
-    let today = toml
-        .lines()
-        .find_map(|l| l.strip_prefix("today = \""))
-        .unwrap()
-        .trim_end_matches('"')
-        .to_owned();
-    let out = gateway(&[
-        "check",
-        "--config",
-        s(config),
-        "--data",
-        s(data),
-        "--today",
-        &today,
-        "--format",
-        "json",
-        s(&dir.join("request.xml")),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = check_on(case, config, data, None);
+    let v: Value = serde_json::from_slice(&out).unwrap();
     v["prestaties"]
         .as_array()
         .unwrap()
@@ -73,6 +62,40 @@ fn check(case: &str, config: &Path, data: &Path) -> Vec<(String, Vec<String>)> {
             (p["referentie_nummer"].as_str().unwrap().to_owned(), codes)
         })
         .collect()
+}
+
+/// The JSON answer of `check` to a conformance case.
+fn check_on(case: &str, config: &Path, data: &Path, pg: Option<&str>) -> Vec<u8> {
+    let dir = root().join("conformance/cases").join(case);
+    let toml = std::fs::read_to_string(dir.join("case.toml")).unwrap();
+    let today = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("today = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let out = gateway_on(
+        &[
+            "check",
+            "--config",
+            s(config),
+            "--data",
+            s(data),
+            "--today",
+            &today,
+            "--format",
+            "json",
+            s(&dir.join("request.xml")),
+        ],
+        pg,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 fn codes(v: &[(String, Vec<String>)]) -> Vec<Vec<&str>> {
@@ -224,4 +247,93 @@ fn start_of_delivery_check_can_be_switched_off() {
     // Other 04xx codes stay on.
     let v = check("213-0403-allocated-to-another-provider", &off, &data);
     assert_eq!(codes(&v), vec![vec!["0403"]]);
+}
+
+/// `ingest` and `check` with the ledger's PostgreSQL configured keep the
+/// registry there (nothing in the data directory), report the same per
+/// message, and answer every conformance case that uses the registry
+/// exactly as with the registry in SQLite.
+#[test]
+fn with_postgresql_configured_the_registry_lives_there_and_answers_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for e in std::fs::read_dir(root().join("conformance/cases")).unwrap() {
+        let dir = e.unwrap().path();
+        let toml = std::fs::read_to_string(dir.join("case.toml")).unwrap();
+        if let Some(r) = toml.lines().find_map(|l| l.strip_prefix("registry = \"")) {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            cases.push((name, r.trim_end_matches('"').to_owned()));
+        }
+    }
+    cases.sort();
+    assert!(cases.len() >= 57, "{}", cases.len());
+    let mut places = std::collections::BTreeMap::new();
+    for (_, registry) in &cases {
+        if places.contains_key(registry) {
+            continue;
+        }
+        let Some(url) =
+            registry_support::pg_database(&format!("cli_{}", registry.replace('-', "_")))
+        else {
+            return;
+        };
+        let sqlite = tmp.path().join(format!("data-{registry}"));
+        let pg_data = tmp.path().join(format!("data-pg-{registry}"));
+        let fixtures = root().join("conformance").join(registry);
+        if registry == "registry" {
+            // Before anything is ingested: no 04xx, as with SQLite.
+            let before = check_on(
+                "216-0406-aw39-ending-mid-month",
+                &config(),
+                &pg_data,
+                Some(&url),
+            );
+            assert!(!String::from_utf8_lossy(&before).contains("\"04"));
+        }
+        let a = ingest(&sqlite, &[&fixtures]);
+        let b = ingest_on(&pg_data, &[&fixtures], Some(&url));
+        assert_eq!(
+            b.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&b.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&b.stdout),
+            String::from_utf8_lossy(&a.stdout)
+        );
+        let again = ingest_on(&pg_data, &[&fixtures], Some(&url));
+        let n = std::fs::read_dir(&fixtures)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "xml")
+            })
+            .count();
+        assert_eq!(
+            String::from_utf8_lossy(&again.stdout)
+                .matches("already ingested, nothing changed")
+                .count(),
+            n
+        );
+        assert!(!pg_data.exists(), "the registry went to the data directory");
+        places.insert(registry.clone(), (sqlite, pg_data, url));
+    }
+    let mut differ = Vec::new();
+    for (case, registry) in &cases {
+        let (sqlite, pg_data, url) = &places[registry];
+        let a = check_on(case, &config(), sqlite, None);
+        let b = check_on(case, &config(), pg_data, Some(url));
+        if a != b {
+            differ.push(format!(
+                "{case}\n  SQLite     {}\n  PostgreSQL {}",
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b)
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

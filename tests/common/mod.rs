@@ -7,10 +7,9 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zio_gateway::config::Config;
-use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline, RegistryStores};
+use zio_gateway::pipeline::{Arrival, Backends, Disposition, Pipeline};
 use zio_gateway::sinks::answer::Format;
-use zio_gateway::sinks::registry::ingest;
-use zio_gateway::sinks::store::Store;
+use zio_gateway::sinks::registry::{ingest, RegistryLocation, RegistryStores};
 use zio_gateway::types::parse_datum;
 
 pub fn root() -> PathBuf {
@@ -71,26 +70,43 @@ pub fn answer(case: &Case, format: Format) -> Vec<u8> {
 }
 
 pub fn answer_with(case: &Case, config: &Config, format: Format) -> Vec<u8> {
+    answer_at(case, config, format, None)
+}
+
+/// The answer with the case's registry (if it has one) at `at`: SQLite in a
+/// fresh data directory when `None`. The registry's messages are ingested
+/// there first (a registry ingested before recognises them and changes
+/// nothing).
+pub fn answer_at(
+    case: &Case,
+    config: &Config,
+    format: Format,
+    at: Option<RegistryLocation>,
+) -> Vec<u8> {
     let today = parse_datum(&case.meta.today).expect("case today is a date");
     let input = std::fs::read(case.dir.join("request.xml")).expect("request.xml");
     // `registry = "DIR"`: the iWlz messages in conformance/DIR, ingested in
-    // name order into a fresh store (as `zio-gateway ingest` does).
+    // name order into the store (as `zio-gateway ingest` does).
     let data = tempfile::tempdir().expect("temp data dir");
     let registry = case.meta.registry.as_ref().map(|dir| {
-        let mut store = Store::open(data.path()).expect("store opens");
-        let refused = ingest::ingest_paths(
-            &mut store,
-            &[root().join("conformance").join(dir)],
-            ingest::Options::default(),
-            |path, r| {
-                if let Err(e) = r {
-                    panic!("{}: {}: {e}", case.name, path.display())
-                }
-            },
-        )
-        .expect("registry ingests");
+        let at = at.unwrap_or_else(|| RegistryLocation::Sqlite(data.path().to_owned()));
+        let stores = RegistryStores::open_at(at).expect("store opens");
+        let refused = stores
+            .with_writer(|store| {
+                ingest::ingest_paths(
+                    store,
+                    &[root().join("conformance").join(dir)],
+                    ingest::Options::default(),
+                    |path, r| {
+                        if let Err(e) = r {
+                            panic!("{}: {}: {e}", case.name, path.display())
+                        }
+                    },
+                )
+            })
+            .expect("registry ingests");
         assert_eq!(refused, 0);
-        RegistryStores::open(data.path()).expect("store opens")
+        stores
     });
     let backends = Backends {
         ledger: None,

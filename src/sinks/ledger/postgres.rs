@@ -18,14 +18,10 @@ use super::{
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
-use crate::sinks::store::schema;
 use crate::types::{AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
-use postgres::{Client, NoTls, Statement, Transaction};
+use postgres::{Client, Statement, Transaction};
 use std::io;
 use std::sync::{Mutex, MutexGuard};
-
-/// Key of the advisory lock taken while migrating.
-const MIGRATION_LOCK: i64 = 0x7a69_6f4c_6467; // "zioLdg"
 
 struct Statements {
     insert_message: Statement,
@@ -48,59 +44,6 @@ pub struct PgLedger {
     conn: Mutex<Conn>,
 }
 
-/// Migrates under a session advisory lock: refinery takes none, and two
-/// gateways starting together on one database must migrate once (the
-/// second waits, then finds every migration applied).
-fn migrate(client: &mut Client, schema: Option<&str>) -> Result<()> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
-    let r = migrate_locked(client, schema);
-    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
-    r?;
-    unlocked?;
-    Ok(())
-}
-
-fn migrate_locked(client: &mut Client, schema: Option<&str>) -> Result<()> {
-    if let Some(s) = schema {
-        client.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {0}; SET search_path TO {0}",
-            quote_ident(s)
-        ))?;
-    }
-    schema::migrate(client, schema::postgres::migrations::runner, legacy_version)
-        .map_err(|e| LedgerError::Invalid(format!("PostgreSQL ledger: {e}")))?;
-    Ok(())
-}
-
-/// Up to which version the runner before refinery migrated this ledger:
-/// the highest version in its `ledger_schema_migrations` (in the schema on
-/// the search path), 0 without one. That table is left as it was.
-fn legacy_version(client: &mut Client) -> std::result::Result<i32, String> {
-    let old = |e: postgres::Error| format!("the old migration table: {e}");
-    let has: bool = client
-        .query_one(
-            "SELECT to_regclass('ledger_schema_migrations') IS NOT NULL",
-            &[],
-        )
-        .map_err(old)?
-        .get(0);
-    if !has {
-        return Ok(0);
-    }
-    Ok(client
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM ledger_schema_migrations",
-            &[],
-        )
-        .map_err(old)?
-        .get(0))
-}
-
-/// `"name"` with embedded quotes doubled.
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 impl PgLedger {
     /// Connects (`postgres://user@host:port/db`), migrates, prepares.
     pub fn connect(url: &str) -> Result<Self> {
@@ -110,8 +53,8 @@ impl PgLedger {
     /// Like [`PgLedger::connect`], with the ledger's tables in `schema`
     /// (created when missing): several ledgers in one database (tests).
     pub fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self> {
-        let mut client = Client::connect(url, NoTls)?;
-        migrate(&mut client, schema)?;
+        let mut client =
+            crate::sinks::store::pg::connect(url, schema).map_err(|e| LedgerError::Invalid(e.0))?;
         let st = Statements {
             insert_message: client.prepare(sql::INSERT_MESSAGE)?,
             count_message_lines: client.prepare(sql::COUNT_MESSAGE_LINES)?,

@@ -4,7 +4,10 @@
 //!
 //! - [`iwlz`] reads those messages as a stream, one client at a time.
 //! - [`ingest`] applies them to a [`RegistryStore`], idempotently.
-//! - [`sqlite`] is the store in `DATA_DIR/gateway.db` ([`crate::sinks::store`]).
+//! - [`sqlite`] is the store in `DATA_DIR/gateway.db` ([`crate::sinks::store`]);
+//!   [`postgres`] the same in the shared PostgreSQL, when one is configured.
+//! - [`stores`] is what a running gateway holds: a writer and a pool of
+//!   read connections on either backend.
 //!
 //! The rules (04xx, [`crate::rules::indication`]) see one client at a time as
 //! a [`ClientRegistry`], fetched once per client with a few indexed queries.
@@ -15,7 +18,11 @@
 //! ingested, not on their order or on how often each was ingested.
 
 pub mod ingest;
+pub mod postgres;
 pub mod sqlite;
+pub mod stores;
+
+pub use stores::{Lease, Lookups, RegistryConn, RegistryLocation, RegistryStores};
 
 use crate::model::iwlz::{
     Aanvang, ClientRegistry, Indicatie, IwlzHeader, Mutatie, ToegewezenFunctie, ToegewezenZzp,
@@ -80,9 +87,16 @@ pub struct BerichtRecord {
     pub clienten: u64,
 }
 
-/// The store of indications and allocations. SQLite now (`sqlite.rs`);
-/// PostgreSQL can implement the same trait.
+/// The store of indications and allocations: SQLite (`sqlite.rs`) or
+/// PostgreSQL (`postgres.rs`), with the same content and the same dump for
+/// the same messages.
 pub trait RegistryStore {
+    /// Whether the connection can still be used (a pool drops one that
+    /// cannot: the database server restarted, the network failed).
+    fn usable(&self) -> bool {
+        true
+    }
+
     /// Whether any iWlz message was ever ingested. Until then `check` runs no
     /// 04xx check at all.
     fn is_loaded(&self) -> Result<bool, StoreError>;

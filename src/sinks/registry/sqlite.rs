@@ -28,13 +28,13 @@ use std::io;
 use std::sync::OnceLock;
 
 /// A table as the generic upsert sees it: key columns, value columns, stamp.
-struct Table {
-    name: &'static str,
-    key: &'static [&'static str],
-    vals: &'static [&'static str],
+pub(super) struct Table {
+    pub(super) name: &'static str,
+    pub(super) key: &'static [&'static str],
+    pub(super) vals: &'static [&'static str],
 }
 
-const INDICATIE: Table = Table {
+pub(super) const INDICATIE: Table = Table {
     name: "iwlz_indicatie",
     key: &["bsn", "besluitnummer"],
     vals: &[
@@ -45,7 +45,7 @@ const INDICATIE: Table = Table {
         "zzps",
     ],
 };
-const FUNCTIE: Table = Table {
+pub(super) const FUNCTIE: Table = Table {
     name: "iwlz_toegewezen_functie",
     key: &["bsn", "functiecode", "instelling", "ingangsdatum"],
     vals: &[
@@ -56,7 +56,7 @@ const FUNCTIE: Table = Table {
         "reden_intrekking",
     ],
 };
-const ZZP: Table = Table {
+pub(super) const ZZP: Table = Table {
     name: "iwlz_toegewezen_zzp",
     key: &[
         "bsn",
@@ -73,7 +73,7 @@ const ZZP: Table = Table {
         "reden_intrekking",
     ],
 };
-const AANVANG: Table = Table {
+pub(super) const AANVANG: Table = Table {
     name: "iwlz_aanvang",
     key: &[
         "bsn",
@@ -84,7 +84,7 @@ const AANVANG: Table = Table {
     ],
     vals: &["besluitnummer", "status"],
 };
-const MUTATIE: Table = Table {
+pub(super) const MUTATIE: Table = Table {
     name: "iwlz_mutatie",
     key: &[
         "bsn",
@@ -96,7 +96,7 @@ const MUTATIE: Table = Table {
     ],
     vals: &["besluitnummer", "status"],
 };
-const TABLES: [&Table; 5] = [&INDICATIE, &FUNCTIE, &ZZP, &AANVANG, &MUTATIE];
+pub(super) const TABLES: [&Table; 5] = [&INDICATIE, &FUNCTIE, &ZZP, &AANVANG, &MUTATIE];
 
 struct TableSql {
     select: String,
@@ -136,7 +136,7 @@ fn sql(i: usize) -> &'static TableSql {
     })[i]
 }
 
-fn bsn_key(bsn: &Bsn) -> i64 {
+pub(super) fn bsn_key(bsn: &Bsn) -> i64 {
     bsn.as_str().parse().expect("a Bsn is 9 digits")
 }
 
@@ -193,7 +193,7 @@ fn put(
     Ok(change)
 }
 
-fn encode_geindiceerd(v: &[Geindiceerd]) -> String {
+pub(super) fn encode_geindiceerd(v: &[Geindiceerd]) -> String {
     let mut items: Vec<String> = v
         .iter()
         .map(|g| {
@@ -214,7 +214,7 @@ fn encode_geindiceerd(v: &[Geindiceerd]) -> String {
     items.join(";")
 }
 
-fn decode_geindiceerd(s: &str) -> Option<Vec<Geindiceerd>> {
+pub(super) fn decode_geindiceerd(s: &str) -> Option<Vec<Geindiceerd>> {
     if s.is_empty() {
         return Some(Vec::new());
     }
@@ -526,13 +526,13 @@ impl SqliteTx<'_> {
     }
 }
 
-fn changed(c: Change) -> bool {
+pub(super) fn changed(c: Change) -> bool {
     matches!(c, Change::Added | Change::Updated)
 }
 
 /// Puts `x` in place of the record with the same key (dropping it when `live`
 /// is false), keeping `v` in key order.
-fn merge<T, K: Ord>(v: &mut Vec<T>, x: T, live: bool, key: impl Fn(&T) -> K) {
+pub(super) fn merge<T, K: Ord>(v: &mut Vec<T>, x: T, live: bool, key: impl Fn(&T) -> K) {
     let k = key(&x);
     v.retain(|y| key(y) != k);
     if live {
@@ -541,11 +541,11 @@ fn merge<T, K: Ord>(v: &mut Vec<T>, x: T, live: bool, key: impl Fn(&T) -> K) {
     }
 }
 
-fn key_functie(f: &ToegewezenFunctie) -> (u16, AgbCode, Datum) {
+pub(super) fn key_functie(f: &ToegewezenFunctie) -> (u16, AgbCode, Datum) {
     (f.functiecode, f.instelling.clone(), f.geldig.ingangsdatum)
 }
 
-fn key_zzp(z: &ToegewezenZzp) -> (u16, Datum, Option<AgbCode>, u8) {
+pub(super) fn key_zzp(z: &ToegewezenZzp) -> (u16, Datum, Option<AgbCode>, u8) {
     (
         z.zzpcode,
         z.geldig.ingangsdatum,
@@ -554,7 +554,7 @@ fn key_zzp(z: &ToegewezenZzp) -> (u16, Datum, Option<AgbCode>, u8) {
     )
 }
 
-fn key_aanvang(a: &Aanvang) -> (u16, AgbCode, Datum, Datum) {
+pub(super) fn key_aanvang(a: &Aanvang) -> (u16, AgbCode, Datum, Datum) {
     (
         a.functiecode,
         a.instelling.clone(),
@@ -563,7 +563,7 @@ fn key_aanvang(a: &Aanvang) -> (u16, AgbCode, Datum, Datum) {
     )
 }
 
-fn key_mutatie(m: &Mutatie) -> (u16, AgbCode, Datum, Datum, u16) {
+pub(super) fn key_mutatie(m: &Mutatie) -> (u16, AgbCode, Datum, Datum, u16) {
     (
         m.functiecode,
         m.instelling.clone(),
@@ -687,7 +687,7 @@ impl<'a> Dec<'a> {
     }
 }
 
-fn encode_client(c: &ClientRegistry) -> Vec<u8> {
+pub(super) fn encode_client(c: &ClientRegistry) -> Vec<u8> {
     let mut e = Enc(Vec::with_capacity(256));
     e.u8(SNAPSHOT_VERSION);
     e.count(c.indicaties.len());
@@ -746,7 +746,7 @@ fn encode_client(c: &ClientRegistry) -> Vec<u8> {
     e.0
 }
 
-fn decode_client(b: &[u8]) -> Option<ClientRegistry> {
+pub(super) fn decode_client(b: &[u8]) -> Option<ClientRegistry> {
     let mut d = Dec(b);
     if d.u8()? != SNAPSHOT_VERSION {
         return None;

@@ -9,6 +9,7 @@
 //! before refinery (`schema_migrations`) is adopted.
 
 pub mod checkpoint;
+pub mod pg;
 pub mod private;
 pub mod schema;
 
