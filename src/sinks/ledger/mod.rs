@@ -35,6 +35,7 @@ pub mod absence_report;
 pub mod agreements;
 pub mod group;
 pub mod herschikking;
+mod pg_readers;
 pub mod postgres;
 mod record;
 pub mod report;

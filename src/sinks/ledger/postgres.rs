@@ -8,6 +8,7 @@
 //! Uses the synchronous `postgres` client: call it from a plain thread (the
 //! server: `spawn_blocking`), never from inside an async task.
 
+use super::pg_readers::Readers;
 use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
@@ -29,9 +30,6 @@ struct Statements {
     insert_line: Statement,
     credit: Statement,
     delete: Statement,
-    message_processed: Statement,
-    prior_line: Statement,
-    declared: Statement,
     insert_outbox: Statement,
 }
 
@@ -41,7 +39,11 @@ struct Conn {
 }
 
 pub struct PgLedger {
-    conn: Mutex<Conn>,
+    /// The writer: recordings, outbox claims and marks, imports. `None`
+    /// only while dropping (`Drop`).
+    conn: Mutex<Option<Conn>>,
+    /// The checks' questions and the status pages (`pg_readers`).
+    readers: Readers,
 }
 
 impl PgLedger {
@@ -61,18 +63,35 @@ impl PgLedger {
             insert_line: client.prepare(sql::INSERT_LINE)?,
             credit: client.prepare(sql::CREDIT_LINE)?,
             delete: client.prepare(sql::DELETE_LINE)?,
-            message_processed: client.prepare(sql::MESSAGE_PROCESSED)?,
-            prior_line: client.prepare(sql::PRIOR_LINE)?,
-            declared: client.prepare(sql::DECLARED_BASE_VOLUME)?,
             insert_outbox: client.prepare(sql::INSERT_OUTBOX)?,
         };
         Ok(Self {
-            conn: Mutex::new(Conn { client, st }),
+            conn: Mutex::new(Some(Conn { client, st })),
+            readers: Readers::new(url, schema),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Conn> {
+    fn lock(&self) -> MutexGuard<'_, Option<Conn>> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for PgLedger {
+    /// The sync client closes its connection with a blocking call, which
+    /// panics on a tokio worker; the last owner of a ledger can be a task
+    /// (a server's state dropped at the end of an async test or shutdown).
+    /// There, the connections are closed on a thread of their own.
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let conn = self
+            .conn
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let readers = self.readers.take_idle();
+        std::thread::spawn(move || drop((conn, readers)));
     }
 }
 
@@ -259,14 +278,16 @@ impl LedgerStore for PgLedger {
         plan: Option<&ForwardPlan>,
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let Conn { client, st } = &mut *guard;
         let tx = client.transaction()?;
         record::record(PgRecord { tx, st }, msg, plan, lines)
     }
 
     fn record_batch(&self, jobs: &mut [super::RecordJob]) -> Vec<Result<RecordSummary>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let Conn { client, st } = &mut *guard;
         let results = match client.transaction() {
             Ok(tx) => record::record_batch(PgRecord { tx, st }, jobs),
@@ -281,7 +302,8 @@ impl LedgerStore for PgLedger {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<OutboxRow>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let c = &mut guard.client;
         let token = super::claim_token();
         let found = match scope {
@@ -324,14 +346,15 @@ impl LedgerStore for PgLedger {
         each: &mut dyn FnMut(ForwardLine) -> io::Result<()>,
     ) -> Result<()> {
         use postgres::fallible_iterator::FallibleIterator;
-        let mut guard = self.lock();
+        let mut reader = self.readers.get()?;
         let params: [&(dyn postgres::types::ToSql + Sync); 3] = [
             &row.agb.as_str(),
             &row.message_id.as_str(),
             &row.route.as_str(),
         ];
         // Rows arrive as they are read: a large message is never held whole.
-        let mut it = guard.client.query_raw(sql::OUTBOX_LINES, params)?;
+        let st = reader.statement(sql::OUTBOX_LINES)?;
+        let mut it = reader.client.query_raw(&st, params)?;
         while let Some(r) = it.next()? {
             each(rows::forward_line(&r)?)?;
         }
@@ -339,7 +362,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn outbox_delivered(&self, lease: Lease, now_ms: i64) -> Result<bool> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let n = guard.client.execute(
             sql::OUTBOX_DELIVERED_LEASED,
             &[&lease.id, &now_ms, &lease.token],
@@ -348,7 +372,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let mut tx = guard.client.transaction()?;
         let st = tx.prepare(sql::OUTBOX_DELIVERED_LEASED)?;
         let mut n = 0;
@@ -360,8 +385,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {
-        let mut guard = self.lock();
-        let row = guard.client.query_one(sql::OUTBOX_BACKLOG, &[])?;
+        let mut r = self.readers.get()?;
+        let row = r.client.query_one(sql::OUTBOX_BACKLOG, &[])?;
         let n: i64 = row.try_get(0)?;
         Ok((n as u64, row.try_get(1)?))
     }
@@ -371,8 +396,8 @@ impl LedgerStore for PgLedger {
         agb: &AgbCode,
         identificatie: &Referentie,
     ) -> Result<Option<super::MessageStatus>> {
-        let mut guard = self.lock();
-        let c = &mut guard.client;
+        let mut r = self.readers.get()?;
+        let c = &mut r.client;
         let key: [&(dyn postgres::types::ToSql + Sync); 2] =
             [&agb.as_str(), &identificatie.as_str()];
         let Some(row) = c.query_opt(sql::MESSAGE_STATUS, &key)? else {
@@ -392,8 +417,8 @@ impl LedgerStore for PgLedger {
         agb: &AgbCode,
         identificatie: &Referentie,
     ) -> Result<Option<(Option<String>, Vec<u8>)>> {
-        let mut guard = self.lock();
-        let row = guard.client.query_opt(
+        let mut r = self.readers.get()?;
+        let row = r.client.query_opt(
             sql::STORED_ANSWER,
             &[&agb.as_str(), &identificatie.as_str()],
         )?;
@@ -404,12 +429,14 @@ impl LedgerStore for PgLedger {
     }
 
     fn purge_answers(&self, before_ms: i64) -> Result<u64> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         Ok(guard.client.execute(sql::PURGE_ANSWERS, &[&before_ms])?)
     }
 
     fn outbox_retry(&self, lease: Lease, next_attempt_ms: i64, error: &str) -> Result<bool> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let n = guard.client.execute(
             sql::OUTBOX_RETRY_LEASED,
             &[&lease.id, &next_attempt_ms, &error, &lease.token],
@@ -418,13 +445,14 @@ impl LedgerStore for PgLedger {
     }
 
     fn outbox_pending(&self) -> Result<u64> {
-        let mut guard = self.lock();
-        let n: i64 = guard.client.query_one(sql::OUTBOX_PENDING, &[])?.get(0);
+        let mut r = self.readers.get()?;
+        let n: i64 = r.client.query_one(sql::OUTBOX_PENDING, &[])?.get(0);
         Ok(n as u64)
     }
 
     fn outbox_rows(&self) -> Result<Vec<OutboxRow>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(&sql::outbox_rows(), &[])?
@@ -434,19 +462,20 @@ impl LedgerStore for PgLedger {
     }
 
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
-        let mut guard = self.lock();
-        let Conn { client, st } = &mut *guard;
-        let rows = client.query(
-            &st.message_processed,
-            &[&agb.as_str(), &identificatie.as_str()],
-        )?;
+        let mut r = self.readers.get()?;
+        let st = r.statement(sql::MESSAGE_PROCESSED)?;
+        let rows = r
+            .client
+            .query(&st, &[&agb.as_str(), &identificatie.as_str()])?;
         Ok(!rows.is_empty())
     }
 
     fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
-        let mut guard = self.lock();
-        let Conn { client, st } = &mut *guard;
-        let row = client.query_opt(&st.prior_line, &[&agb.as_str(), &referentie.as_str()])?;
+        let mut r = self.readers.get()?;
+        let st = r.statement(sql::PRIOR_LINE)?;
+        let row = r
+            .client
+            .query_opt(&st, &[&agb.as_str(), &referentie.as_str()])?;
         Ok(row.map(|r| {
             if r.get::<_, bool>(0) {
                 PriorLine::Credited
@@ -463,17 +492,17 @@ impl LedgerStore for PgLedger {
         year: i32,
         code: &ProductCode,
     ) -> Result<i64> {
-        let mut guard = self.lock();
-        let Conn { client, st } = &mut *guard;
-        let row = client.query_one(
-            &st.declared,
-            &[&agb.as_str(), &zk.as_str(), &year, &code.as_str()],
-        )?;
+        let mut r = self.readers.get()?;
+        let st = r.statement(sql::DECLARED_BASE_VOLUME)?;
+        let row = r
+            .client
+            .query_one(&st, &[&agb.as_str(), &zk.as_str(), &year, &code.as_str()])?;
         Ok(row.get(0))
     }
 
     fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let mut tx = guard.client.transaction()?;
         let (agb, zk) = (a.agb.as_str(), a.zorgkantoor.as_str());
         tx.execute(sql::DELETE_AGREEMENT_CODES, &[&agb, &zk, &a.year])?;
@@ -494,7 +523,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn stored_agreements(&self, year: Option<i32>) -> Result<Vec<Agreement>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let c = &mut guard.client;
         let y = year.unwrap_or(0);
         let heads = c
@@ -511,7 +541,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn realisatie(&self, year: i32) -> Result<Vec<(AgbCode, ZorgkantoorCode, i64)>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(sql::REALISATIE, &[&year])?
@@ -526,7 +557,8 @@ impl LedgerStore for PgLedger {
         filter: VolumeFilter,
         grouping: VolumeGrouping,
     ) -> Result<Vec<VolumeRow>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(&sql::volumes(filter, grouping), &[&year])?
@@ -536,7 +568,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn lines_of(&self, agb: &AgbCode) -> Result<Vec<LedgerLine>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(&sql::lines_of(), &[&agb.as_str()])?
@@ -546,7 +579,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn lines_in_years(&self, from: i32, to: i32) -> Result<Vec<LedgerLine>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(&sql::lines_in_years(), &[&from, &to])?
@@ -556,7 +590,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn add_herschikking_event(&self, e: &herschikking::Event) -> Result<()> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard.client.execute(
             sql::INSERT_HERSCHIKKING_EVENT,
             &[
@@ -575,7 +610,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn herschikking_events(&self, year: Option<i32>) -> Result<Vec<herschikking::Event>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(sql::HERSCHIKKING_EVENTS, &[&year.unwrap_or(0)])?
@@ -590,7 +626,8 @@ impl LedgerStore for PgLedger {
         actor: &str,
         at_ms: i64,
     ) -> Result<u64> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         let mut tx = guard.client.transaction()?;
         let upsert = tx.prepare(sql::UPSERT_ABSENCE)?;
         let delete = tx.prepare(sql::DELETE_ABSENCE)?;
@@ -619,7 +656,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn absence(&self, year: i32) -> Result<Vec<super::absence::AbsenceRow>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(sql::SELECT_ABSENCE, &[&year])?
@@ -629,7 +667,8 @@ impl LedgerStore for PgLedger {
     }
 
     fn pupil_months(&self, to_year: i32) -> Result<Vec<super::PupilMonth>> {
-        let mut guard = self.lock();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
         guard
             .client
             .query(sql::PUPIL_MONTHS, &[&to_year])?

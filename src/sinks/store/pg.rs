@@ -77,3 +77,13 @@ pub fn connect(url: &str, schema: Option<&str>) -> Result<Client, StoreError> {
     migrate(&mut client, schema)?;
     Ok(client)
 }
+
+/// Connects to a database [`connect`] migrated already: no lock, no
+/// history read (the ledger's read connections, opened while it serves).
+pub fn connect_migrated(url: &str, schema: Option<&str>) -> Result<Client, StoreError> {
+    let mut client = Client::connect(url, NoTls)?;
+    if let Some(s) = schema {
+        client.batch_execute(&format!("SET search_path TO {}", quote_ident(s)))?;
+    }
+    Ok(client)
+}
