@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sinks::ledger", 52),
     ("sinks::registry", 52),
     ("sinks::forward", 54),
+    ("sinks::netwerkmodel", 54),
     ("sinks", 56),
     ("pipeline", 60),
     ("server", 70),

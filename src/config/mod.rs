@@ -6,6 +6,7 @@
 //! validation); this file reads the text and hands each table to its owner.
 
 mod gateway;
+mod netwerkmodel;
 mod participants;
 mod products;
 mod regime;
@@ -14,6 +15,7 @@ mod tokens;
 mod upstreams;
 
 pub use gateway::{Gateway, Indications, Limits};
+pub use netwerkmodel::Netwerkmodel;
 pub(crate) use participants::{agreements_from_raw, RawAgreement};
 pub use products::DEFAULT_PRODUCTS;
 pub use regime::DEFAULT_CODES;
@@ -119,6 +121,8 @@ pub struct Config {
     /// Bearer tokens per provider AGB (hashed).
     pub tokens: Vec<Token>,
     pub rate_limits: RateLimits,
+    /// `[registry.netwerkmodel]`: the registers, when configured.
+    pub netwerkmodel: Option<Netwerkmodel>,
 }
 
 impl Config {
@@ -152,6 +156,9 @@ impl Config {
             toml::from_str(text).map_err(|e| ConfigError::of_file(path, e.to_string()))?;
         let mut config = raw.build().map_err(|e| e.in_file(path))?;
         config.source = path.to_owned();
+        if let Some(n) = &mut config.netwerkmodel {
+            n.resolve_files(path.parent().unwrap_or(Path::new(".")));
+        }
         Ok(config)
     }
 }
@@ -185,6 +192,8 @@ struct RawConfig {
     tokens: Vec<tokens::RawToken>,
     #[serde(default)]
     rate_limits: tokens::RawRateLimits,
+    #[serde(default)]
+    registry: netwerkmodel::RawRegistry,
 }
 
 impl RawConfig {
@@ -206,6 +215,7 @@ impl RawConfig {
         let upstreams = self.upstreams.build()?;
         let tokens = tokens::tokens(&self.tokens)?;
         let rate_limits = self.rate_limits.build()?;
+        let netwerkmodel = self.registry.build(gateway.zorgkantoren[0].clone())?;
         Ok(Config {
             source: PathBuf::new(),
             gateway,
@@ -217,6 +227,7 @@ impl RawConfig {
             upstreams,
             tokens,
             rate_limits,
+            netwerkmodel,
         })
     }
 }

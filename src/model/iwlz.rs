@@ -127,6 +127,13 @@ pub struct ToegewezenFunctie {
 
 /// Leveringsvorm 2: persoonsgebonden budget.
 pub const LEVERINGSVORM_PGB: u8 = 2;
+/// Leveringsvorm 7: modulair pakket thuis, the only one in the experiment.
+pub const LEVERINGSVORM_MPT: u8 = 7;
+/// The functions a provider delivers under an mpt allocation: begeleiding
+/// individueel (81) and in groepsverband (82). The netwerkmodel's
+/// Bemiddelingsregister allocates a ZZP with its leveringsvorm, not
+/// functions; an mpt allocation there stands for these (docs/interpretation.md).
+pub const MPT_FUNCTIES: [u16; 2] = [81, 82];
 /// Leveringsvormen outside the experiment (0407): verblijf (4), vpt (5),
 /// dtv (8), vkb (9). The experiment covers mpt (7) only.
 pub const LEVERINGSVORMEN_NOT_MPT: [u8; 4] = [4, 5, 8, 9];

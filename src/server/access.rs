@@ -103,6 +103,9 @@ pub fn authorize(ep: Endpoint, role: &Role, query: Option<&str>) -> Result<Scope
         (Endpoint::Message, Role::Zorgkantoor) => named(asked, true),
         (Endpoint::Registry, Role::Zorgkantoor) => Ok(Scope::All),
         (Endpoint::Registry, Role::Aanbieder(_)) => Err(Denied::Forbidden),
+        // The network's notifications reach the zorgkantoor, not a provider.
+        (Endpoint::Notificaties, Role::Zorgkantoor) => Ok(Scope::All),
+        (Endpoint::Notificaties, Role::Aanbieder(_)) => Err(Denied::Forbidden),
         (
             Endpoint::LedgerNacalculatie
             | Endpoint::LedgerReport

@@ -13,6 +13,8 @@ pub enum Endpoint {
     Readyz,
     /// `POST /registry`: an iWlz message into the registry.
     Registry,
+    /// `POST /netwerkmodel/notificaties`: a register names a changed record.
+    Notificaties,
     /// `GET /ledger/nacalculatie?year=Y[&format=csv]`.
     LedgerNacalculatie,
     /// `GET /ledger/report?year=Y`.
@@ -52,6 +54,7 @@ impl Endpoint {
             Endpoint::Healthz => "healthz",
             Endpoint::Readyz => "readyz",
             Endpoint::Registry => "registry",
+            Endpoint::Notificaties => "netwerkmodel_notificaties",
             Endpoint::LedgerNacalculatie => "ledger_nacalculatie",
             Endpoint::LedgerReport => "ledger_report",
             Endpoint::LedgerOnderwijstijd => "ledger_onderwijstijd",
@@ -74,6 +77,7 @@ impl Endpoint {
             Endpoint::Declaraties
                 | Endpoint::Testbatches
                 | Endpoint::Registry
+                | Endpoint::Notificaties
                 | Endpoint::LedgerNacalculatie
                 | Endpoint::LedgerReport
                 | Endpoint::LedgerOnderwijstijd
@@ -101,6 +105,7 @@ pub fn request_filter<B>(req: &Request<B>) -> Result<Endpoint, Box<Response<Resp
         "/healthz" => (Endpoint::Healthz, Method::GET),
         "/readyz" => (Endpoint::Readyz, Method::GET),
         "/registry" => (Endpoint::Registry, Method::POST),
+        "/netwerkmodel/notificaties" => (Endpoint::Notificaties, Method::POST),
         "/ledger/nacalculatie" => (Endpoint::LedgerNacalculatie, Method::GET),
         "/ledger/report" => (Endpoint::LedgerReport, Method::GET),
         "/ledger/onderwijstijd" => (Endpoint::LedgerOnderwijstijd, Method::GET),

@@ -138,6 +138,9 @@ pub async fn handle(
                         }
                     }
                     (None, Endpoint::Registry) => super::admin::registry(&state, req).await,
+                    (None, Endpoint::Notificaties) => {
+                        super::netwerkmodel::notificaties(&state, req).await
+                    }
                     (
                         None,
                         Endpoint::LedgerHerschikking

@@ -27,6 +27,7 @@ pub mod endpoint;
 pub mod fair;
 pub mod handler;
 pub mod metrics;
+pub mod netwerkmodel;
 pub mod openapi;
 pub mod ops;
 pub mod page;
@@ -162,6 +163,7 @@ pub fn serve(mut config: Config, data: &Path) -> Result<()> {
     };
     let state = State::open(config, data, pg_url.as_deref())?;
     let (state, worker) = with_upstreams(state, rt.handle())?;
+    let state = with_netwerkmodel(state)?;
     for w in state.config().warnings() {
         tracing::warn!("{w}");
     }
@@ -223,6 +225,20 @@ async fn forget_old_answers(state: Arc<State>) {
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
+}
+
+/// The registers of `[registry.netwerkmodel]`, when configured: a client
+/// that cannot be built (a certificate file missing or unreadable) stops the
+/// start, as any configuration fault does. The metrics exist either way.
+pub fn with_netwerkmodel(mut state: State) -> Result<State> {
+    let telemetry = Arc::new(crate::sinks::netwerkmodel::telemetry::Telemetry::new());
+    state.metrics.register(telemetry.collectors());
+    if let Some(cfg) = state.config().netwerkmodel.clone() {
+        let service = crate::sinks::netwerkmodel::Service::new(&cfg, telemetry)
+            .map_err(|e| Error::config(format!("{}: [registry.netwerkmodel]: {e}", state.config().source.display())))?;
+        state.netwerkmodel = Some(Arc::new(service));
+    }
+    Ok(state)
 }
 
 /// The forwarder of `[upstreams]`: the durable outbox (in the ledger store)

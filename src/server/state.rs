@@ -24,6 +24,8 @@ pub struct State {
     pub limiter: Limiter,
     /// Each provider's share of the check slots.
     pub fair: Fair,
+    /// The netwerkmodel registers, when `[registry.netwerkmodel]` is set.
+    pub netwerkmodel: Option<Arc<crate::sinks::netwerkmodel::Service>>,
     /// Caps concurrent check requests; waiting for a permit is the back-pressure.
     pub(super) permits: Arc<Semaphore>,
     /// Set once the configuration and the store are loaded and the listener
@@ -68,6 +70,7 @@ impl State {
             pipeline,
             permits,
             fair,
+            netwerkmodel: None,
             metrics: Metrics::new(),
             tokens,
             limiter,

@@ -6,3 +6,4 @@ pub mod forward;
 pub mod ledger;
 pub mod registry;
 pub mod store;
+pub mod netwerkmodel;

@@ -28,7 +28,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, c: Change) {
+    pub fn add(&mut self, c: Change) {
         match c {
             Change::Added => self.added += 1,
             Change::Updated => self.updated += 1,
@@ -284,11 +284,7 @@ pub fn ingest_reader<R: BufRead>(
         }
     }
     let clienten = reader.clients();
-    let record = BerichtRecord {
-        sha256: sha256.clone(),
-        header: header.clone(),
-        clienten,
-    };
+    let record = BerichtRecord::of_message(sha256.clone(), &header, clienten);
     tx.put_bericht(&record)?;
     tx.commit()?;
     Ok(IngestReport {

@@ -55,6 +55,16 @@ impl Stamp {
         ))
     }
 
+    /// A fact from a netwerkmodel register: the register's own moment of the
+    /// fact (an allocation's vaststellingMoment, an indication's
+    /// afgiftedatum) in the places of the Dagtekening and the allocation
+    /// moment, and the record's register and id in the place of the
+    /// Identificatie. So a later fact wins whichever path it came by, and
+    /// the stamp says where a stored fact came from.
+    pub fn register(dag: Datum, moment: Option<&str>, bron: &str) -> Self {
+        Stamp(format!("{dag}|{}|{bron}", moment.unwrap_or("")))
+    }
+
     pub fn from_stored(s: String) -> Self {
         Stamp(s)
     }
@@ -77,14 +87,37 @@ pub enum Change {
     Older,
 }
 
-/// The record of one ingested message (content only: no file name, no clock,
-/// so ingesting the same set twice leaves the same store).
+/// The record of one ingested message or register answer (content only: no
+/// file name, no clock, so ingesting the same set twice leaves the same
+/// store).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BerichtRecord {
     /// SHA-256 of the bytes, lower-case hex: the identity of the message.
     pub sha256: String,
-    pub header: IwlzHeader,
+    /// `IO31`, `AW33`, `AW35`, `AW39`, or the register an answer came from
+    /// (`indicatieregister`, `bemiddelingsregister`).
+    pub soort: String,
+    /// The message's Identificatie, or the register record asked for.
+    pub identificatie: String,
+    /// The message's Dagtekening, or the day of the newest fact in an answer.
+    pub dagtekening: Datum,
+    pub afzender: Option<String>,
+    pub ontvanger: Option<String>,
     pub clienten: u64,
+}
+
+impl BerichtRecord {
+    pub fn of_message(sha256: String, header: &IwlzHeader, clienten: u64) -> Self {
+        Self {
+            sha256,
+            soort: header.soort.name().to_owned(),
+            identificatie: header.identificatie.clone(),
+            dagtekening: header.dagtekening,
+            afzender: header.afzender.clone(),
+            ontvanger: header.ontvanger.clone(),
+            clienten,
+        }
+    }
 }
 
 /// The store of indications and allocations: SQLite (`sqlite.rs`) or

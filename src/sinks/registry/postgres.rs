@@ -630,11 +630,11 @@ impl RegistryTx for PgTx<'_> {
             &st,
             &[
                 &x.sha256,
-                &x.header.soort.name(),
-                &x.header.identificatie,
-                &x.header.dagtekening,
-                &x.header.afzender,
-                &x.header.ontvanger,
+                &x.soort,
+                &x.identificatie,
+                &x.dagtekening,
+                &x.afzender,
+                &x.ontvanger,
                 &(x.clienten as i64),
             ],
         )?;

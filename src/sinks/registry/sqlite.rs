@@ -1039,11 +1039,11 @@ impl RegistryTx for SqliteTx<'_> {
             )?
             .execute(params![
                 x.sha256,
-                x.header.soort.name(),
-                x.header.identificatie,
-                x.header.dagtekening.to_string(),
-                x.header.afzender,
-                x.header.ontvanger,
+                x.soort,
+                x.identificatie,
+                x.dagtekening.to_string(),
+                x.afzender,
+                x.ontvanger,
                 x.clienten as i64,
             ])?;
         Ok(if n == 1 {
