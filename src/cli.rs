@@ -83,6 +83,11 @@ pub enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+    /// The registry's netwerkmodel source (`[registry.netwerkmodel]`).
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Run the HTTP daemon: POST /declaraties, /testbatches, /registry; GET
     /// /ledger/nacalculatie, /ledger/report, /metrics, /healthz, /readyz.
     /// Settings come from `[server]`; the flags override them. Prints the
@@ -108,6 +113,28 @@ pub enum Command {
         /// (`[server] header_read_timeout_ms`).
         #[arg(long)]
         header_read_timeout: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Pull from the Indicatieregister and the Bemiddelingsregister what
+    /// changed (everything of this zorgkantoor without --since) and store it,
+    /// as notifications would have: for notifications that were missed. What
+    /// is stored already is recognised and not counted twice. Exit status 1
+    /// when the registers returned records with unusable values (the others
+    /// are stored), 3 when a register or the store cannot be reached.
+    Sync {
+        /// Directory holding gateway.toml (with `[registry.netwerkmodel]`).
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        /// The gateway's store (created when missing).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Only what the registers fixed from this moment on: an RFC 3339
+        /// date-time (2026-03-01T12:00:00Z) or a day (2026-03-01).
+        #[arg(long)]
+        since: Option<String>,
     },
 }
 
@@ -234,6 +261,73 @@ pub enum ReportFormat {
 
 /// The exit status for a command that failed: the one place faults become
 /// numbers.
+/// `--since`: a date-time, or the start of a day (UTC).
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    parse_datum(s)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            Error::sender(format!(
+                "--since `{s}` is neither an RFC 3339 date-time nor a date YYYY-MM-DD"
+            ))
+        })
+}
+
+fn registry_sync(config: &Path, data: &Path, since: Option<&str>) -> Result<i32> {
+    use crate::sinks::netwerkmodel::{apply, telemetry::Telemetry, Service};
+    let config = load_config(config)?;
+    let since = since.map(parse_since).transpose()?;
+    let Some(nm) = config.netwerkmodel.clone() else {
+        return Err(Error::config(format!(
+            "{}: no [registry.netwerkmodel] table: there is no register to sync from",
+            config.source.display()
+        )));
+    };
+    let service = Service::new(&nm, std::sync::Arc::new(Telemetry::new()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::backend(format!("cannot start the runtime: {e}")))?;
+    let fetched = rt.block_on(service.fetch_sync(since))?;
+    let stores = match config.ledger_url() {
+        Some(url) => RegistryStores::open_postgres(&url, None)?,
+        None => RegistryStores::open(data)?,
+    };
+    let applied = stores.with_writer(|store| apply(store, &fetched))?;
+    for r in &fetched.refused {
+        eprintln!("zio-gateway: register record not stored: {r}");
+    }
+    let c = &applied.counts;
+    let t = |x: &ingest::Tally| {
+        format!(
+            "{} new, {} updated, {} unchanged, {} older than stored",
+            x.added, x.updated, x.unchanged, x.older
+        )
+    };
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "registry sync {}: {} indications, {} allocations from the registers{}",
+        fetched.identificatie,
+        fetched.indicaties.len(),
+        fetched.specificaties.len(),
+        if applied.replay {
+            " (the same answer as a sync before: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    if !applied.replay && !fetched.is_empty() {
+        let _ = writeln!(out, "  indications: {}", t(&c.indicaties));
+        let _ = writeln!(out, "  zzp allocations: {}", t(&c.zzp_toewijzingen));
+        let _ = writeln!(out, "  function allocations (mpt): {}", t(&c.toewijzingen));
+    }
+    Ok(if fetched.refused.is_empty() { 0 } else { 1 })
+}
+
 pub fn exit_code(e: &Error) -> i32 {
     match e.fault() {
         Fault::Sender | Fault::Config => 2,
@@ -309,6 +403,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Ledger { command } => run_ledger(command),
+        Command::Registry {
+            command:
+                RegistryCommand::Sync {
+                    config,
+                    data,
+                    since,
+                },
+        } => registry_sync(&config, &data, since.as_deref()),
         Command::Ingest {
             files,
             config,

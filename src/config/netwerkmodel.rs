@@ -191,8 +191,9 @@ ca = "ca.pem"
         );
         let e = parse(&FULL.replace("https://ir.example", "http://ir.example")).unwrap_err();
         assert!(
-            e.to_string()
-                .contains("key `indicatieregister`: `http://ir.example/graphql` is not an https:// URL"),
+            e.to_string().contains(
+                "key `indicatieregister`: `http://ir.example/graphql` is not an https:// URL"
+            ),
             "{e}"
         );
         let e = parse(&format!("{FULL}zorgkantoor = \"55\"\n")).unwrap_err();

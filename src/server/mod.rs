@@ -234,8 +234,12 @@ pub fn with_netwerkmodel(mut state: State) -> Result<State> {
     let telemetry = Arc::new(crate::sinks::netwerkmodel::telemetry::Telemetry::new());
     state.metrics.register(telemetry.collectors());
     if let Some(cfg) = state.config().netwerkmodel.clone() {
-        let service = crate::sinks::netwerkmodel::Service::new(&cfg, telemetry)
-            .map_err(|e| Error::config(format!("{}: [registry.netwerkmodel]: {e}", state.config().source.display())))?;
+        let service = crate::sinks::netwerkmodel::Service::new(&cfg, telemetry).map_err(|e| {
+            Error::config(format!(
+                "{}: [registry.netwerkmodel]: {e}",
+                state.config().source.display()
+            ))
+        })?;
         state.netwerkmodel = Some(Arc::new(service));
     }
     Ok(state)

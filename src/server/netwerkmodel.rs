@@ -72,7 +72,9 @@ pub async fn notificaties(state: &Arc<State>, req: Request<Incoming>) -> Respons
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(record = %s.record_id, error = %e, "register query failed: notification not acknowledged");
-                service.telemetry.notification(&n.event_type, "register_unavailable");
+                service
+                    .telemetry
+                    .notification(&n.event_type, "register_unavailable");
                 let mut r = json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &json!({"error": format!("{}: {e}; send the notification again", s.record_id),
@@ -89,7 +91,9 @@ pub async fn notificaties(state: &Arc<State>, req: Request<Incoming>) -> Respons
             }
             Err(e) => {
                 tracing::error!(error = %e, "registry store failure");
-                service.telemetry.notification(&n.event_type, "store_failure");
+                service
+                    .telemetry
+                    .notification(&n.event_type, "store_failure");
                 return json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &json!({"error": "registry store failure: send the notification again"}),
@@ -101,7 +105,10 @@ pub async fn notificaties(state: &Arc<State>, req: Request<Incoming>) -> Respons
     service
         .telemetry
         .notification(&n.event_type, if replay { "replay" } else { "stored" });
-    json_response(StatusCode::OK, &json!({"eventType": n.event_type, "verwerkt": results}))
+    json_response(
+        StatusCode::OK,
+        &json!({"eventType": n.event_type, "verwerkt": results}),
+    )
 }
 
 /// Stores on a blocking thread (the registry store is synchronous).
@@ -143,9 +150,7 @@ fn outcome(record_id: &str, a: &Applied, f: &Fetched, verwijdering: bool) -> Val
         "opgeslagen"
     };
     let c = &a.counts;
-    let t = |x: &crate::sinks::registry::ingest::Tally| {
-        json!({"nieuw": x.added, "gewijzigd": x.updated, "ongewijzigd": x.unchanged, "ouder": x.older})
-    };
+    let t = |x: &crate::sinks::registry::ingest::Tally| json!({"nieuw": x.added, "gewijzigd": x.updated, "ongewijzigd": x.unchanged, "ouder": x.older});
     json!({
         "recordID": record_id,
         "uitkomst": uitkomst,

@@ -4,6 +4,6 @@
 pub mod answer;
 pub mod forward;
 pub mod ledger;
+pub mod netwerkmodel;
 pub mod registry;
 pub mod store;
-pub mod netwerkmodel;

@@ -5,100 +5,14 @@
 //! mend (no connection, a timeout, a 5xx); one new token when a register
 //! refuses the current one.
 
+pub use super::failure::{Register, RegisterError};
 use super::telemetry::Telemetry;
 use super::token::TokenSource;
 use crate::config::Netwerkmodel;
-use crate::error::Error;
 use graphql_client::{GraphQLQuery, QueryBody};
 use rand::Rng;
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The two registers the gateway reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Register {
-    Indicatieregister,
-    Bemiddelingsregister,
-}
-
-impl Register {
-    pub fn name(self) -> &'static str {
-        match self {
-            Register::Indicatieregister => "indicatieregister",
-            Register::Bemiddelingsregister => "bemiddelingsregister",
-        }
-    }
-}
-
-/// Why a query gave no answer.
-#[derive(Debug)]
-pub enum RegisterError {
-    /// No connection, TLS refused, the connection broke: a retry may help.
-    Transport(String),
-    /// No answer within `timeout_ms`.
-    Timeout(String),
-    /// The register or the token endpoint said no (4xx): a retry will not help.
-    Refused(String),
-    /// The answer is not what the schema promises, or carries GraphQL errors.
-    Answer(String),
-    /// The client cannot be built from the configuration.
-    Setup(String),
-}
-
-impl RegisterError {
-    pub(super) fn transport(what: &str, e: reqwest::Error) -> Self {
-        // The TLS reason sits deep in the source chain; an operator needs it.
-        let mut msg = format!("{what}: {e}");
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg.push_str(&format!(": {s}"));
-            src = s.source();
-        }
-        if e.is_timeout() {
-            RegisterError::Timeout(msg)
-        } else {
-            RegisterError::Transport(msg)
-        }
-    }
-
-    fn retryable(&self) -> bool {
-        matches!(self, RegisterError::Transport(_) | RegisterError::Timeout(_))
-    }
-
-    /// The metric's outcome label.
-    fn outcome(&self) -> &'static str {
-        match self {
-            RegisterError::Timeout(_) => "timeout",
-            RegisterError::Refused(_) => "refused",
-            _ => "error",
-        }
-    }
-}
-
-impl fmt::Display for RegisterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegisterError::Transport(m) => write!(f, "register unreachable: {m}"),
-            RegisterError::Timeout(m) => write!(f, "register timed out: {m}"),
-            RegisterError::Refused(m) => write!(f, "register refused: {m}"),
-            RegisterError::Answer(m) => write!(f, "register answer unusable: {m}"),
-            RegisterError::Setup(m) => write!(f, "register client: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for RegisterError {}
-
-impl From<RegisterError> for Error {
-    fn from(e: RegisterError) -> Self {
-        let retry = e.retryable();
-        match e {
-            RegisterError::Setup(_) => Error::config(e.to_string()),
-            _ => Error::upstream(e.to_string()).with_retry(retry),
-        }
-    }
-}
 
 /// What a query returned: the typed data and the answer's bytes (their
 /// SHA-256 tells a replayed answer from a new one).
@@ -118,8 +32,7 @@ pub struct RegisterClient {
 }
 
 fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, RegisterError> {
-    std::fs::read(path)
-        .map_err(|e| RegisterError::Setup(format!("{what} {}: {e}", path.display())))
+    std::fs::read(path).map_err(|e| RegisterError::Setup(format!("{what} {}: {e}", path.display())))
 }
 
 impl RegisterClient {
@@ -271,7 +184,9 @@ impl RegisterClient {
             ))));
         }
         let data = parsed.data.ok_or_else(|| {
-            Attempt::Failed(RegisterError::Answer(format!("{what}: an answer without data")))
+            Attempt::Failed(RegisterError::Answer(format!(
+                "{what}: an answer without data"
+            )))
         })?;
         Ok(Answer {
             data,

@@ -25,6 +25,7 @@
 //! on whatever was missed.
 
 pub mod client;
+pub mod failure;
 pub mod map;
 pub mod notificatie;
 pub mod queries;
@@ -67,7 +68,10 @@ pub struct Fetched {
 
 impl Fetched {
     fn newest_day(&self) -> Option<Datum> {
-        let a = self.indicaties.iter().filter_map(|f| f.indicatie.afgiftedatum);
+        let a = self
+            .indicaties
+            .iter()
+            .filter_map(|f| f.indicatie.afgiftedatum);
         let b = self
             .specificaties
             .iter()
@@ -117,7 +121,10 @@ impl Service {
         &self.zorgkantoor
     }
 
-    async fn indicatie(&self, id: &str) -> Result<(Vec<IndicatieFeit>, Vec<String>, Vec<u8>), RegisterError> {
+    async fn indicatie(
+        &self,
+        id: &str,
+    ) -> Result<(Vec<IndicatieFeit>, Vec<String>, Vec<u8>), RegisterError> {
         let a = self
             .client
             .query::<WlzIndicatieOpId>(
@@ -128,7 +135,12 @@ impl Service {
                 },
             )
             .await?;
-        let (ok, bad) = split(a.data.wlz_indicatie.iter().map(|x| map::indicatie(&RawIndicatie::from(x))));
+        let (ok, bad) = split(
+            a.data
+                .wlz_indicatie
+                .iter()
+                .map(|x| map::indicatie(&RawIndicatie::from(x))),
+        );
         Ok((ok, bad, a.body))
     }
 
@@ -263,7 +275,10 @@ impl Service {
         let specificaties = specificaties
             .into_iter()
             .map(|s| {
-                let b = besluit.get(s.wlzindicatie_id.as_str()).copied().unwrap_or(0);
+                let b = besluit
+                    .get(s.wlzindicatie_id.as_str())
+                    .copied()
+                    .unwrap_or(0);
                 s.met_besluitnummer(b)
             })
             .collect();
@@ -280,8 +295,7 @@ impl Service {
     /// Sets the newest-fact gauges from what was stored.
     pub fn observe(&self, f: &Fetched) {
         if let Some(m) = f.indicaties.iter().map(|i| i.moment).max() {
-            self.telemetry
-                .fact(Register::Indicatieregister.name(), m);
+            self.telemetry.fact(Register::Indicatieregister.name(), m);
         }
         if let Some(m) = f.specificaties.iter().map(|s| s.moment).max() {
             self.telemetry
@@ -327,9 +341,13 @@ pub fn apply(store: &mut dyn RegistryStore, f: &Fetched) -> Result<Applied, Stor
     }
     for s in &f.specificaties {
         clients.insert(s.bsn.as_str());
-        counts.zzp_toewijzingen.add(tx.put_zzp(&s.bsn, &s.zzp, &s.stamp)?);
+        counts
+            .zzp_toewijzingen
+            .add(tx.put_zzp(&s.bsn, &s.zzp, &s.stamp)?);
         for x in &s.functies {
-            counts.toewijzingen.add(tx.put_functie(&s.bsn, x, &s.stamp)?);
+            counts
+                .toewijzingen
+                .add(tx.put_functie(&s.bsn, x, &s.stamp)?);
         }
     }
     let dag = f.newest_day().expect("not empty");

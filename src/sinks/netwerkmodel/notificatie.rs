@@ -86,7 +86,10 @@ impl Subject {
             .split_once('/')
             .ok_or_else(|| format!("recordID `{}` is not Type/uuid", self.record_id))?;
         if !uuid(id) {
-            return Err(format!("recordID `{}`: `{id}` is not a UUID", self.record_id));
+            return Err(format!(
+                "recordID `{}`: `{id}` is not a UUID",
+                self.record_id
+            ));
         }
         match kind {
             "WlzIndicatie" => Ok(Record::WlzIndicatie(id.to_ascii_lowercase())),
@@ -125,17 +128,33 @@ mod tests {
 
     #[test]
     fn a_bad_notification_says_what_is_wrong() {
-        let e = Notificatie::parse(EXAMPLE.replace("Bemiddelingspecificatie/", "Overdracht/").as_bytes())
-            .unwrap_err();
+        let e = Notificatie::parse(
+            EXAMPLE
+                .replace("Bemiddelingspecificatie/", "Overdracht/")
+                .as_bytes(),
+        )
+        .unwrap_err();
         assert!(e.contains("not Overdracht"), "{e}");
-        let e = Notificatie::parse(EXAMPLE.replace("-58fa-4e6d-ac7a-6e298dd211d7", "").as_bytes())
-            .unwrap_err();
+        let e = Notificatie::parse(
+            EXAMPLE
+                .replace("-58fa-4e6d-ac7a-6e298dd211d7", "")
+                .as_bytes(),
+        )
+        .unwrap_err();
         assert!(e.contains("is not a UUID"), "{e}");
-        let e = Notificatie::parse(EXAMPLE.replace("2024-07-02T00:00:00Z", "gisteren").as_bytes())
-            .unwrap_err();
+        let e = Notificatie::parse(
+            EXAMPLE
+                .replace("2024-07-02T00:00:00Z", "gisteren")
+                .as_bytes(),
+        )
+        .unwrap_err();
         assert!(e.contains("timestamp"), "{e}");
-        assert!(Notificatie::parse(b"{}").unwrap_err().starts_with("not a notification"));
+        assert!(Notificatie::parse(b"{}")
+            .unwrap_err()
+            .starts_with("not a notification"));
         let empty = r#"{"timestamp":"2024-07-02T00:00:00Z","ontvangerID":"5509","eventType":"X","subjectList":[]}"#;
-        assert!(Notificatie::parse(empty.as_bytes()).unwrap_err().contains("subjectList"));
+        assert!(Notificatie::parse(empty.as_bytes())
+            .unwrap_err()
+            .contains("subjectList"));
     }
 }

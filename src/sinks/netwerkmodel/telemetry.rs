@@ -6,7 +6,9 @@
 //! is. The server registers them in its registry.
 
 use prometheus::core::Collector;
-use prometheus::{exponential_buckets, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{
+    exponential_buckets, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+};
 use std::time::Duration;
 
 pub struct Telemetry {

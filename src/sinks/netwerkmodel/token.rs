@@ -6,7 +6,7 @@
 //! register that refuses it (401) makes the next query fetch a new one. Only
 //! one request for a token is in flight at a time: the others wait for it.
 
-use super::client::RegisterError;
+use super::failure::RegisterError;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -96,7 +96,10 @@ impl TokenSource {
         let answer = http
             .post(&self.url)
             // HTTP Basic with the form-encoded id and secret (RFC 6749 2.3.1).
-            .basic_auth(form_encode(&self.client_id), Some(form_encode(&self.secret)))
+            .basic_auth(
+                form_encode(&self.client_id),
+                Some(form_encode(&self.secret)),
+            )
             .form(&form)
             .send()
             .await
