@@ -3,7 +3,7 @@
 FROM rust:1-bookworm AS build
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libxml2-utils postgresql bc chromium chromium-driver prometheus python3-venv >/dev/null
+ && apt-get install -y -qq --no-install-recommends libxml2-utils postgresql bc chromium chromium-driver prometheus python3-venv nginx openssl >/dev/null
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked

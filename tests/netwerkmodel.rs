@@ -37,25 +37,56 @@ fn root() -> PathBuf {
     common::root()
 }
 
-/// Python with graphql-core, or `None` (SKIPPED) outside CI.
-fn python() -> Option<String> {
-    let py = std::env::var("ZIO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&py)
+fn has_graphql(py: &str) -> bool {
+    Command::new(py)
         .args(["-c", "import graphql"])
         .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{py} has no graphql-core: .ci/run must install it (ZIO_TEST_PYTHON)"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: no Python with graphql-core (set ZIO_TEST_PYTHON)"
-    );
-    None
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Python with graphql-core: `ZIO_TEST_PYTHON`, else `python3` when it has
+/// it, else a venv under target/ with graphql-core from PyPI (made once).
+/// `None` (SKIPPED) when none can be had, outside CI.
+fn python() -> Option<String> {
+    static PYTHON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Ok(py) = std::env::var("ZIO_TEST_PYTHON") {
+                return has_graphql(&py).then_some(py);
+            }
+            if has_graphql("python3") {
+                return Some("python3".into());
+            }
+            let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("netwerkmodel-venv");
+            let py = venv.join("bin/python").to_string_lossy().into_owned();
+            if !has_graphql(&py) {
+                let made = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()
+                    .is_ok_and(|s| s.success())
+                    && Command::new(venv.join("bin/pip"))
+                        .args(["install", "-q", "graphql-core==3.2.8"])
+                        .status()
+                        .is_ok_and(|s| s.success());
+                if !made {
+                    return None;
+                }
+            }
+            has_graphql(&py).then_some(py)
+        })
+        .clone()
+        .or_else(|| {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no Python with graphql-core: .ci/run must install it (ZIO_TEST_PYTHON)"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: no Python with graphql-core (set ZIO_TEST_PYTHON)"
+            );
+            None
+        })
 }
 
 /// A running local register; stopped when dropped (and when the test

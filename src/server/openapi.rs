@@ -31,6 +31,7 @@ mod tests {
             "/declaraties/{id}",
             "/declaraties/{id}/antwoord",
             "/registry",
+            "/netwerkmodel/notificaties",
             "/ledger/nacalculatie",
             "/ledger/report",
             "/ledger/onderwijstijd",
