@@ -18,6 +18,7 @@
 //! `.ci/run` installs it. Without it the tests say SKIPPED, except in CI.
 
 mod common;
+mod registry_support;
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -890,4 +891,38 @@ fn the_introspection_the_queries_are_checked_against_is_the_official_schema() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn the_register_path_stores_the_same_in_postgresql_as_in_sqlite() {
+    let Some(py) = python() else { return };
+    let Some(pg) = registry_support::pg_location("netwerkmodel_sync") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx_path = tmp.path().join("fixtures.json");
+    fixtures(&py, "registry", None, &fx_path);
+    let certs = tmp.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let register = Register::start(&py, &certs, &fx_path, 3600);
+    let dump = |stores: &RegistryStores| {
+        let mut out = Vec::new();
+        stores.with_writer(|s| s.dump(&mut out)).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let lite = RegistryStores::open(&tmp.path().join("data")).unwrap();
+    let pgs = RegistryStores::open_at(pg).unwrap();
+    for stores in [&lite, &pgs] {
+        ingest_files(stores, &messages("registry", &["aw35", "aw39"]));
+        let (_, first) = sync(&register, stores);
+        assert!(first.counts.changed() && !first.replay);
+        let (_, again) = sync(&register, stores);
+        assert!(again.replay, "the same answer again is a replay");
+    }
+    let (a, b) = (dump(&lite), dump(&pgs));
+    assert!(
+        a.contains("bemiddelingsregister:Bemiddelingspecificatie/"),
+        "{a}"
+    );
+    assert_eq!(a, b);
 }
