@@ -571,6 +571,17 @@ fn notification(event: &str, record: &str) -> Value {
     })
 }
 
+/// A notification of a new Bemiddelingspecificatie, posted to the gateway.
+fn notify(gw: &Gateway, id: &str) -> (u16, Value, Option<String>) {
+    gw.post(
+        "/netwerkmodel/notificaties",
+        &notification(
+            "NIEUWE_BEMIDDELINGSPECIFICATIE_ZORGKANTOOR",
+            &format!("Bemiddelingspecificatie/{id}"),
+        ),
+    )
+}
+
 /// The fixture's Bemiddelingspecificatie of a client (mpt, to `instelling`).
 fn specificatie_of(fx: &Value, bsn: &str, zzp: &str) -> String {
     let s = fx["bemiddelingspecificatie"]
@@ -637,13 +648,7 @@ fn notifications_are_stored_once_and_survive_a_failing_register() {
     // An expired token is renewed once, without failing the notification.
     register.control("/_control/expire-tokens", Some(&json!({})));
     let k07 = specificatie_of(&fx, "240300075", "806");
-    let (status, body, _) = gw.post(
-        "/netwerkmodel/notificaties",
-        &notification(
-            "NIEUWE_BEMIDDELINGSPECIFICATIE_ZORGKANTOOR",
-            &format!("Bemiddelingspecificatie/{k07}"),
-        ),
-    );
+    let (status, body, _) = notify(&gw, &k07);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["verwerkt"][0]["uitkomst"], "opgeslagen", "{body}");
     let stats = register.control("/_control/stats", None);
@@ -673,13 +678,7 @@ fn notifications_are_stored_once_and_survive_a_failing_register() {
     register.control("/_control/delay", Some(&json!({"seconds": 3})));
     let k08 = specificatie_of(&fx, "240300087", "806");
     let started = Instant::now();
-    let (status, body, retry) = gw.post(
-        "/netwerkmodel/notificaties",
-        &notification(
-            "NIEUWE_BEMIDDELINGSPECIFICATIE_ZORGKANTOOR",
-            &format!("Bemiddelingspecificatie/{k08}"),
-        ),
-    );
+    let (status, body, retry) = notify(&gw, &k08);
     assert_eq!(status, 503, "{body}");
     assert_eq!(retry.as_deref(), Some("30"));
     assert!(

@@ -51,7 +51,8 @@ impl RegisterError {
         }
     }
 
-    pub(super) fn retryable(&self) -> bool {
+    /// A retry may help (no connection, a timeout, a 5xx).
+    pub fn retryable(&self) -> bool {
         matches!(
             self,
             RegisterError::Transport(_) | RegisterError::Timeout(_)

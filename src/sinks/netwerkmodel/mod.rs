@@ -181,10 +181,20 @@ impl Service {
                 let wanted: BTreeSet<&str> =
                     specs.iter().map(|s| s.wlzindicatie_id.as_str()).collect();
                 for w in wanted {
-                    let (ind, bad, body) = self.indicatie(w).await?;
-                    indicaties.extend(ind);
-                    refused.extend(bad);
-                    bodies.push(body);
+                    match self.indicatie(w).await {
+                        Ok((ind, bad, body)) => {
+                            indicaties.extend(ind);
+                            refused.extend(bad);
+                            bodies.push(body);
+                        }
+                        // Not ours to read (another zorgkantoor is initially
+                        // responsible), or refused: the allocation is stored
+                        // without its besluitnummer, which 0403 does not need.
+                        Err(e) if !e.retryable() => {
+                            tracing::warn!(wlz_indicatie_id = w, error = %e, "indication of an allocation not read");
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Ok(self.fetched(
                     Register::Bemiddelingsregister.name(),
