@@ -664,6 +664,33 @@ fn notifications_are_stored_once_and_survive_a_failing_register() {
     assert_eq!(stats["token_requests"], 2, "{stats}");
     assert!(stats["unauthorized"].as_u64().unwrap() >= 1, "{stats}");
 
+    // A new indication from the Indicatieregister: K04's negative decision
+    // (nothing indicated) is stored as it is; an unknown one is not found.
+    let k04 = fx["wlzIndicatie"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["bsn"] == "240300038")
+        .unwrap()["wlzindicatieID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ind = |id: &str| {
+        let mut n = notification(
+            "NIEUWE_INDICATIE_ZORGKANTOOR",
+            &format!("WlzIndicatie/{id}"),
+        );
+        n["subjectList"][0]["subject"] = json!(format!("WlzIndicatie/{id}"));
+        gw.post("/netwerkmodel/notificaties", &n)
+    };
+    let (status, body, _) = ind(&k04);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["verwerkt"][0]["uitkomst"], "opgeslagen", "{body}");
+    assert_eq!(body["verwerkt"][0]["indicaties"]["nieuw"], 1, "{body}");
+    let (status, body, _) = ind("7d0c3f7e-0000-4000-8000-0000000000ff");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["verwerkt"][0]["uitkomst"], "niet_gevonden", "{body}");
+
     // A notification for another zorgkantoor, and a malformed one.
     let mut other = n.clone();
     other["ontvangerID"] = json!("5510");
