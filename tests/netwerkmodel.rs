@@ -616,16 +616,40 @@ fn check_cli(config: &Path, data: &Path, case: &str) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-#[test]
-fn notifications_are_stored_once_and_survive_a_failing_register() {
-    let Some(py) = python() else { return };
+/// A register serving the conformance registry's facts (`only`: one
+/// register's part), its certificates and fixtures in a fresh directory.
+/// Keep `tmp` bound while the register runs: its directory holds the
+/// certificates.
+struct Setup {
+    // Declared first: stopped before the directory goes.
+    register: Register,
+    fx: Value,
+    certs: PathBuf,
+    tmp: tempfile::TempDir,
+}
+
+fn setup(py: &str, only: Option<&str>, token_ttl: u64) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let fx_path = tmp.path().join("fixtures.json");
-    fixtures(&py, "registry", None, &fx_path);
+    fixtures(py, "registry", only, &fx_path);
     let fx: Value = serde_json::from_slice(&std::fs::read(&fx_path).unwrap()).unwrap();
     let certs = tmp.path().join("certs");
     std::fs::create_dir_all(&certs).unwrap();
-    let register = Register::start(&py, &certs, &fx_path, 3600);
+    let register = Register::start(py, &certs, &fx_path, token_ttl);
+    Setup {
+        register,
+        fx,
+        certs,
+        tmp,
+    }
+}
+
+#[test]
+fn notifications_are_stored_once_and_survive_a_failing_register() {
+    let Some(py) = python() else { return };
+    let Setup {
+        register, fx, tmp, ..
+    } = setup(&py, None, 3600);
     let conf = serve_config(&register, tmp.path(), |t| t);
     let data = tmp.path().join("data");
     let gw = Gateway::start(&conf, &data);
@@ -770,12 +794,12 @@ fn notifications_are_stored_once_and_survive_a_failing_register() {
 #[test]
 fn a_refused_client_certificate_is_an_error_not_an_empty_register() {
     let Some(py) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let fx_path = tmp.path().join("fixtures.json");
-    fixtures(&py, "registry", None, &fx_path);
-    let certs = tmp.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let register = Register::start(&py, &certs, &fx_path, 3600);
+    let Setup {
+        register,
+        certs,
+        tmp: _tmp,
+        ..
+    } = setup(&py, None, 3600);
     let mut cfg = register.config();
     cfg.client_cert = certs.join("rogue-client.pem");
     cfg.client_key = certs.join("rogue-client.key");
@@ -801,13 +825,12 @@ fn a_refused_client_certificate_is_an_error_not_an_empty_register() {
 #[test]
 fn sync_recovers_a_missed_notification_and_a_second_sync_changes_nothing() {
     let Some(py) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let fx_path = tmp.path().join("fixtures.json");
-    fixtures(&py, "registry", None, &fx_path);
-    let mut fx: Value = serde_json::from_slice(&std::fs::read(&fx_path).unwrap()).unwrap();
-    let certs = tmp.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let register = Register::start(&py, &certs, &fx_path, 3600);
+    let Setup {
+        register,
+        mut fx,
+        tmp,
+        ..
+    } = setup(&py, None, 3600);
     let conf = serve_config(&register, tmp.path(), |t| t);
     let data = tmp.path().join("data");
     let sync_cli = |since: Option<&str>| {
@@ -895,13 +918,12 @@ fn sync_recovers_a_missed_notification_and_a_second_sync_changes_nothing() {
 #[test]
 fn a_short_lived_token_is_renewed_before_it_runs_out() {
     let Some(py) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let fx_path = tmp.path().join("fixtures.json");
-    fixtures(&py, "registry", Some("indicaties"), &fx_path);
-    let certs = tmp.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
     // Tokens live 1 s here: the second query, 1.5 s later, needs a new one.
-    let register = Register::start(&py, &certs, &fx_path, 1);
+    let Setup {
+        register,
+        tmp: _tmp,
+        ..
+    } = setup(&py, Some("indicaties"), 1);
     let service = Service::new(&register.config(), Arc::new(Telemetry::new())).unwrap();
     let rt = runtime();
     rt.block_on(service.fetch_sync(None)).unwrap();
@@ -934,12 +956,7 @@ fn the_register_path_stores_the_same_in_postgresql_as_in_sqlite() {
     let Some(pg) = registry_support::pg_location("netwerkmodel_sync") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let fx_path = tmp.path().join("fixtures.json");
-    fixtures(&py, "registry", None, &fx_path);
-    let certs = tmp.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let register = Register::start(&py, &certs, &fx_path, 3600);
+    let Setup { register, tmp, .. } = setup(&py, None, 3600);
     let dump = |stores: &RegistryStores| {
         let mut out = Vec::new();
         stores.with_writer(|s| s.dump(&mut out)).unwrap();
