@@ -9,7 +9,28 @@ use super::{LedgerError, LedgerStore, RecordJob, RecordSummary, Result};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-type Reply = mpsc::SyncSender<Result<RecordSummary>>;
+/// Where a job's result goes: a blocked thread, or an awaiting task.
+enum Reply {
+    Thread(mpsc::SyncSender<Result<RecordSummary>>),
+    Task(tokio::sync::oneshot::Sender<Result<RecordSummary>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<RecordSummary>) {
+        match self {
+            Self::Thread(tx) => {
+                let _ = tx.send(r);
+            }
+            Self::Task(tx) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+fn stopped() -> LedgerError {
+    LedgerError::Invalid("the ledger writer has stopped".into())
+}
 
 /// The writer thread, and the queue to it.
 pub struct GroupCommit {
@@ -31,19 +52,26 @@ impl GroupCommit {
         })
     }
 
+    fn queue(&self, job: RecordJob, reply: Reply) -> Result<()> {
+        match &*self.queue.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(q) if q.send((job, reply)).is_ok() => Ok(()),
+            _ => Err(stopped()),
+        }
+    }
+
     /// Records `job` in the next batch and waits for its commit.
     pub fn record(&self, job: RecordJob) -> Result<RecordSummary> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let queued = match &*self.queue.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(q) => q.send((job, reply)).is_ok(),
-            None => false,
-        };
-        if !queued {
-            return Err(LedgerError::Invalid("the ledger writer has stopped".into()));
-        }
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(LedgerError::Invalid("the ledger writer has stopped".into())))
+        self.queue(job, Reply::Thread(reply))?;
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Records `job` in the next batch; the task awaits its commit without
+    /// a thread of its own (the server's small messages).
+    pub async fn record_async(&self, job: RecordJob) -> Result<RecordSummary> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue(job, Reply::Task(reply))?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Lets the writer finish what is queued and stops it.
@@ -74,7 +102,7 @@ fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<(RecordJob, Reply)>, 
         let results = store.record_batch(&mut jobs);
         drop(jobs);
         for (reply, r) in replies.into_iter().zip(results) {
-            let _ = reply.send(r);
+            reply.send(r);
         }
     }
 }

@@ -765,6 +765,43 @@ pub fn record_checked(
     }
 }
 
+/// [`record_checked`] through `group`, awaited by the calling task instead
+/// of a thread blocked on the writer: the same job, the same retries.
+pub async fn record_checked_async(
+    group: &GroupCommit,
+    outcome: &mut Outcome,
+    plan: Option<&ForwardPlan>,
+    receipt: Receipt,
+) -> Result<RecordSummary> {
+    let Some(header) = outcome.header.clone() else {
+        return Ok(RecordSummary::default());
+    };
+    if outcome.rejected_whole() {
+        return Ok(RecordSummary::default());
+    }
+    let mut msg = RecordedMessage::from_header(&header, outcome.today);
+    msg.receipt = receipt;
+    let plan = plan.map(|p| ForwardPlan {
+        periode: header.periode,
+        ..p.clone()
+    });
+    let mut attempt = 0;
+    loop {
+        let job = RecordJob {
+            msg: msg.clone(),
+            plan: plan.clone(),
+            lines: Box::new(outcome.accepted_lines()?),
+        };
+        match group.record_async(job).await {
+            Err(LedgerError::Retry(_)) if attempt < 8 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// What the rules see of the ledger ([`History`]): recorded references and
 /// message ids, and the declared volume for 0506. Volumes are cached for
 /// the view's lifetime (one message's check: recording happens after).
