@@ -351,11 +351,40 @@ impl Pipeline {
             self.record_and_deliver(&mut processed, receipt)?;
             return Ok(processed);
         };
-        let plan = self.forwarder.plan();
-        let rec =
-            ledger::record_checked_async(group, &mut processed.outcome, plan.as_ref(), receipt)
-                .await
-                .map_err(|e| Error::backend(format!("ledger: nothing recorded: {e}")))?;
+        // New rows claimed in the recording transaction go to the worker in
+        // memory once committed; else it claims them from the store.
+        let handed = self.forwarder.plan_handed();
+        let plan = match &handed {
+            Some(p) => Some(p.clone()),
+            None => self.forwarder.plan(),
+        };
+        // Handed over by the writer right after the commit: a request whose
+        // client went away meanwhile (its task dropped) still hands its rows.
+        let then = match (&handed, &processed.outcome.header) {
+            (Some(plan), Some(header)) => {
+                let (fwd, plan, header) = (self.forwarder.clone(), plan.clone(), header.clone());
+                let hand = move |rec: &RecordSummary| {
+                    fwd.hand_over(ledger::handed_rows(&header, &plan, rec));
+                    if rec.fresh.iter().flatten().count() < rec.outbox_rows as usize {
+                        // Not reached: runs on the runtime only on SQLite,
+                        // which numbers its rows. Such a row is the
+                        // worker's once its lease ends.
+                        tracing::warn!("outbox: new rows without their ids, left to their lease");
+                    }
+                };
+                Some(Arc::new(hand) as ledger::AfterCommit)
+            }
+            _ => None,
+        };
+        let rec = ledger::record_checked_async(
+            group,
+            &mut processed.outcome,
+            plan.as_ref(),
+            receipt,
+            then,
+        )
+        .await
+        .map_err(|e| Error::backend(format!("ledger: nothing recorded: {e}")))?;
         tracing::debug!(
             inserted = rec.inserted,
             duplicates = rec.duplicates,
@@ -363,7 +392,9 @@ impl Pipeline {
             "recorded"
         );
         processed.recorded = Some(rec);
-        self.forwarder.queued();
+        if handed.is_none() {
+            self.forwarder.queued();
+        }
         Ok(processed)
     }
 
