@@ -108,6 +108,13 @@ impl<R: BufRead> BufRead for Hashing<R> {
     }
 }
 
+/// A checked message before its recording: `receipt` is what to keep with
+/// it when it is to be recorded (`None`: nothing to record).
+pub struct Checked {
+    pub processed: Processed,
+    receipt: Option<Receipt>,
+}
+
 /// The ledger and the registry, shared by every message.
 ///
 /// [`Backends::none`] has neither: every message is checked as if it were
@@ -265,6 +272,33 @@ impl Pipeline {
     /// the bytes could not be read, or the ledger or the registry failed
     /// (then nothing was recorded).
     pub fn process<R: BufRead>(&self, input: R, arrival: &Arrival<'_>) -> Result<Processed> {
+        let Checked {
+            mut processed,
+            receipt,
+        } = self.check(input, arrival)?;
+        if let Some(receipt) = receipt {
+            self.record_and_deliver(&mut processed, receipt)?;
+        }
+        Ok(processed)
+    }
+
+    /// Whether [`Pipeline::check`] and [`Pipeline::record`] may run on the
+    /// server's runtime for a small message: the rules' lookups are local
+    /// reads (SQLite in WAL), the recording is the group writer's (awaited,
+    /// no thread blocked on it), and no request waits for its delivery.
+    pub fn records_on_runtime(&self) -> bool {
+        self.group.is_some()
+            && self.config.upstreams.answer_wait_ms == 0
+            && self
+                .backends
+                .ledger
+                .as_ref()
+                .is_some_and(|l| l.reads_are_local())
+    }
+
+    /// The steps before the recording: context, check, sender; what is to
+    /// be recorded comes with it ([`Checked`]).
+    pub fn check<R: BufRead>(&self, input: R, arrival: &Arrival<'_>) -> Result<Checked> {
         let config = &*self.config;
         let recording = arrival.disposition == Disposition::Process;
         let mut input = Hashing {
@@ -292,9 +326,74 @@ impl Pipeline {
         if recording {
             processed.repeat = self.kept_answer(&processed.outcome, &sha256)?;
         }
-        if recording && processed.repeat.is_none() && !processed.outcome.rejected_whole() {
-            let receipt = self.receipt(&mut processed.outcome, sha256)?;
+        let receipt =
+            if recording && processed.repeat.is_none() && !processed.outcome.rejected_whole() {
+                Some(self.receipt(&mut processed.outcome, sha256)?)
+            } else {
+                None
+            };
+        Ok(Checked { processed, receipt })
+    }
+
+    /// The recording of a [`Checked`] message, awaited on the runtime
+    /// ([`Pipeline::records_on_runtime`]): the same transaction as
+    /// [`Pipeline::process`], committed by the group writer before this
+    /// returns; then the worker is told.
+    pub async fn record(&self, checked: Checked) -> Result<Processed> {
+        let Checked {
+            mut processed,
+            receipt,
+        } = checked;
+        let Some(receipt) = receipt else {
+            return Ok(processed);
+        };
+        let (Some(_), Some(group)) = (&self.backends.ledger, self.group.as_deref()) else {
             self.record_and_deliver(&mut processed, receipt)?;
+            return Ok(processed);
+        };
+        // New rows claimed in the recording transaction go to the worker in
+        // memory once committed; else it claims them from the store.
+        let handed = self.forwarder.plan_handed();
+        let plan = match &handed {
+            Some(p) => Some(p.clone()),
+            None => self.forwarder.plan(),
+        };
+        // Handed over by the writer right after the commit: a request whose
+        // client went away meanwhile (its task dropped) still hands its rows.
+        let then = match (&handed, &processed.outcome.header) {
+            (Some(plan), Some(header)) => {
+                let (fwd, plan, header) = (self.forwarder.clone(), plan.clone(), header.clone());
+                let hand = move |rec: &RecordSummary| {
+                    fwd.hand_over(ledger::handed_rows(&header, &plan, rec));
+                    if rec.fresh.iter().flatten().count() < rec.outbox_rows as usize {
+                        // Not reached: runs on the runtime only on SQLite,
+                        // which numbers its rows. Such a row is the
+                        // worker's once its lease ends.
+                        tracing::warn!("outbox: new rows without their ids, left to their lease");
+                    }
+                };
+                Some(Arc::new(hand) as ledger::AfterCommit)
+            }
+            _ => None,
+        };
+        let rec = ledger::record_checked_async(
+            group,
+            &mut processed.outcome,
+            plan.as_ref(),
+            receipt,
+            then,
+        )
+        .await
+        .map_err(|e| Error::backend(format!("ledger: nothing recorded: {e}")))?;
+        tracing::debug!(
+            inserted = rec.inserted,
+            duplicates = rec.duplicates,
+            already_processed = rec.already_processed,
+            "recorded"
+        );
+        processed.recorded = Some(rec);
+        if handed.is_none() {
+            self.forwarder.queued();
         }
         Ok(processed)
     }

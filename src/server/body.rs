@@ -163,11 +163,29 @@ pub const WHOLE_BODY_BYTES: u64 = 64 * 1024;
 /// Reading stops past `cap` bytes (a Content-Length that lied): the checker
 /// then sees a truncated message and says so.
 pub async fn collect(
-    mut body: Incoming,
+    body: Incoming,
     cap: u64,
     pace: Pace,
     too_slow: TooSlow,
 ) -> (mpsc::Receiver<Chunk>, u64) {
+    let whole = collect_whole(body, cap, pace, too_slow).await;
+    let (tx, rx) = mpsc::channel(2);
+    let n = whole.data.len() as u64;
+    let _ = tx.try_send(Ok(whole.data));
+    if let Some(e) = whole.failed {
+        let _ = tx.try_send(Err(e));
+    }
+    (rx, n)
+}
+
+/// [`collect`], as the bytes themselves: read by a check that runs on the
+/// request's own task ([`WholeBody`]).
+pub async fn collect_whole(
+    mut body: Incoming,
+    cap: u64,
+    pace: Pace,
+    too_slow: TooSlow,
+) -> WholeBody {
     let mut buf = BytesMut::new();
     let mut waited = Duration::ZERO;
     let failed = loop {
@@ -183,13 +201,52 @@ pub async fn collect(
             Next::Failed(e) => break Some(e),
         }
     };
-    let (tx, rx) = mpsc::channel(2);
-    let n = buf.len() as u64;
-    let _ = tx.try_send(Ok(buf.freeze()));
-    if let Some(e) = failed {
-        let _ = tx.try_send(Err(e));
+    WholeBody {
+        data: buf.freeze(),
+        failed,
     }
-    (rx, n)
+}
+
+/// A small body read whole: its bytes, then the error reading stopped at
+/// (if any), as a `BufRead` that never waits.
+pub struct WholeBody {
+    data: Bytes,
+    failed: Option<io::Error>,
+}
+
+impl WholeBody {
+    pub fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+impl BufRead for WholeBody {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.data.is_empty() {
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+        }
+        Ok(&self.data)
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let _ = self.data.split_to(amt.min(self.data.len()));
+    }
+}
+
+impl Read for WholeBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
 }
 
 /// The blocking side of the answer: buffers writes into chunks for the

@@ -23,8 +23,8 @@
 use super::access::{self, Scope};
 use super::auth::{bearer, retry_after_secs};
 use super::body::{
-    collect, feed, ChannelBody, ChannelReader, ChannelWriter, ANSWER_CHANNEL_CHUNKS,
-    BODY_CHANNEL_CHUNKS, WHOLE_BODY_BYTES,
+    collect, collect_whole, feed, ChannelBody, ChannelReader, ChannelWriter, WholeBody,
+    ANSWER_CHANNEL_CHUNKS, BODY_CHANNEL_CHUNKS, WHOLE_BODY_BYTES,
 };
 use super::endpoint::{request_filter, Endpoint};
 use super::fair::{too_slow_response, Admission, Pace, TooSlow};
@@ -310,6 +310,16 @@ pub async fn declaration(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let body_rx = match announced {
+        Some(len) if len <= WHOLE_BODY_BYTES && state.pipeline.records_on_runtime() => {
+            let body = collect_whole(req.into_body(), len, pace, slow).await;
+            state.metrics.batch_bytes.observe(body.len() as f64);
+            if too_slow.is_set() {
+                tracing::warn!("request body too slow: 408");
+                return too_slow_response();
+            }
+            let _in_flight = in_flight;
+            return check_here(state, ctx, &agb, format, test, body).await;
+        }
         Some(len) if len <= WHOLE_BODY_BYTES => {
             let (rx, n) = collect(req.into_body(), len, pace, slow).await;
             state.metrics.batch_bytes.observe(n as f64);
@@ -355,13 +365,9 @@ pub async fn declaration(
             count(state, ctx.endpoint, test, &summary);
             let repeat = summary.repeat;
             ctx.checked = Some(summary);
-            let ty = match format {
-                Format::Xml => "application/xml; charset=utf-8",
-                Format::Json => "application/json",
-            };
             let mut r = Response::new(ChannelBody::new(ans_rx).boxed());
             r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(ty));
+                .insert(CONTENT_TYPE, HeaderValue::from_static(answer_type(format)));
             if repeat {
                 r.headers_mut()
                     .insert(REPEAT, HeaderValue::from_static("true"));
@@ -373,6 +379,65 @@ pub async fn declaration(
             tracing::error!("the checker stopped without an answer");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
         }
+    }
+}
+
+/// Phase 4 for a small message read whole, on the request's own task: the
+/// check (local reads only, [`crate::pipeline::Pipeline::records_on_runtime`]),
+/// the recording awaited (the group writer's commit, no thread blocked on
+/// it), then the answer written whole. No blocking thread, no channel: the
+/// hand-offs per request are the writer's and its reply.
+async fn check_here(
+    state: &Arc<State>,
+    ctx: &mut RequestCtx,
+    agb: &AgbCode,
+    format: Format,
+    test: bool,
+    body: WholeBody,
+) -> Response<RespBody> {
+    let arrival = arrival(agb, test);
+    let checked = match state.pipeline.check(body, &arrival) {
+        Ok(c) => c,
+        Err(e) => return error_response(&e),
+    };
+    let mut processed = match state.pipeline.record(checked).await {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
+    };
+    let summary = summarize(&processed);
+    state.limiter.charge_lines(agb, summary.line_count);
+    let mut answer = Vec::with_capacity(4 * 1024);
+    if let Err(e) = state.pipeline.answer(&mut processed, format, &mut answer) {
+        tracing::error!(error = %e, "writing the answer failed");
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+    }
+    count(state, ctx.endpoint, test, &summary);
+    let repeat = summary.repeat;
+    ctx.checked = Some(summary);
+    let mut r = with_type(StatusCode::OK, answer_type(format), answer.into());
+    if repeat {
+        r.headers_mut()
+            .insert(REPEAT, HeaderValue::from_static("true"));
+    }
+    r
+}
+
+fn answer_type(format: Format) -> &'static str {
+    match format {
+        Format::Xml => "application/xml; charset=utf-8",
+        Format::Json => "application/json",
+    }
+}
+
+fn arrival(agb: &AgbCode, test: bool) -> Arrival<'_> {
+    Arrival {
+        today: chrono::Local::now().date_naive(),
+        authenticated: Some(agb),
+        disposition: if test {
+            Disposition::Test
+        } else {
+            Disposition::Process
+        },
     }
 }
 
@@ -412,15 +477,7 @@ fn run_check(
     head_tx: oneshot::Sender<Result<Summary, Error>>,
     ans_tx: mpsc::Sender<super::body::Chunk>,
 ) {
-    let arrival = Arrival {
-        today: chrono::Local::now().date_naive(),
-        authenticated: Some(agb),
-        disposition: if test {
-            Disposition::Test
-        } else {
-            Disposition::Process
-        },
-    };
+    let arrival = arrival(agb, test);
     let mut processed = match state.pipeline.process(body, &arrival) {
         Ok(p) => p,
         Err(e) => {

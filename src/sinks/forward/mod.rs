@@ -30,11 +30,12 @@ pub use worker::{Worker, WorkerOptions};
 
 use crate::config::{Upstream, Upstreams};
 use crate::model::declaration::Header;
-use crate::sinks::ledger::{ClaimScope, ForwardPlan, LedgerStore};
+use crate::sinks::ledger::{ClaimScope, ForwardPlan, LedgerStore, OutboxRow};
 use deliver::{now_ms, Delivery};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 /// Takes the accepted lines of a checked message further. Called on a
 /// blocking thread, after the check.
@@ -47,6 +48,20 @@ pub trait Forwarder: Send + Sync {
 
     /// Rows were committed: deliver them soon.
     fn queued(&self) {}
+
+    /// A plan whose new rows are claimed in the recording transaction,
+    /// under a token of their own, for [`Forwarder::hand_over`] once it
+    /// committed; `None` when they cannot be taken in memory now (then
+    /// [`Forwarder::plan`] and [`Forwarder::queued`]).
+    fn plan_handed(&self) -> Option<ForwardPlan> {
+        None
+    }
+
+    /// The rows of a committed [`Forwarder::plan_handed`] recording
+    /// ([`crate::sinks::ledger::handed_rows`]): sent without a claim query.
+    fn hand_over(&self, _rows: Vec<OutboxRow>) {
+        self.queued();
+    }
 
     /// Tries to deliver this message's rows now, for at most `within`.
     /// Returns the forward ids still pending (the worker delivers them
@@ -73,7 +88,19 @@ pub struct OutboxForwarder {
     /// This instance's token for the rows its requests hold: another
     /// instance's request for the same message leaves them alone.
     holder: i64,
+    /// Rows claimed in their recording transaction, to the worker in
+    /// memory. Bounded: when it is nearly full, new rows are recorded
+    /// unclaimed and the worker claims them from the store. A row that is
+    /// in it when the process stops is the store's again once its lease
+    /// ends (SQLite: at the next start).
+    handed: mpsc::Sender<OutboxRow>,
+    handed_rx: Mutex<Option<mpsc::Receiver<OutboxRow>>>,
+    /// Set once a worker takes `handed_rx`.
+    worker_started: AtomicBool,
 }
+
+/// Rows waiting in memory for the worker, at most.
+const HANDED_ROWS: usize = 4096;
 
 impl OutboxForwarder {
     /// `store` must be the ledger the pipeline records into; `runtime` runs
@@ -85,12 +112,16 @@ impl OutboxForwarder {
         concurrency: usize,
     ) -> Self {
         let delivery = Delivery::new(store, upstreams, Arc::new(Telemetry::new()), concurrency);
+        let (handed, handed_rx) = mpsc::channel(HANDED_ROWS);
         Self {
             delivery: Arc::new(delivery),
             wake: Arc::new(Notify::new()),
             runtime,
             hold_for_request: false,
             holder: crate::sinks::ledger::claim_token(),
+            handed,
+            handed_rx: Mutex::new(Some(handed_rx)),
+            worker_started: AtomicBool::new(false),
         }
     }
 
@@ -113,9 +144,17 @@ impl OutboxForwarder {
         if let Err(e) = self.delivery.store.outbox_release_stale_leases() {
             tracing::warn!(error = %e, "outbox: cannot release the previous run's leases");
         }
+        let handed = self
+            .handed_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.worker_started
+            .store(handed.is_some(), Ordering::Release);
         Worker::spawn(
             self.delivery.clone(),
             self.wake.clone(),
+            handed,
             options,
             self.runtime.clone(),
         )
@@ -142,6 +181,35 @@ impl Forwarder for OutboxForwarder {
 
     fn queued(&self) {
         self.wake.notify_one();
+    }
+
+    fn plan_handed(&self) -> Option<ForwardPlan> {
+        // Room for a message's two rows, and a worker to take them.
+        let open = self.worker_started.load(Ordering::Acquire)
+            && !self.handed.is_closed()
+            && self.handed.capacity() >= 2;
+        if self.hold_for_request || !open {
+            return None;
+        }
+        let mut plan = self.plan()?;
+        plan.held_until_ms = plan.now_ms.saturating_add(self.delivery.lease_ms());
+        plan.holder = crate::sinks::ledger::claim_token();
+        Some(plan)
+    }
+
+    fn hand_over(&self, rows: Vec<OutboxRow>) {
+        for row in rows {
+            if let Err(e) = self.handed.try_send(row) {
+                // Requests that found room at once filled it meanwhile: at
+                // most the requests in flight wait for room, so this stays
+                // bounded too. (A worker gone: claimed in the store, which
+                // gives it out again once its lease ends.)
+                let (handed, row) = (self.handed.clone(), e.into_inner());
+                self.runtime.spawn(async move {
+                    let _ = handed.send(row).await;
+                });
+            }
+        }
     }
 
     fn deliver_now(&self, header: &Header, within: Duration) -> Vec<String> {

@@ -1,9 +1,14 @@
 //! The delivery worker: a task on the server's runtime that takes due outbox
 //! rows and delivers them, many at once.
 //!
-//! - It wakes when a request committed new rows ([`super::Forwarder::queued`]),
-//!   when an attempt finished, and every `poll_interval` (for retries that
-//!   came due), so a backlog drains at the upstreams' speed, not at a poll rate.
+//! - New rows of a request recorded on the runtime are claimed in their own
+//!   transaction and handed over in memory ([`super::Forwarder::hand_over`]):
+//!   sent at once, without a claim query. Other rows are claimed from the
+//!   store: at the start, when a request committed rows without handing
+//!   them over ([`super::Forwarder::queued`]), every `poll_interval` (for
+//!   retries that came due and leases that ran out), and again while claims
+//!   come back full, so a backlog drains at the upstreams' speed, not at a
+//!   poll rate.
 //! - It claims at most as many rows as it has free send slots, each for a
 //!   lease; up to `concurrency` sends run per route at once, so a hanging
 //!   ZIO upstream never holds up the REGULIER one.
@@ -16,7 +21,7 @@ use super::deliver::{now_ms, Attempt, Delivery};
 use crate::model::verdict::Route;
 use crate::sinks::ledger::{ClaimScope, OutboxRow};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
@@ -50,11 +55,12 @@ impl Worker {
     pub(crate) fn spawn(
         delivery: Arc<Delivery>,
         wake: Arc<Notify>,
+        handed: Option<mpsc::Receiver<OutboxRow>>,
         options: WorkerOptions,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = runtime.spawn(run(delivery, wake, options, stopped));
+        let task = runtime.spawn(run(delivery, wake, handed, options, stopped));
         Self {
             stop,
             task: Some(task),
@@ -85,9 +91,19 @@ impl Drop for Worker {
     }
 }
 
+/// What woke the worker.
+enum Woken {
+    Handed(Option<Box<OutboxRow>>),
+    Stored,
+    Freed,
+    Tick,
+    Stop,
+}
+
 async fn run(
     d: Arc<Delivery>,
     wake: Arc<Notify>,
+    mut handed: Option<mpsc::Receiver<OutboxRow>>,
     options: WorkerOptions,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -100,22 +116,55 @@ async fn run(
     // the result is recorded: sent-and-not-yet-marked rows (the ones a kill
     // would have sent twice) stay within the window.
     let (done_tx, done_rx) = mpsc::channel::<Done>(per_route * 8);
-    let concluder = tokio::spawn(conclude(d.clone(), done_rx, wake.clone()));
+    let freed = Arc::new(Notify::new());
+    let concluder = tokio::spawn(conclude(d.clone(), done_rx, freed.clone()));
     let mut sends = JoinSet::new();
     refresh_backlog(&d).await;
+    // The store is asked for due rows at the start, on every poll tick
+    // (retries come due by the clock, leases run out), when rows were
+    // recorded without being handed over (wake), and again as long as its
+    // claims come back full: a backlog drains at the upstreams' speed.
+    // Rows handed over in memory need no claim query at all.
+    let mut ask_store = true;
+    let mut next_tick = Instant::now() + options.poll_interval;
+    let mut next: Option<OutboxRow> = None;
     loop {
         if *stopped.borrow() {
             break;
         }
+        if Instant::now() >= next_tick {
+            ask_store = true;
+            refresh_backlog(&d).await;
+            next_tick = Instant::now() + options.poll_interval;
+        }
         let free = claimed.available_permits();
-        let rows = if free == 0 {
-            Vec::new()
-        } else {
-            claim(&d, free).await
-        };
-        let full = !rows.is_empty() && rows.len() == free;
+        let mut rows = Vec::new();
+        let mut more = false;
+        // The store's due rows first: they are older than the handed ones.
+        if ask_store && free > 0 {
+            rows = claim(&d, free).await;
+            ask_store = rows.len() == free;
+            more = ask_store;
+        }
+        if rows.len() < free {
+            if let Some(r) = next.take() {
+                rows.push(r);
+            }
+        }
+        if let Some(h) = &mut handed {
+            while rows.len() < free {
+                match h.try_recv() {
+                    Ok(r) => rows.push(r),
+                    Err(_) => break,
+                }
+            }
+            more |= !h.is_empty();
+        }
+        more |= next.is_some();
         for row in rows {
             let Ok(slot) = claimed.clone().try_acquire_owned() else {
+                // Not reached: no more rows than free slots were taken, and
+                // only this loop takes slots.
                 break;
             };
             let lane = match row.route {
@@ -133,13 +182,24 @@ async fn run(
             });
         }
         while sends.try_join_next().is_some() {}
-        if full {
+        let room = claimed.available_permits() > 0;
+        if more && room {
             continue;
         }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(options.poll_interval) => refresh_backlog(&d).await,
-            _ = stopped.changed() => {}
+        let take = room && next.is_none() && handed.is_some();
+        let woken = tokio::select! {
+            r = async { handed.as_mut()?.recv().await }, if take => Woken::Handed(r.map(Box::new)),
+            _ = wake.notified() => Woken::Stored,
+            _ = freed.notified() => Woken::Freed,
+            _ = tokio::time::sleep_until(next_tick.into()) => Woken::Tick,
+            _ = stopped.changed() => Woken::Stop,
+        };
+        match woken {
+            Woken::Handed(Some(r)) => next = Some(*r),
+            // Every sender is gone: only the store is left.
+            Woken::Handed(None) => handed = None,
+            Woken::Stored => ask_store = true,
+            Woken::Freed | Woken::Tick | Woken::Stop => {}
         }
     }
     while sends.join_next().await.is_some() {}
@@ -178,7 +238,7 @@ async fn claim(d: &Arc<Delivery>, limit: usize) -> Vec<OutboxRow> {
 
 /// Concludes finished attempts in batches: whatever has arrived is marked in
 /// one go, then the worker is woken for the slots that freed up.
-async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, wake: Arc<Notify>) {
+async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, freed: Arc<Notify>) {
     let mut batch = Vec::new();
     while done.recv_many(&mut batch, 256).await > 0 {
         let (results, slots): (Vec<_>, Vec<_>) = std::mem::take(&mut batch)
@@ -188,7 +248,7 @@ async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, wake: Arc<No
         let dd = d.clone();
         let _ = tokio::task::spawn_blocking(move || dd.conclude(&results)).await;
         drop(slots);
-        wake.notify_one();
+        freed.notify_one();
     }
 }
 

@@ -9,11 +9,39 @@ use super::{LedgerError, LedgerStore, RecordJob, RecordSummary, Result};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-type Reply = mpsc::SyncSender<Result<RecordSummary>>;
+/// Where a job's result goes: a blocked thread, or an awaiting task.
+enum Reply {
+    Thread(mpsc::SyncSender<Result<RecordSummary>>),
+    Task(tokio::sync::oneshot::Sender<Result<RecordSummary>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<RecordSummary>) {
+        match self {
+            Self::Thread(tx) => {
+                let _ = tx.send(r);
+            }
+            Self::Task(tx) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+/// Runs on the writer once a job's transaction committed, before its
+/// requester hears of it: what must follow the commit even when the
+/// requester has gone away meanwhile (its task dropped with the client).
+pub type OnCommit = Box<dyn FnOnce(&RecordSummary) + Send>;
+
+type Queued = (RecordJob, Reply, Option<OnCommit>);
+
+fn stopped() -> LedgerError {
+    LedgerError::Invalid("the ledger writer has stopped".into())
+}
 
 /// The writer thread, and the queue to it.
 pub struct GroupCommit {
-    queue: Mutex<Option<mpsc::Sender<(RecordJob, Reply)>>>,
+    queue: Mutex<Option<mpsc::Sender<Queued>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -21,7 +49,7 @@ impl GroupCommit {
     /// Starts the writer for `store`; at most `max_batch` messages share a
     /// transaction.
     pub fn start(store: Arc<dyn LedgerStore>, max_batch: usize) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<(RecordJob, Reply)>();
+        let (tx, rx) = mpsc::channel::<Queued>();
         let thread = std::thread::Builder::new()
             .name("zio-ledger-writer".into())
             .spawn(move || write_loop(&*store, &rx, max_batch.max(1)))?;
@@ -31,19 +59,31 @@ impl GroupCommit {
         })
     }
 
+    fn queue(&self, job: RecordJob, reply: Reply, then: Option<OnCommit>) -> Result<()> {
+        match &*self.queue.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(q) if q.send((job, reply, then)).is_ok() => Ok(()),
+            _ => Err(stopped()),
+        }
+    }
+
     /// Records `job` in the next batch and waits for its commit.
     pub fn record(&self, job: RecordJob) -> Result<RecordSummary> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let queued = match &*self.queue.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(q) => q.send((job, reply)).is_ok(),
-            None => false,
-        };
-        if !queued {
-            return Err(LedgerError::Invalid("the ledger writer has stopped".into()));
-        }
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(LedgerError::Invalid("the ledger writer has stopped".into())))
+        self.queue(job, Reply::Thread(reply), None)?;
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Records `job` in the next batch; the task awaits its commit without
+    /// a thread of its own (the server's small messages). `then` runs on
+    /// the writer after the commit, whether or not the task still waits.
+    pub async fn record_async(
+        &self,
+        job: RecordJob,
+        then: Option<OnCommit>,
+    ) -> Result<RecordSummary> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue(job, Reply::Task(reply), then)?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Lets the writer finish what is queued and stops it.
@@ -61,7 +101,7 @@ impl Drop for GroupCommit {
     }
 }
 
-fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<(RecordJob, Reply)>, max: usize) {
+fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < max {
@@ -70,11 +110,19 @@ fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<(RecordJob, Reply)>, 
                 Err(_) => break,
             }
         }
-        let (mut jobs, replies): (Vec<RecordJob>, Vec<Reply>) = batch.into_iter().unzip();
+        let mut jobs = Vec::with_capacity(batch.len());
+        let mut after = Vec::with_capacity(batch.len());
+        for (job, reply, then) in batch {
+            jobs.push(job);
+            after.push((reply, then));
+        }
         let results = store.record_batch(&mut jobs);
         drop(jobs);
-        for (reply, r) in replies.into_iter().zip(results) {
-            let _ = reply.send(r);
+        for ((reply, then), r) in after.into_iter().zip(results) {
+            if let (Some(then), Ok(sum)) = (then, &r) {
+                then(sum);
+            }
+            reply.send(r);
         }
     }
 }

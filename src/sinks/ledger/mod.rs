@@ -206,6 +206,46 @@ pub struct RecordSummary {
     pub credits_void: u64,
     /// Forwarded messages queued in the outbox (0, 1 or 2).
     pub outbox_rows: u64,
+    /// The queued rows as the store numbered them, where the backend says
+    /// (SQLite): what [`handed_rows`] hands to the delivery worker.
+    pub fresh: [Option<FreshRow>; 2],
+}
+
+/// An outbox row the recording inserted: its id, route and line count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreshRow {
+    pub id: i64,
+    pub route: Route,
+    pub lines: u64,
+}
+
+/// The outbox rows a committed recording of the message of `header`
+/// inserted under `plan`, as a claim would have returned them: claimed
+/// under the plan's token until its `held_until_ms`, so no other claim
+/// takes them meanwhile and the delivery worker can send them at once.
+pub fn handed_rows(header: &Header, plan: &ForwardPlan, sum: &RecordSummary) -> Vec<OutboxRow> {
+    sum.fresh
+        .iter()
+        .flatten()
+        .map(|f| OutboxRow {
+            id: f.id,
+            agb: header.afzender.clone(),
+            message_id: header.bericht.identificatie.clone(),
+            route: f.route,
+            forward_id: forward_id(header.bericht.identificatie.as_str(), f.route),
+            zorgkantoor: header.ontvanger.clone(),
+            dagtekening: header.bericht.dagtekening,
+            periode: header.periode,
+            lines: f.lines,
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: plan.now_ms,
+            delivered_at: None,
+            last_error: None,
+            created_at: plan.now_ms,
+            claim: Some(plan.holder),
+        })
+        .collect()
 }
 
 /// What [`LedgerStore::record_message_forwarding`] needs to queue the
@@ -759,6 +799,52 @@ pub fn record_checked(
             Err(LedgerError::Retry(_)) if attempt < 8 => {
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(5)));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// What runs on the group writer after a recording committed.
+pub type AfterCommit = std::sync::Arc<dyn Fn(&RecordSummary) + Send + Sync>;
+
+/// [`record_checked`] through `group`, awaited by the calling task instead
+/// of a thread blocked on the writer: the same job, the same retries.
+/// `then` runs on the writer once the recording committed (once, whatever
+/// became of the calling task), with the plan as recorded.
+pub async fn record_checked_async(
+    group: &GroupCommit,
+    outcome: &mut Outcome,
+    plan: Option<&ForwardPlan>,
+    receipt: Receipt,
+    then: Option<AfterCommit>,
+) -> Result<RecordSummary> {
+    let Some(header) = outcome.header.clone() else {
+        return Ok(RecordSummary::default());
+    };
+    if outcome.rejected_whole() {
+        return Ok(RecordSummary::default());
+    }
+    let mut msg = RecordedMessage::from_header(&header, outcome.today);
+    msg.receipt = receipt;
+    let plan = plan.map(|p| ForwardPlan {
+        periode: header.periode,
+        ..p.clone()
+    });
+    let mut attempt = 0;
+    loop {
+        let job = RecordJob {
+            msg: msg.clone(),
+            plan: plan.clone(),
+            lines: Box::new(outcome.accepted_lines()?),
+        };
+        let then = then
+            .clone()
+            .map(|f| -> group::OnCommit { Box::new(move |s| f(s)) });
+        match group.record_async(job, then).await {
+            Err(LedgerError::Retry(_)) if attempt < 8 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
             }
             other => return other,
         }

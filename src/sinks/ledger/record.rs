@@ -7,8 +7,8 @@
 //! ([`RecordTx`]).
 
 use super::{
-    forward_id, ForwardPlan, LedgerError, LedgerLine, RecordJob, RecordSummary, RecordedMessage,
-    Result,
+    forward_id, ForwardPlan, FreshRow, LedgerError, LedgerLine, RecordJob, RecordSummary,
+    RecordedMessage, Result,
 };
 use crate::model::verdict::{LineVerdict, Route};
 use crate::types::{AgbCode, Datum, DebetCredit, Referentie};
@@ -49,6 +49,12 @@ pub(crate) trait RecordTx {
         forward_id: &str,
         lines: u64,
     ) -> Result<bool>;
+
+    /// The id of the outbox row [`RecordTx::insert_outbox`] just inserted,
+    /// where the backend knows it without another statement (SQLite).
+    fn outbox_id(&mut self) -> Option<i64> {
+        None
+    }
 
     fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()>;
 
@@ -171,7 +177,16 @@ fn record_in(
     if let Some(plan) = plan {
         for (route, n) in routes.queued(plan) {
             let id = forward_id(msg.identificatie.as_str(), route);
-            sum.outbox_rows += u64::from(tx.insert_outbox(msg, plan, route, &id, n)?);
+            if tx.insert_outbox(msg, plan, route, &id, n)? {
+                if let Some(id) = tx.outbox_id() {
+                    sum.fresh[sum.outbox_rows as usize] = Some(FreshRow {
+                        id,
+                        route,
+                        lines: n,
+                    });
+                }
+                sum.outbox_rows += 1;
+            }
         }
     }
     tx.count_message_lines(msg, sum.inserted)?;

@@ -356,6 +356,10 @@ impl RecordTx for SqliteRecord<'_> {
         Ok(n != 0)
     }
 
+    fn outbox_id(&mut self) -> Option<i64> {
+        Some(self.tx.last_insert_rowid())
+    }
+
     fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()> {
         self.count_message_lines.execute(params![
             msg.agb.as_str(),
