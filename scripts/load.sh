@@ -6,7 +6,7 @@
 # Each gets the same 2-line Declaratiebericht with a fresh Identificatie and
 # fresh references per request (scripts/load/post.lua), from wrk (Debian
 # package) with CONNECTIONS connections for SECONDS seconds.
-#   scripts/load.sh [SECONDS] [CONNECTIONS]
+#   [WARMUP=0] scripts/load.sh [SECONDS] [CONNECTIONS]
 # Needs nginx and wrk (apt-get install nginx-light wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,16 +60,35 @@ gateway() { # name upstream-zio upstream-regulier
 gw=$(gateway http "http://127.0.0.1:$up/zio" "http://127.0.0.1:$up/regulier")
 gn=$(gateway none none none)
 
-export LOAD_RUN=$(date +%s | tail -c 6)
-measure() { # label url
-  local r; r=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/post.lua "$2" | grep '^RESULT')
+# Each wrk run gets its own LOAD_RUN, so no request of one run repeats an
+# Identificatie of another on the same store (a repeat is answered from the
+# kept answers, not checked and recorded: it would flatter the figures). The
+# stores are fresh per script run, so a digit per run is unique enough and
+# leaves the Identificatie (at most 12 characters) room for 8 hex digits of
+# the per-thread counter.
+measure() { # label url run-id
+  local r; r=$(LOAD_RUN="$3" wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/post.lua "$2" | grep '^RESULT')
   set -- "$1" $r
   printf '%s %s %s %s %s %s\n' "$1" "$3" "$4" "$5" "$6" "$7"
 }
-echo "# $connections connections, ${seconds}s each, 2-line messages, loopback"
-base=$(measure nginx "http://127.0.0.1:$px/declaraties")
-with=$(measure gateway "http://127.0.0.1:$gw/declaraties")
-none=$(measure gateway-none "http://127.0.0.1:$gn/declaraties")
+# WARMUP seconds of the same load first (default 0), printed as "cold", then
+# the measured run on the same store and server.
+warmup=${WARMUP:-0}
+echo "# $connections connections, ${seconds}s each (after ${warmup}s of warm-up), 2-line messages, loopback"
+warm() { # label url run-id
+  [ "$warmup" -gt 0 ] || return 0
+  local s=$seconds; seconds=$warmup
+  local r; r=$(measure "$1" "$2" "$3")
+  seconds=$s
+  set -- $r
+  printf '# cold %-14s %10.0f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "$1" "$2" "$3" "$4" >&2
+}
+warm nginx "http://127.0.0.1:$px/declaraties" 1
+base=$(measure nginx "http://127.0.0.1:$px/declaraties" 2)
+warm gateway "http://127.0.0.1:$gw/declaraties" 3
+with=$(measure gateway "http://127.0.0.1:$gw/declaraties" 4)
+warm gateway-none "http://127.0.0.1:$gn/declaraties" 5
+none=$(measure gateway-none "http://127.0.0.1:$gn/declaraties" 6)
 printf '%-14s %10s %9s %9s %7s %9s\n' path req/s p50_ms p99_ms errors ratio
 for row in "$base" "$with" "$none"; do
   set -- $row
