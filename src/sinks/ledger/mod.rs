@@ -770,18 +770,9 @@ pub fn record_checked(
     plan: Option<&ForwardPlan>,
     receipt: Receipt,
 ) -> Result<RecordSummary> {
-    let Some(header) = outcome.header.clone() else {
+    let Some((msg, plan)) = to_record(outcome, plan, receipt) else {
         return Ok(RecordSummary::default());
     };
-    if outcome.rejected_whole() {
-        return Ok(RecordSummary::default());
-    }
-    let mut msg = RecordedMessage::from_header(&header, outcome.today);
-    msg.receipt = receipt;
-    let plan = plan.map(|p| ForwardPlan {
-        periode: header.periode,
-        ..p.clone()
-    });
     let mut attempt = 0;
     loop {
         let result = match group {
@@ -805,6 +796,27 @@ pub fn record_checked(
     }
 }
 
+/// The message and the forwarding plan (with the message's period) to
+/// record for `outcome`; `None` when nothing is recorded (no header, or the
+/// message rejected whole).
+fn to_record(
+    outcome: &Outcome,
+    plan: Option<&ForwardPlan>,
+    receipt: Receipt,
+) -> Option<(RecordedMessage, Option<ForwardPlan>)> {
+    let header = outcome.header.as_ref()?;
+    if outcome.rejected_whole() {
+        return None;
+    }
+    let mut msg = RecordedMessage::from_header(header, outcome.today);
+    msg.receipt = receipt;
+    let plan = plan.map(|p| ForwardPlan {
+        periode: header.periode,
+        ..p.clone()
+    });
+    Some((msg, plan))
+}
+
 /// What runs on the group writer after a recording committed.
 pub type AfterCommit = std::sync::Arc<dyn Fn(&RecordSummary) + Send + Sync>;
 
@@ -819,18 +831,9 @@ pub async fn record_checked_async(
     receipt: Receipt,
     then: Option<AfterCommit>,
 ) -> Result<RecordSummary> {
-    let Some(header) = outcome.header.clone() else {
+    let Some((msg, plan)) = to_record(outcome, plan, receipt) else {
         return Ok(RecordSummary::default());
     };
-    if outcome.rejected_whole() {
-        return Ok(RecordSummary::default());
-    }
-    let mut msg = RecordedMessage::from_header(&header, outcome.today);
-    msg.receipt = receipt;
-    let plan = plan.map(|p| ForwardPlan {
-        periode: header.periode,
-        ..p.clone()
-    });
     let mut attempt = 0;
     loop {
         let job = RecordJob {
