@@ -12,7 +12,7 @@
 //!   [`token`] keeps the token, [`queries`] are the operations, checked
 //!   against the official schemas at compile time.
 //! - [`map`] turns the answers into the registry's records, stamped with the
-//!   register's own moment and the record's id ([`Stamp::register`]): the
+//!   register's own moment and the record's id ([`crate::sinks::registry::Stamp::register`]): the
 //!   same fact by message and by register is one record, and the later fact
 //!   wins whichever way it came.
 //! - [`apply`] stores them in one transaction, with the answer recorded
@@ -33,8 +33,8 @@ pub mod telemetry;
 pub mod token;
 
 use crate::config::Netwerkmodel;
-use crate::sinks::registry::ingest::{sha256_bytes, Counts};
-use crate::sinks::registry::{BerichtRecord, RegistryStore, Stamp};
+use crate::sinks::registry::ingest::{hex, Counts};
+use crate::sinks::registry::{BerichtRecord, RegistryStore};
 use crate::sinks::store::StoreError;
 use crate::types::Datum;
 use client::{Register, RegisterClient, RegisterError};
@@ -105,7 +105,7 @@ fn hash_bodies<'a>(bodies: impl IntoIterator<Item = &'a [u8]>) -> String {
         h.update((b.len() as u64).to_be_bytes());
         h.update(b);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
 }
 
 impl Service {
@@ -150,7 +150,7 @@ impl Service {
         match record {
             Record::WlzIndicatie(id) => {
                 let (indicaties, refused, body) = self.indicatie(id).await?;
-                Ok(self.fetched(
+                Ok(fetched(
                     Register::Indicatieregister.name(),
                     format!("WlzIndicatie/{id}"),
                     hash_bodies([body.as_slice()]),
@@ -196,7 +196,7 @@ impl Service {
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(self.fetched(
+                Ok(fetched(
                     Register::Bemiddelingsregister.name(),
                     format!("Bemiddelingspecificatie/{id}"),
                     hash_bodies(bodies.iter().map(Vec::as_slice)),
@@ -256,7 +256,7 @@ impl Service {
                 .map(|x| map::specificatie(&RawSpecificatie::from(x))),
         );
         refused.extend(bad);
-        Ok(self.fetched(
+        Ok(fetched(
             "sync",
             format!("since {sinds}"),
             hash_bodies([ind.body.as_slice(), spec.body.as_slice()]),
@@ -264,42 +264,6 @@ impl Service {
             specs,
             refused,
         ))
-    }
-
-    fn fetched(
-        &self,
-        soort: &str,
-        identificatie: String,
-        sha256: String,
-        indicaties: Vec<IndicatieFeit>,
-        specificaties: Vec<SpecificatieFeit>,
-        refused: Vec<String>,
-    ) -> Fetched {
-        // An allocation takes the besluitnummer of its indication, when the
-        // answer holds it (the registry keeps 0 otherwise: 0403 does not
-        // look at it).
-        let besluit: HashMap<&str, u64> = indicaties
-            .iter()
-            .map(|i| (i.wlzindicatie_id.as_str(), i.indicatie.besluitnummer))
-            .collect();
-        let specificaties = specificaties
-            .into_iter()
-            .map(|s| {
-                let b = besluit
-                    .get(s.wlzindicatie_id.as_str())
-                    .copied()
-                    .unwrap_or(0);
-                s.met_besluitnummer(b)
-            })
-            .collect();
-        Fetched {
-            soort: soort.to_owned(),
-            identificatie,
-            sha256,
-            indicaties,
-            specificaties,
-            refused,
-        }
     }
 
     /// Sets the newest-fact gauges from what was stored.
@@ -311,6 +275,43 @@ impl Service {
             self.telemetry
                 .fact(Register::Bemiddelingsregister.name(), m);
         }
+    }
+}
+
+/// What a query brought, with each allocation given the besluitnummer of
+/// its indication when the answer holds it.
+fn fetched(
+    soort: &str,
+    identificatie: String,
+    sha256: String,
+    indicaties: Vec<IndicatieFeit>,
+    specificaties: Vec<SpecificatieFeit>,
+    refused: Vec<String>,
+) -> Fetched {
+    // An allocation takes the besluitnummer of its indication, when the
+    // answer holds it (the registry keeps 0 otherwise: 0403 does not
+    // look at it).
+    let besluit: HashMap<&str, u64> = indicaties
+        .iter()
+        .map(|i| (i.wlzindicatie_id.as_str(), i.indicatie.besluitnummer))
+        .collect();
+    let specificaties = specificaties
+        .into_iter()
+        .map(|s| {
+            let b = besluit
+                .get(s.wlzindicatie_id.as_str())
+                .copied()
+                .unwrap_or(0);
+            s.met_besluitnummer(b)
+        })
+        .collect();
+    Fetched {
+        soort: soort.to_owned(),
+        identificatie,
+        sha256,
+        indicaties,
+        specificaties,
+        refused,
     }
 }
 
@@ -375,15 +376,4 @@ pub fn apply(store: &mut dyn RegistryStore, f: &Fetched) -> Result<Applied, Stor
         replay: false,
         counts,
     })
-}
-
-/// The SHA-256 of bytes, for tests that build a [`Fetched`] by hand.
-pub fn sha256(bytes: &[u8]) -> String {
-    sha256_bytes(bytes)
-}
-
-/// The stamp of a fact says where it came from.
-pub fn from_register(stamp: &Stamp) -> bool {
-    let s = stamp.as_str();
-    s.contains("|indicatieregister:") || s.contains("|bemiddelingsregister:")
 }

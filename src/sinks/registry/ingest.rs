@@ -184,7 +184,8 @@ pub struct Options {
     pub force: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as message identities are written.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
