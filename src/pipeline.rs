@@ -232,6 +232,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The group writer's metrics (none without a group writer).
+    pub fn group_collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        self.group
+            .as_ref()
+            .map(|g| g.telemetry().collectors())
+            .unwrap_or_default()
+    }
+
     /// A pipeline that forwards nothing ([`NoUpstream`]).
     pub fn new(config: Arc<Config>, backends: Backends) -> Self {
         Self {

@@ -66,12 +66,14 @@ impl State {
         // every check request until its queue timeout.
         let fair = Fair::new(tokens.roles(), &pipeline.config.server);
         let permits = Arc::new(Semaphore::new(pipeline.config.server.max_concurrent.max(1)));
+        let metrics = Metrics::new();
+        metrics.register(pipeline.group_collectors());
         Self {
             pipeline,
             permits,
             fair,
             netwerkmodel: None,
-            metrics: Metrics::new(),
+            metrics,
             tokens,
             limiter,
             ready: AtomicBool::new(false),

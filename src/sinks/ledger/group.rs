@@ -6,8 +6,11 @@
 //! instead of N.
 
 use super::{LedgerError, LedgerStore, RecordJob, RecordSummary, Result};
+use prometheus::core::Collector;
+use prometheus::{exponential_buckets, Histogram, HistogramOpts};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Where a job's result goes: a blocked thread, or an awaiting task.
 enum Reply {
@@ -39,10 +42,51 @@ fn stopped() -> LedgerError {
     LedgerError::Invalid("the ledger writer has stopped".into())
 }
 
+/// How the writer does: how many messages share a commit (the more, the
+/// fewer syncs per message) and how long a commit takes (the wait every
+/// answer of its batch has behind it).
+#[derive(Clone)]
+pub struct Telemetry {
+    pub messages_per_commit: Histogram,
+    pub commit_seconds: Histogram,
+}
+
+impl Telemetry {
+    fn new() -> Self {
+        Self {
+            messages_per_commit: Histogram::with_opts(
+                HistogramOpts::new(
+                    "zio_gateway_ledger_commit_messages",
+                    "Messages recorded per ledger commit (group commit).",
+                )
+                .buckets(exponential_buckets(1.0, 2.0, 9).expect("static buckets")),
+            )
+            .expect("static metric"),
+            commit_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "zio_gateway_ledger_commit_seconds",
+                    "Duration of one ledger commit: every message's statements and the sync.",
+                )
+                .buckets(exponential_buckets(0.000_1, 2.0, 16).expect("static buckets")),
+            )
+            .expect("static metric"),
+        }
+    }
+
+    /// Every collector, for a registry.
+    pub fn collectors(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.messages_per_commit.clone()),
+            Box::new(self.commit_seconds.clone()),
+        ]
+    }
+}
+
 /// The writer thread, and the queue to it.
 pub struct GroupCommit {
     queue: Mutex<Option<mpsc::Sender<Queued>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    telemetry: Telemetry,
 }
 
 impl GroupCommit {
@@ -50,13 +94,21 @@ impl GroupCommit {
     /// transaction.
     pub fn start(store: Arc<dyn LedgerStore>, max_batch: usize) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Queued>();
+        let telemetry = Telemetry::new();
+        let t = telemetry.clone();
         let thread = std::thread::Builder::new()
             .name("zio-ledger-writer".into())
-            .spawn(move || write_loop(&*store, &rx, max_batch.max(1)))?;
+            .spawn(move || write_loop(&*store, &rx, max_batch.max(1), &t))?;
         Ok(Self {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            telemetry,
         })
+    }
+
+    /// The writer's metrics.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     fn queue(&self, job: RecordJob, reply: Reply, then: Option<OnCommit>) -> Result<()> {
@@ -101,7 +153,7 @@ impl Drop for GroupCommit {
     }
 }
 
-fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize) {
+fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize, t: &Telemetry) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < max {
@@ -116,7 +168,10 @@ fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize) 
             jobs.push(job);
             after.push((reply, then));
         }
+        let started = Instant::now();
         let results = store.record_batch(&mut jobs);
+        t.commit_seconds.observe(started.elapsed().as_secs_f64());
+        t.messages_per_commit.observe(jobs.len() as f64);
         drop(jobs);
         for ((reply, then), r) in after.into_iter().zip(results) {
             if let (Some(then), Ok(sum)) = (then, &r) {
