@@ -597,6 +597,44 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
     );
 }
 
+#[test]
+fn rows_held_by_a_previous_process_are_due_at_once_after_a_restart() {
+    // One process per SQLite file: what the previous run held, nobody is
+    // sending now. A held row is not due before its hold ends (so the due
+    // scan passes over it); the release at start makes it due again.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let rt = runtime();
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(
+            Upstream::Spool(dir.path().join("z")),
+            Upstream::Spool(dir.path().join("r")),
+        ),
+    );
+    record_then_die(&store, &fwd);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    assert!(store
+        .outbox_claim(ClaimScope::Due { limit: 10 }, now(), 1000)
+        .unwrap()
+        .is_empty());
+    drop(fwd);
+    drop(store);
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    assert_eq!(store.outbox_release_stale_leases().unwrap(), 2);
+    let rows = store
+        .outbox_claim(ClaimScope::Due { limit: 10 }, now(), 1000)
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.next_attempt_at <= now()));
+}
+
 /// SQLite's leases live in the one process's memory: claims from several
 /// threads at once are disjoint and cover every row, a claimed row is not
 /// claimed again before its lease ends or it is concluded, and a retried

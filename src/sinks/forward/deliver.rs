@@ -378,7 +378,9 @@ impl Delivery {
             match r {
                 Ok(()) => {
                     self.telemetry.delivered(row, now);
-                    tracing::info!(
+                    // Two per message under load: `GET /declaraties/{id}`
+                    // and the delivery metrics say it; failures stay warnings.
+                    tracing::debug!(
                         forward_id = %row.forward_id, route = row.route.as_str(), lines = row.lines,
                         "forwarded"
                     );
