@@ -598,6 +598,58 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
 }
 
 #[test]
+fn lines_handed_over_in_memory_render_as_the_store_reads_them() {
+    // A small message's lines go to the worker with its rows; what it
+    // renders from them is byte for byte what it renders from the store.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
+    let rt = runtime();
+    let fwd = forwarder(
+        &rt,
+        store.clone(),
+        upstreams(
+            Upstream::Spool(dir.path().join("z")),
+            Upstream::Spool(dir.path().join("r")),
+        ),
+    );
+    let config = config();
+    let view = LedgerView::new(&*store, &config.regime);
+    let ctx = Context {
+        regime: &config.regime,
+        today: day("2024-02-05"),
+        indications: None,
+        require_start_of_delivery: false,
+        history: &view,
+    };
+    let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
+    let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
+    let plan = fwd.plan().unwrap();
+    let sum =
+        zio_gateway::sinks::ledger::record_outcome_forwarding(&*store, &mut outcome, Some(&plan))
+            .unwrap();
+    assert_eq!(sum.held_lines.len() as u64, sum.inserted);
+    let rows =
+        zio_gateway::sinks::ledger::handed_rows(outcome.header.as_ref().unwrap(), &plan, &sum);
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let held = row.held_lines.clone().expect("lines handed over");
+        assert_eq!(held.len() as u64, row.lines);
+        let mut from_memory = Vec::new();
+        zio_gateway::sinks::forward::render::render(&*store, &row, &mut from_memory).unwrap();
+        let mut from_store = Vec::new();
+        let stored = zio_gateway::sinks::ledger::OutboxRow {
+            held_lines: None,
+            ..row
+        };
+        zio_gateway::sinks::forward::render::render(&*store, &stored, &mut from_store).unwrap();
+        assert_eq!(
+            String::from_utf8(from_memory).unwrap(),
+            String::from_utf8(from_store).unwrap()
+        );
+    }
+}
+
+#[test]
 fn rows_held_by_a_previous_process_are_due_at_once_after_a_restart() {
     // One process per SQLite file: what the previous run held, nobody is
     // sending now. A held row is not due before its hold ends (so the due

@@ -263,7 +263,9 @@ impl Delivery {
     async fn send(self: &Arc<Self>, row: &OutboxRow) -> Attempt {
         match self.upstream(row.route).clone() {
             Upstream::Http(url) => {
-                let rendered = if self.store.reads_are_local() && row.lines <= RENDER_INLINE_LINES {
+                let inline = row.held_lines.is_some()
+                    || (self.store.reads_are_local() && row.lines <= RENDER_INLINE_LINES);
+                let rendered = if inline {
                     self.render(row)?
                 } else {
                     self.blocking(row, |d, row| d.render(row)).await?

@@ -45,7 +45,7 @@ pub fn render<W: Write>(
     writeln!(w, "  <Clienten>")?;
     let mut sum = Rendered::default();
     let mut client: Option<(String, chrono::NaiveDate, u64)> = None;
-    store.outbox_lines(row, &mut |l: ForwardLine| {
+    let mut each = |l: ForwardLine| -> io::Result<()> {
         let key = (l.bsn.clone(), l.geboortedatum, l.besluitnummer);
         if client.as_ref() != Some(&key) {
             if client.is_some() {
@@ -67,7 +67,11 @@ pub fn render<W: Write>(
             sum.debet += l.bedrag;
         }
         Ok(())
-    })?;
+    };
+    match &row.held_lines {
+        Some(held) => held.iter().cloned().try_for_each(&mut each)?,
+        None => store.outbox_lines(row, &mut each)?,
+    }
     if client.is_none() {
         return Err(LedgerError::Invalid(format!(
             "outbox row {}: no recorded lines for {} route {}",

@@ -58,7 +58,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub use agreements::{effective_agreements, parse_agreements_file};
 pub use group::GroupCommit;
@@ -190,7 +190,7 @@ pub struct MessageStatus {
 }
 
 /// What one call of [`LedgerStore::record_message`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordSummary {
     /// The message id was already recorded for this Afzender (a replay, or a
     /// concurrent process was first): nothing of this message was recorded.
@@ -209,7 +209,15 @@ pub struct RecordSummary {
     /// The queued rows as the store numbered them, where the backend says
     /// (SQLite): what [`handed_rows`] hands to the delivery worker.
     pub fresh: [Option<FreshRow>; 2],
+    /// The forwarded lines of a small message, by route, as the outbox's
+    /// line query would read them back: handed to the worker with the rows,
+    /// so it renders without reading the store. Empty for a larger message.
+    pub held_lines: Vec<(Route, ForwardLine)>,
 }
+
+/// The most lines of one message kept in memory for its delivery
+/// ([`RecordSummary::held_lines`]); a larger message is read from the store.
+pub const HELD_LINES: usize = 64;
 
 /// An outbox row the recording inserted: its id, route and line count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,6 +252,15 @@ pub fn handed_rows(header: &Header, plan: &ForwardPlan, sum: &RecordSummary) -> 
             last_error: None,
             created_at: plan.now_ms,
             claim: Some(plan.holder),
+            held_lines: (!sum.held_lines.is_empty()).then(|| {
+                Arc::new(
+                    sum.held_lines
+                        .iter()
+                        .filter(|(route, _)| *route == f.route)
+                        .map(|(_, l)| l.clone())
+                        .collect(),
+                )
+            }),
         })
         .collect()
 }
@@ -316,6 +333,9 @@ pub struct OutboxRow {
     /// The token of the claim that handed out this row; `None` when it was
     /// only read.
     pub claim: Option<i64>,
+    /// Its lines, when the recording handed them over in memory
+    /// ([`RecordSummary::held_lines`]); `None`: read from the store.
+    pub held_lines: Option<Arc<Vec<ForwardLine>>>,
 }
 
 impl OutboxRow {
@@ -382,6 +402,29 @@ pub struct ForwardLine {
     pub debet_credit: String,
     pub onderwijstijd: Option<bool>,
     pub brin: Option<String>,
+}
+
+impl ForwardLine {
+    /// The line as [`sql::OUTBOX_LINES`] reads it back once recorded.
+    pub fn of(l: &LedgerLine, geboortedatum: Datum, besluitnummer: u64) -> Self {
+        Self {
+            bsn: l.bsn.clone(),
+            geboortedatum,
+            besluitnummer,
+            referentie: l.referentie.as_str().to_owned(),
+            vorig_referentie: l.vorig_referentie.as_ref().map(|r| r.as_str().to_owned()),
+            product_code: l.product_code.as_str().to_owned(),
+            period_from: l.period_from,
+            period_to: l.period_to,
+            volume: l.volume,
+            eenheid: l.eenheid.code().to_owned(),
+            tarief: l.tarief as i64,
+            bedrag: l.bedrag as i64,
+            debet_credit: l.debet_credit.code().to_owned(),
+            onderwijstijd: l.onderwijstijd,
+            brin: l.brin.clone(),
+        }
+    }
 }
 
 /// One accepted line as the ledger stores it.

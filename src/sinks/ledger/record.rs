@@ -7,8 +7,8 @@
 //! ([`RecordTx`]).
 
 use super::{
-    forward_id, ForwardPlan, FreshRow, LedgerError, LedgerLine, RecordJob, RecordSummary,
-    RecordedMessage, Result,
+    forward_id, ForwardLine, ForwardPlan, FreshRow, LedgerError, LedgerLine, RecordJob,
+    RecordSummary, RecordedMessage, Result, HELD_LINES,
 };
 use crate::model::verdict::{LineVerdict, Route};
 use crate::types::{AgbCode, Datum, DebetCredit, Referentie};
@@ -148,6 +148,7 @@ fn record_in(
         return Ok(sum);
     }
     let mut routes = RouteCounts::default();
+    let mut holding = true;
     for v in lines {
         let v = v?;
         if !v.accepted() {
@@ -160,6 +161,15 @@ fn record_in(
         }
         sum.inserted += 1;
         routes.add(l.route, 1);
+        if plan.is_some() && holding {
+            holding = sum.held_lines.len() < HELD_LINES;
+            if holding {
+                let f = ForwardLine::of(&l, v.geboortedatum, v.besluitnummer);
+                sum.held_lines.push((l.route, f));
+            } else {
+                sum.held_lines = Vec::new();
+            }
+        }
         if let (DebetCredit::Credit, Some(vorig)) = (l.debet_credit, &l.vorig_referentie) {
             if tx.credit_line(&l.agb, &l.referentie, vorig)? {
                 sum.credits_applied += 1;
@@ -168,6 +178,8 @@ fn record_in(
                 // process got there first): this credit must not subtract
                 // a second time.
                 tx.delete_line(&l.agb, &l.referentie)?;
+                sum.held_lines
+                    .retain(|(_, h)| h.referentie != l.referentie.as_str());
                 sum.inserted -= 1;
                 routes.add(l.route, -1);
                 sum.credits_void += 1;

@@ -102,6 +102,7 @@ pub(crate) fn outbox_row<C: Columns>(r: &C) -> Result<OutboxRow> {
         last_error: r.opt_text(14)?,
         created_at: r.i64(15)?,
         claim: None,
+        held_lines: None,
     })
 }
 

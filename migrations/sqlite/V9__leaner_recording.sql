@@ -16,3 +16,10 @@ INSERT INTO ledger_answer_v9 (agb, message_id, created_at, answer)
 DROP TABLE ledger_answer;
 ALTER TABLE ledger_answer_v9 RENAME TO ledger_answer;
 CREATE INDEX ledger_answer_created ON ledger_answer (created_at);
+
+-- Two indexes every recording paid for and no query needs: the running
+-- volume (V4) replaced the sums ledger_line_volume served, and the unique
+-- (agb, message_id, route) key serves every lookup of a message's outbox
+-- rows by its prefix.
+DROP INDEX ledger_line_volume;
+DROP INDEX forward_outbox_message;
