@@ -196,6 +196,17 @@ fn check_record_forward(
 /// A request checked and recorded 02-p1-2024-01 with its outbox rows (held
 /// for itself when `fwd` holds for requests), then died before delivering.
 fn record_then_die(store: &Arc<dyn LedgerStore>, fwd: &Arc<OutboxForwarder>) {
+    let mut outcome = checked_p1(store);
+    zio_gateway::sinks::ledger::record_outcome_forwarding(
+        &**store,
+        &mut outcome,
+        fwd.plan().as_ref(),
+    )
+    .unwrap();
+}
+
+/// 02-p1-2024-01 checked on 2024-02-05 against `store`'s history.
+fn checked_p1(store: &Arc<dyn LedgerStore>) -> Outcome {
     let config = config();
     let view = LedgerView::new(&**store, &config.regime);
     let ctx = Context {
@@ -206,13 +217,31 @@ fn record_then_die(store: &Arc<dyn LedgerStore>, fwd: &Arc<OutboxForwarder>) {
         history: &view,
     };
     let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
-    let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
-    zio_gateway::sinks::ledger::record_outcome_forwarding(
-        &**store,
-        &mut outcome,
-        fwd.plan().as_ref(),
-    )
-    .unwrap();
+    check_message(BufReader::new(f), &config, &ctx).unwrap()
+}
+
+/// A SQLite store in `dir` and its forwarder to spool upstreams there.
+fn spooling(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+) -> (Arc<dyn LedgerStore>, Arc<OutboxForwarder>) {
+    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir).unwrap());
+    let fwd = forwarder(
+        rt,
+        store.clone(),
+        upstreams(
+            Upstream::Spool(dir.join("z")),
+            Upstream::Spool(dir.join("r")),
+        ),
+    );
+    (store, fwd)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn has_0901(o: &Outcome) -> bool {
@@ -567,21 +596,10 @@ fn rows_held_by_a_crashed_request_wait_for_their_lease() {
     // A request recorded the message and died before forwarding: its rows
     // are held (lease), the worker leaves them until the lease ends.
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     let rt = runtime();
-    let fwd = forwarder(
-        &rt,
-        store.clone(),
-        upstreams(
-            Upstream::Spool(dir.path().join("z")),
-            Upstream::Spool(dir.path().join("r")),
-        ),
-    );
+    let (store, fwd) = spooling(&rt, dir.path());
     record_then_die(&store, &fwd);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     assert!(store
         .outbox_claim(ClaimScope::Due { limit: 10 }, now, 1000)
         .unwrap()
@@ -602,27 +620,9 @@ fn lines_handed_over_in_memory_render_as_the_store_reads_them() {
     // A small message's lines go to the worker with its rows; what it
     // renders from them is byte for byte what it renders from the store.
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     let rt = runtime();
-    let fwd = forwarder(
-        &rt,
-        store.clone(),
-        upstreams(
-            Upstream::Spool(dir.path().join("z")),
-            Upstream::Spool(dir.path().join("r")),
-        ),
-    );
-    let config = config();
-    let view = LedgerView::new(&*store, &config.regime);
-    let ctx = Context {
-        regime: &config.regime,
-        today: day("2024-02-05"),
-        indications: None,
-        require_start_of_delivery: false,
-        history: &view,
-    };
-    let f = std::fs::File::open(message("02-p1-2024-01.xml")).unwrap();
-    let mut outcome = check_message(BufReader::new(f), &config, &ctx).unwrap();
+    let (store, fwd) = spooling(&rt, dir.path());
+    let mut outcome = checked_p1(&store);
     let plan = fwd.plan().unwrap();
     let sum =
         zio_gateway::sinks::ledger::record_outcome_forwarding(&*store, &mut outcome, Some(&plan))
@@ -655,25 +655,11 @@ fn rows_held_by_a_previous_process_are_due_at_once_after_a_restart() {
     // sending now. A held row is not due before its hold ends (so the due
     // scan passes over it); the release at start makes it due again.
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     let rt = runtime();
-    let fwd = forwarder(
-        &rt,
-        store.clone(),
-        upstreams(
-            Upstream::Spool(dir.path().join("z")),
-            Upstream::Spool(dir.path().join("r")),
-        ),
-    );
+    let (store, fwd) = spooling(&rt, dir.path());
     record_then_die(&store, &fwd);
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    };
     assert!(store
-        .outbox_claim(ClaimScope::Due { limit: 10 }, now(), 1000)
+        .outbox_claim(ClaimScope::Due { limit: 10 }, now_ms(), 1000)
         .unwrap()
         .is_empty());
     drop(fwd);
@@ -681,10 +667,10 @@ fn rows_held_by_a_previous_process_are_due_at_once_after_a_restart() {
     let store: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open_data_dir(dir.path()).unwrap());
     assert_eq!(store.outbox_release_stale_leases().unwrap(), 2);
     let rows = store
-        .outbox_claim(ClaimScope::Due { limit: 10 }, now(), 1000)
+        .outbox_claim(ClaimScope::Due { limit: 10 }, now_ms(), 1000)
         .unwrap();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.next_attempt_at <= now()));
+    assert!(rows.iter().all(|r| r.next_attempt_at <= now_ms()));
 }
 
 /// SQLite's leases live in the one process's memory: claims from several
