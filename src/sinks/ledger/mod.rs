@@ -217,7 +217,10 @@ pub struct RecordSummary {
 
 /// The most lines of one message kept in memory for its delivery
 /// ([`RecordSummary::held_lines`]); a larger message is read from the store.
-pub const HELD_LINES: usize = 64;
+/// Small, because the rows wait in a bounded queue while the worker is
+/// behind (a hanging upstream): at most 4,096 rows of 8 lines of about
+/// 250 bytes, some 8 MB, where 64 lines would allow 65 MB.
+pub const HELD_LINES: usize = 8;
 
 /// An outbox row the recording inserted: its id, route and line count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
