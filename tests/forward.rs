@@ -623,7 +623,10 @@ fn lines_handed_over_in_memory_render_as_the_store_reads_them() {
     let rt = runtime();
     let (store, fwd) = spooling(&rt, dir.path());
     let mut outcome = checked_p1(&store);
-    let plan = fwd.plan().unwrap();
+    let plan = zio_gateway::sinks::ledger::ForwardPlan {
+        hands_over: true,
+        ..fwd.plan().unwrap()
+    };
     let sum =
         zio_gateway::sinks::ledger::record_outcome_forwarding(&*store, &mut outcome, Some(&plan))
             .unwrap();

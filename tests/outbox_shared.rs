@@ -33,6 +33,7 @@ fn plan(held_until_ms: i64, holder: i64) -> ForwardPlan {
         now_ms: T0,
         held_until_ms,
         holder,
+        hands_over: false,
     }
 }
 

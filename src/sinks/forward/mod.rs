@@ -176,6 +176,7 @@ impl Forwarder for OutboxForwarder {
                 now
             },
             holder: self.holder,
+            hands_over: false,
         })
     }
 
@@ -194,6 +195,7 @@ impl Forwarder for OutboxForwarder {
         let mut plan = self.plan()?;
         plan.held_until_ms = plan.now_ms.saturating_add(self.delivery.lease_ms());
         plan.holder = crate::sinks::ledger::claim_token();
+        plan.hands_over = true;
         Some(plan)
     }
 

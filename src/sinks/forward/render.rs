@@ -45,7 +45,7 @@ pub fn render<W: Write>(
     writeln!(w, "  <Clienten>")?;
     let mut sum = Rendered::default();
     let mut client: Option<(String, chrono::NaiveDate, u64)> = None;
-    let mut each = |l: ForwardLine| -> io::Result<()> {
+    let mut each = |l: &ForwardLine| -> io::Result<()> {
         let key = (l.bsn.clone(), l.geboortedatum, l.besluitnummer);
         if client.as_ref() != Some(&key) {
             if client.is_some() {
@@ -59,7 +59,7 @@ pub fn render<W: Write>(
             writeln!(w, "      <Prestaties>")?;
             client = Some(key);
         }
-        write_line(w, &l)?;
+        write_line(w, l)?;
         sum.lines += 1;
         if l.debet_credit == "C" {
             sum.credit += l.bedrag;
@@ -69,8 +69,8 @@ pub fn render<W: Write>(
         Ok(())
     };
     match &row.held_lines {
-        Some(held) => held.iter().cloned().try_for_each(&mut each)?,
-        None => store.outbox_lines(row, &mut each)?,
+        Some(held) => held.iter().try_for_each(&mut each)?,
+        None => store.outbox_lines(row, &mut |l| each(&l))?,
     }
     if client.is_none() {
         return Err(LedgerError::Invalid(format!(

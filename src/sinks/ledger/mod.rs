@@ -288,6 +288,9 @@ pub struct ForwardPlan {
     /// ([`ClaimScope::Message`] with the same `holder` may take them while
     /// held; another instance may not).
     pub holder: i64,
+    /// The new rows go to the delivery worker in memory after the commit:
+    /// a small message's lines go with them ([`RecordSummary::held_lines`]).
+    pub hands_over: bool,
 }
 
 /// The forwarded message's Identificatie: `<original>-Z` (ZIO) or

@@ -161,7 +161,7 @@ fn record_in(
         }
         sum.inserted += 1;
         routes.add(l.route, 1);
-        if plan.is_some() && holding {
+        if holding && plan.is_some_and(|p| p.hands_over) {
             holding = sum.held_lines.len() < HELD_LINES;
             if holding {
                 let f = ForwardLine::of(&l, v.geboortedatum, v.besluitnummer);
