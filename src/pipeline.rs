@@ -240,6 +240,11 @@ impl Pipeline {
             .unwrap_or_default()
     }
 
+    /// The group writer, for the delivery worker's marks.
+    pub fn group_writer(&self) -> Option<Arc<GroupCommit>> {
+        self.group.clone()
+    }
+
     /// A pipeline that forwards nothing ([`NoUpstream`]).
     pub fn new(config: Arc<Config>, backends: Backends) -> Self {
         Self {

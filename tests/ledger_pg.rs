@@ -341,3 +341,11 @@ fn group_commit_records_each_once_pg() {
     };
     group_commit_records_each_once(std::sync::Arc::new(store));
 }
+
+#[test]
+fn group_commit_marks_deliveries_pg() {
+    let Some(store) = pg_ledger("marks") else {
+        return;
+    };
+    group_commit_marks_deliveries(std::sync::Arc::new(store));
+}

@@ -336,3 +336,8 @@ fn volume_0506_counts_minutes_exactly_across_messages() {
 fn group_commit_records_each_once_sqlite() {
     group_commit_records_each_once(Arc::new(ledger()));
 }
+
+#[test]
+fn group_commit_marks_deliveries_sqlite() {
+    group_commit_marks_deliveries(Arc::new(ledger()));
+}

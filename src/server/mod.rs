@@ -264,7 +264,8 @@ pub fn with_upstreams(
     };
     let concurrency = ups.concurrency;
     let waits = ups.answer_wait_ms > 0;
-    let mut fwd = OutboxForwarder::new(store, ups, runtime.clone(), concurrency);
+    let mut fwd = OutboxForwarder::new(store, ups, runtime.clone(), concurrency)
+        .marking_through(state.pipeline.group_writer());
     if waits {
         fwd = fwd.holding_for_request();
     }

@@ -1025,3 +1025,68 @@ fn absence_bad_rows(store: &dyn LedgerStore, config: &Config, want: &serde_json:
     }
     assert_eq!(&absence_json(store, config, 2024), want);
 }
+
+/// The delivery worker's marks ride the group writer's commit: rows claimed
+/// under a lease are marked delivered once (a second mark, or one under a
+/// lease another claim took over, marks nothing), and a recording queued
+/// beside the marks is committed as usual.
+pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
+    use zio_gateway::sinks::ledger::{
+        ClaimScope, DeliveredMarks, ForwardPlan, GroupCommit, RecordJob,
+    };
+    let p = "11110002";
+    let group = Arc::new(GroupCommit::start(store.clone(), 64).unwrap());
+    let now = 1_700_000_000_000;
+    let plan = ForwardPlan {
+        periode: zio_gateway::types::Period::new(day("2024-03-01"), day("2024-03-31")),
+        zio: true,
+        regulier: true,
+        now_ms: now,
+        held_until_ms: now,
+        holder: 1,
+        hands_over: false,
+    };
+    let record = |id: &str| {
+        let lines = vec![Ok(zio_line(&format!("{id}-1"), "2024-03-04", 2, None))];
+        group
+            .record(RecordJob {
+                msg: message(p, id),
+                plan: Some(plan.clone()),
+                lines: Box::new(lines.into_iter()),
+            })
+            .unwrap()
+    };
+    assert_eq!(record("M1").outbox_rows, 1);
+    assert_eq!(record("M2").outbox_rows, 1);
+    let due = ClaimScope::Due { limit: 10 };
+    let rows = store.outbox_claim(due, now, 60_000).unwrap();
+    assert_eq!(rows.len(), 2);
+    let leases: Vec<_> = rows.iter().filter_map(|r| r.lease()).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mark = |leases: Vec<_>| {
+        rt.block_on(group.mark_delivered(DeliveredMarks {
+            leases,
+            at_ms: now + 5,
+        }))
+        .unwrap()
+    };
+    // M1's row only; then M1's again, and M2's under a lease a later claim
+    // (after this one ran out) took over.
+    assert_eq!(mark(vec![leases[0]]), 1);
+    assert_eq!(mark(vec![leases[0]]), 0);
+    let again = store.outbox_claim(due, now + 120_000, 60_000).unwrap();
+    assert_eq!(again.len(), 1, "M2's row is due once its lease ran out");
+    assert_eq!(mark(vec![leases[1]]), 0);
+    assert_eq!(store.outbox_pending().unwrap(), 1);
+    assert_eq!(mark(again.iter().filter_map(|r| r.lease()).collect()), 1);
+    assert_eq!(store.outbox_pending().unwrap(), 0);
+    let status = store.message_status(&agb(p), &rf("M1")).unwrap().unwrap();
+    assert_eq!(status.forwarded.len(), 1);
+    assert_eq!(status.forwarded[0].state, "delivered");
+    assert_eq!(status.forwarded[0].delivered_at, Some(now + 5));
+    // A recording after the marks still records.
+    assert_eq!(record("M3").inserted, 1);
+    group.stop();
+}

@@ -11,7 +11,7 @@ use super::render;
 use super::telemetry::Telemetry;
 use crate::config::{Upstream, Upstreams};
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{Lease, LedgerError, LedgerStore, OutboxRow};
+use crate::sinks::ledger::{GroupCommit, Lease, LedgerError, LedgerStore, OutboxRow};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
@@ -188,6 +188,9 @@ pub(crate) struct Delivery {
     pub store: Arc<dyn LedgerStore>,
     pub upstreams: Upstreams,
     pub telemetry: Arc<Telemetry>,
+    /// The ledger's group writer, when there is one: delivered rows are
+    /// marked in its next commit instead of a transaction of their own.
+    pub marker: Option<Arc<GroupCommit>>,
     client: Client<HttpConnector, RenderedBody>,
 }
 
@@ -213,6 +216,7 @@ impl Delivery {
             store,
             upstreams,
             telemetry,
+            marker: None,
             client,
         }
     }
@@ -352,30 +356,39 @@ impl Delivery {
     /// were delivered. Blocking (store work).
     pub fn conclude(&self, results: &[(OutboxRow, Attempt)]) -> Vec<Lease> {
         let now = now_ms();
-        let delivered: Vec<Lease> = results
-            .iter()
-            .filter(|(_, r)| r.is_ok())
-            .filter_map(|(row, _)| row.lease())
-            .collect();
+        let delivered = delivered_leases(results);
         if !delivered.is_empty() {
-            match self.store.outbox_delivered_many(&delivered, now) {
-                Ok(n) if n < delivered.len() as u64 => {
-                    // Our lease ran out and another worker claimed the rows
-                    // (or concluded them): it marks them; the receiver
-                    // deduplicates a second send by its Identificatie.
-                    tracing::warn!(
-                        rows = delivered.len() as u64 - n,
-                        "outbox: delivered after the lease ended, left to the new claimant"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // Sent, not marked: the rows are sent again after their
-                    // lease (at least once; the receiver deduplicates by id).
-                    tracing::error!(error = %e, rows = delivered.len(), "outbox: cannot mark delivered");
-                }
+            let marked = self.store.outbox_delivered_many(&delivered, now);
+            self.report_marked(delivered.len(), marked);
+        }
+        self.settle(results, now);
+        delivered
+    }
+
+    /// What marking `sent` rows delivered came to, in the log.
+    pub fn report_marked(&self, sent: usize, marked: crate::sinks::ledger::Result<u64>) {
+        match marked {
+            Ok(n) if n < sent as u64 => {
+                // Our lease ran out and another worker claimed the rows
+                // (or concluded them): it marks them; the receiver
+                // deduplicates a second send by its Identificatie.
+                tracing::warn!(
+                    rows = sent as u64 - n,
+                    "outbox: delivered after the lease ended, left to the new claimant"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Sent, not marked: the rows are sent again after their
+                // lease (at least once; the receiver deduplicates by id).
+                tracing::error!(error = %e, rows = sent, "outbox: cannot mark delivered");
             }
         }
+    }
+
+    /// Everything of concluding but the delivered marks: the metrics, and
+    /// a retry scheduled for each failed attempt (a write to the store).
+    pub fn settle(&self, results: &[(OutboxRow, Attempt)], now: i64) {
         for (row, r) in results {
             match r {
                 Ok(()) => {
@@ -407,6 +420,14 @@ impl Delivery {
                 }
             }
         }
-        delivered
     }
+}
+
+/// The leases of the rows whose attempt succeeded.
+pub(crate) fn delivered_leases(results: &[(OutboxRow, Attempt)]) -> Vec<Lease> {
+    results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .filter_map(|(row, _)| row.lease())
+        .collect()
 }

@@ -30,7 +30,7 @@ pub use worker::{Worker, WorkerOptions};
 
 use crate::config::{Upstream, Upstreams};
 use crate::model::declaration::Header;
-use crate::sinks::ledger::{ClaimScope, ForwardPlan, LedgerStore, OutboxRow};
+use crate::sinks::ledger::{ClaimScope, ForwardPlan, GroupCommit, LedgerStore, OutboxRow};
 use deliver::{now_ms, Delivery};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -129,6 +129,15 @@ impl OutboxForwarder {
     /// ([`Forwarder::deliver_now`]) before the worker may.
     pub fn holding_for_request(mut self) -> Self {
         self.hold_for_request = true;
+        self
+    }
+
+    /// Delivered rows are marked in `writer`'s commits (the pipeline's
+    /// group writer on the same ledger), before the worker starts.
+    pub fn marking_through(mut self, writer: Option<Arc<GroupCommit>>) -> Self {
+        Arc::get_mut(&mut self.delivery)
+            .expect("the delivery is shared only once the worker starts")
+            .marker = writer;
         self
     }
 

@@ -13,13 +13,14 @@
 //!   lease; up to `concurrency` sends run per route at once, so a hanging
 //!   ZIO upstream never holds up the REGULIER one.
 //! - Results are concluded in batches: the delivered rows of a batch are
-//!   marked in one transaction. A row holds its claim slot until then, so
+//!   marked in one transaction (the group writer's next commit, where there
+//!   is one). A row holds its claim slot until then, so
 //!   at most the window (`4 x concurrency`) is ever sent and not yet marked:
 //!   the most a kill can make the next start send again.
 
-use super::deliver::{now_ms, Attempt, Delivery};
+use super::deliver::{delivered_leases, now_ms, Attempt, Delivery};
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{ClaimScope, OutboxRow};
+use crate::sinks::ledger::{ClaimScope, DeliveredMarks, GroupCommit, OutboxRow};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -245,10 +246,41 @@ async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, freed: Arc<N
             .into_iter()
             .map(|(row, r, slot)| ((row, r), slot))
             .unzip();
-        let dd = d.clone();
-        let _ = tokio::task::spawn_blocking(move || dd.conclude(&results)).await;
+        match d.marker.clone() {
+            Some(writer) => mark_in_group_commit(&d, &writer, results).await,
+            None => {
+                let dd = d.clone();
+                let _ = tokio::task::spawn_blocking(move || dd.conclude(&results)).await;
+            }
+        }
         drop(slots);
         freed.notify_one();
+    }
+}
+
+/// Concludes `results` with the delivered marks in the group writer's next
+/// commit (awaited, no thread held); only failures, which schedule retries
+/// in the store, go to a blocking thread.
+async fn mark_in_group_commit(
+    d: &Arc<Delivery>,
+    writer: &GroupCommit,
+    results: Vec<(OutboxRow, Attempt)>,
+) {
+    let now = now_ms();
+    let delivered = delivered_leases(&results);
+    if !delivered.is_empty() {
+        let sent = delivered.len();
+        let marks = DeliveredMarks {
+            leases: delivered,
+            at_ms: now,
+        };
+        d.report_marked(sent, writer.mark_delivered(marks).await);
+    }
+    if results.iter().all(|(_, r)| r.is_ok()) {
+        d.settle(&results, now);
+    } else {
+        let dd = d.clone();
+        let _ = tokio::task::spawn_blocking(move || dd.settle(&results, now)).await;
     }
 }
 

@@ -3,9 +3,9 @@
 //! its own savepoint ([`LedgerStore::record_batch`]), commits once, and only
 //! then releases every waiting request. Durability is unchanged (no answer
 //! before its commit); what changes is that N answers wait for one fsync
-//! instead of N.
+//! instead of N. The delivery worker's marks ride along in the same commit.
 
-use super::{LedgerError, LedgerStore, RecordJob, RecordSummary, Result};
+use super::{DeliveredMarks, LedgerError, LedgerStore, RecordJob, RecordSummary, Result};
 use prometheus::core::Collector;
 use prometheus::{exponential_buckets, Histogram, HistogramOpts};
 use std::sync::mpsc;
@@ -36,7 +36,13 @@ impl Reply {
 /// requester has gone away meanwhile (its task dropped with the client).
 pub type OnCommit = Box<dyn FnOnce(&RecordSummary) + Send>;
 
-type Queued = (RecordJob, Reply, Option<OnCommit>);
+/// What the writer is asked to do. Nearly every item is a recording:
+/// boxing it to shrink the rare mark would cost each an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Record(RecordJob, Reply, Option<OnCommit>),
+    Mark(DeliveredMarks, tokio::sync::oneshot::Sender<Result<u64>>),
+}
 
 fn stopped() -> LedgerError {
     LedgerError::Invalid("the ledger writer has stopped".into())
@@ -111,9 +117,9 @@ impl GroupCommit {
         &self.telemetry
     }
 
-    fn queue(&self, job: RecordJob, reply: Reply, then: Option<OnCommit>) -> Result<()> {
+    fn queue(&self, item: Queued) -> Result<()> {
         match &*self.queue.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(q) if q.send((job, reply, then)).is_ok() => Ok(()),
+            Some(q) if q.send(item).is_ok() => Ok(()),
             _ => Err(stopped()),
         }
     }
@@ -121,8 +127,16 @@ impl GroupCommit {
     /// Records `job` in the next batch and waits for its commit.
     pub fn record(&self, job: RecordJob) -> Result<RecordSummary> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.queue(job, Reply::Thread(reply), None)?;
+        self.queue(Queued::Record(job, Reply::Thread(reply), None))?;
         answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Marks rows delivered in the next batch's transaction and waits for
+    /// its commit; how many were still pending under their lease.
+    pub async fn mark_delivered(&self, marks: DeliveredMarks) -> Result<u64> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue(Queued::Mark(marks, reply))?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Records `job` in the next batch; the task awaits its commit without
@@ -134,7 +148,7 @@ impl GroupCommit {
         then: Option<OnCommit>,
     ) -> Result<RecordSummary> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.queue(job, Reply::Task(reply), then)?;
+        self.queue(Queued::Record(job, Reply::Task(reply), then))?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
@@ -164,16 +178,29 @@ fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize, 
         }
         let mut jobs = Vec::with_capacity(batch.len());
         let mut after = Vec::with_capacity(batch.len());
-        for (job, reply, then) in batch {
-            jobs.push(job);
-            after.push((reply, then));
+        let mut marks = Vec::new();
+        let mut marked_replies = Vec::new();
+        for item in batch {
+            match item {
+                Queued::Record(job, reply, then) => {
+                    jobs.push(job);
+                    after.push((reply, then));
+                }
+                Queued::Mark(m, reply) => {
+                    marks.push(m);
+                    marked_replies.push(reply);
+                }
+            }
         }
         let started = Instant::now();
-        let results = store.record_batch(&mut jobs);
+        let results = store.record_batch(&mut jobs, &marks);
         t.commit_seconds.observe(started.elapsed().as_secs_f64());
         t.messages_per_commit.observe(jobs.len() as f64);
         drop(jobs);
-        for ((reply, then), r) in after.into_iter().zip(results) {
+        for (reply, r) in marked_replies.into_iter().zip(results.marked) {
+            let _ = reply.send(r);
+        }
+        for ((reply, then), r) in after.into_iter().zip(results.recorded) {
             if let (Some(then), Ok(sum)) = (then, &r) {
                 then(sum);
             }

@@ -41,6 +41,7 @@ mod record;
 pub mod report;
 mod rows;
 pub mod sqlite;
+mod sqlite_sql;
 
 use crate::check::Outcome;
 use crate::model::declaration::Header;
@@ -172,6 +173,21 @@ pub struct RecordJob {
     pub msg: RecordedMessage,
     pub plan: Option<ForwardPlan>,
     pub lines: Box<dyn Iterator<Item = io::Result<LineVerdict>> + Send>,
+}
+
+/// Outbox rows sent, to be marked delivered in the group writer's next
+/// commit ([`LedgerStore::record_batch`]).
+#[derive(Clone, Debug, Default)]
+pub struct DeliveredMarks {
+    pub leases: Vec<Lease>,
+    pub at_ms: i64,
+}
+
+/// What [`LedgerStore::record_batch`] came to: per job, and per mark how
+/// many rows were still pending under their lease.
+pub struct BatchResults {
+    pub recorded: Vec<Result<RecordSummary>>,
+    pub marked: Vec<Result<u64>>,
 }
 
 /// A processed message as its sender may see it again.
@@ -632,7 +648,12 @@ pub trait LedgerStore: Send + Sync {
     /// inside its own savepoint: a replay or a failure of one leaves the
     /// others as they are. A failed commit fails every one (nothing of the
     /// batch was recorded) with [`LedgerError::Retry`].
-    fn record_batch(&self, jobs: &mut [RecordJob]) -> Vec<Result<RecordSummary>>;
+    ///
+    /// In the same transaction, each of `marks` marks its rows delivered
+    /// (as [`LedgerStore::outbox_delivered_many`], with what it says per
+    /// mark): the outbox pages the recordings write anyway carry the marks
+    /// to disk, instead of a transaction of their own beside the writer.
+    fn record_batch(&self, jobs: &mut [RecordJob], marks: &[DeliveredMarks]) -> BatchResults;
 
     /// Whether claims and reads of forwarded lines are short in-process work
     /// that never waits for the network or for the writer (SQLite: a WAL
@@ -1009,8 +1030,20 @@ pub(crate) mod sql {
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
         ON CONFLICT (agb, message_id) DO NOTHING";
 
-    pub const INSERT_ANSWER: &str = "INSERT INTO ledger_answer (agb, message_id, created_at, \
-        answer) VALUES ($1, $2, $3, $4) ON CONFLICT (agb, message_id) DO NOTHING";
+    /// Without its conflict clause, which SQLite (no unique key left, see
+    /// its migration 10) does not need.
+    macro_rules! insert_answer {
+        () => {
+            "INSERT INTO ledger_answer (agb, message_id, created_at, answer) \
+            VALUES ($1, $2, $3, $4)"
+        };
+    }
+    pub(crate) use insert_answer;
+
+    pub const INSERT_ANSWER: &str = concat!(
+        insert_answer!(),
+        " ON CONFLICT (agb, message_id) DO NOTHING"
+    );
 
     pub const STORED_ANSWER: &str = "SELECT m.request_sha256, a.answer FROM ledger_message m \
         JOIN ledger_answer a ON a.agb = m.agb AND a.message_id = m.message_id \
@@ -1058,10 +1091,22 @@ pub(crate) mod sql {
     /// `next_attempt_at` the hold's end, the due-rows scan passes over the
     /// held rows by its index instead of reading each (under load they were
     /// thousands per claim: a tenth of the server's CPU).
-    pub const INSERT_OUTBOX: &str = "INSERT INTO forward_outbox (agb, message_id, route, \
-        forward_id, zorgkantoor, dagtekening, period_from, period_to, lines, state, attempts, \
-        next_attempt_at, claimed_until, created_at, claim) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-        $8, $9, 'pending', 0, $11, $11, $10, $12) ON CONFLICT (agb, message_id, route) DO NOTHING";
+    ///
+    /// Without its conflict clause, as [`insert_answer`].
+    macro_rules! insert_outbox {
+        () => {
+            "INSERT INTO forward_outbox (agb, message_id, route, forward_id, zorgkantoor, \
+            dagtekening, period_from, period_to, lines, state, attempts, next_attempt_at, \
+            claimed_until, created_at, claim) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+            'pending', 0, $11, $11, $10, $12)"
+        };
+    }
+    pub(crate) use insert_outbox;
+
+    pub const INSERT_OUTBOX: &str = concat!(
+        insert_outbox!(),
+        " ON CONFLICT (agb, message_id, route) DO NOTHING"
+    );
 
     pub const OUTBOX_COLUMNS: &str = "id, agb, message_id, route, forward_id, zorgkantoor, \
         dagtekening, period_from, period_to, lines, state, attempts, next_attempt_at, \
@@ -1089,34 +1134,34 @@ pub(crate) mod sql {
         )
     }
 
-    /// The ids of the rows a claim would take, read only: `$1` now; Due:
-    /// `$2` limit; Message: `$2` agb, `$3` message id, `$4` holder. For a
-    /// ledger that only one process writes (SQLite), whose leases live in
-    /// that process's memory. Ids only: most of them may be leased already
-    /// and skipped.
-    pub fn outbox_due(message: bool) -> String {
-        let which = if message {
-            "agb = $2 AND message_id = $3 AND state = 'pending' \
-             AND (claimed_until IS NULL OR claimed_until <= $1 OR claim = $4)"
-        } else {
-            "state = 'pending' AND next_attempt_at <= $1 \
-             AND (claimed_until IS NULL OR claimed_until <= $1)"
-        };
-        let limit = if message { "" } else { " LIMIT $2" };
-        format!(
-            "SELECT id FROM forward_outbox WHERE {which} \
-             ORDER BY next_attempt_at, id{limit}"
-        )
-    }
+    /// The ids of the rows a claim would take, read only: `$1` now, `$2`
+    /// limit. For a ledger that only one process writes (SQLite), whose
+    /// leases live in that process's memory. Ids only: most of them may be
+    /// leased already and skipped.
+    pub const OUTBOX_DUE: &str = "SELECT id FROM forward_outbox WHERE state = 'pending' \
+        AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
+        ORDER BY next_attempt_at, id LIMIT $2";
 
     pub fn outbox_row() -> String {
         format!("SELECT {OUTBOX_COLUMNS} FROM forward_outbox WHERE id = $1")
     }
 
-    pub const OUTBOX_LINES: &str = "SELECT bsn, geboortedatum, besluitnummer, referentie, \
-        vorig_referentie, product_code, period_from, period_to, volume, eenheid, tarief, bedrag, \
-        debet_credit, onderwijstijd, brin FROM ledger_line \
-        WHERE agb = $1 AND message_id = $2 AND route = $3 ORDER BY seq";
+    /// What a forwarded line needs of a ledger line, in
+    /// [`super::rows::forward_line`]'s order (a macro, for `concat!`).
+    macro_rules! outbox_line_columns {
+        () => {
+            "bsn, geboortedatum, besluitnummer, referentie, vorig_referentie, product_code, \
+            period_from, period_to, volume, eenheid, tarief, bedrag, debet_credit, \
+            onderwijstijd, brin"
+        };
+    }
+    pub(crate) use outbox_line_columns;
+
+    pub const OUTBOX_LINES: &str = concat!(
+        "SELECT ",
+        outbox_line_columns!(),
+        " FROM ledger_line WHERE agb = $1 AND message_id = $2 AND route = $3 ORDER BY seq"
+    );
 
     /// SQLite (its leases are checked in memory first).
     pub const OUTBOX_DELIVERED: &str = "UPDATE forward_outbox SET state = 'delivered', \

@@ -12,9 +12,10 @@ use super::pg_readers::Readers;
 use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
-    agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
-    ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
-    RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
+    agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, BatchResults,
+    ClaimScope, DeliveredMarks, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine,
+    LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping,
+    VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -159,6 +160,15 @@ impl RecordTx for PgRecord<'_> {
         Ok(())
     }
 
+    fn mark_delivered(&mut self, marks: &DeliveredMarks) -> Result<u64> {
+        let st = self.tx.prepare(sql::OUTBOX_DELIVERED_LEASED)?;
+        let mut n = 0;
+        for l in &marks.leases {
+            n += self.tx.execute(&st, &[&l.id, &marks.at_ms, &l.token])?;
+        }
+        Ok(n)
+    }
+
     fn insert_line(
         &mut self,
         l: &LedgerLine,
@@ -285,13 +295,17 @@ impl LedgerStore for PgLedger {
         record::record(PgRecord { tx, st }, msg, plan, lines)
     }
 
-    fn record_batch(&self, jobs: &mut [super::RecordJob]) -> Vec<Result<RecordSummary>> {
+    fn record_batch(
+        &self,
+        jobs: &mut [super::RecordJob],
+        marks: &[DeliveredMarks],
+    ) -> BatchResults {
         let mut lock = self.lock();
         let guard = lock.as_mut().expect("open until dropped");
         let Conn { client, st } = &mut *guard;
         let results = match client.transaction() {
-            Ok(tx) => record::record_batch(PgRecord { tx, st }, jobs),
-            Err(e) => record::batch_not_begun(jobs, e),
+            Ok(tx) => record::record_batch(PgRecord { tx, st }, jobs, marks),
+            Err(e) => record::batch_not_begun(jobs, marks, e),
         };
         results
     }

@@ -7,8 +7,8 @@
 //! ([`RecordTx`]).
 
 use super::{
-    forward_id, ForwardLine, ForwardPlan, FreshRow, LedgerError, LedgerLine, RecordJob,
-    RecordSummary, RecordedMessage, Result, HELD_LINES,
+    forward_id, BatchResults, DeliveredMarks, ForwardLine, ForwardPlan, FreshRow, LedgerError,
+    LedgerLine, RecordJob, RecordSummary, RecordedMessage, Result, HELD_LINES,
 };
 use crate::model::verdict::{LineVerdict, Route};
 use crate::types::{AgbCode, Datum, DebetCredit, Referentie};
@@ -56,10 +56,16 @@ pub(crate) trait RecordTx {
         None
     }
 
+    /// Ends the message's recording: its line count (SQLite also keeps
+    /// the rowids of the lines, outbox rows and answer it inserted).
     fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()>;
 
     /// Keeps the answer given to the message.
     fn insert_answer(&mut self, msg: &RecordedMessage, answer: &[u8]) -> Result<()>;
+
+    /// Marks the rows of `marks` delivered (pending, and under their lease
+    /// where the backend checks that in SQL); how many.
+    fn mark_delivered(&mut self, marks: &DeliveredMarks) -> Result<u64>;
 
     /// Runs a savepoint statement (`SAVEPOINT`, `RELEASE`, `ROLLBACK TO`).
     fn savepoint(&mut self, statement: &str) -> Result<()>;
@@ -82,57 +88,93 @@ pub(crate) fn record(
     Ok(sum)
 }
 
-/// [`super::LedgerStore::record_batch`] in `tx`: every job in its own
-/// savepoint, one commit for all.
+/// [`super::LedgerStore::record_batch`] in `tx`: the marks, then every job,
+/// each in its own savepoint; one commit for all.
 pub(crate) fn record_batch(
     mut tx: impl RecordTx,
     jobs: &mut [RecordJob],
-) -> Vec<Result<RecordSummary>> {
+    marks: &[DeliveredMarks],
+) -> BatchResults {
     // Alone in its transaction a job needs no savepoint: a replay or a
     // failure rolls back the whole, which is only its own.
-    if let [job] = jobs {
-        return vec![record(tx, &job.msg, job.plan.as_ref(), &mut job.lines)];
-    }
-    let mut results = Vec::with_capacity(jobs.len());
-    let mut broken = None;
-    for job in jobs.iter_mut() {
-        if let Some(e) = &broken {
-            results.push(Err(LedgerError::Retry(format!("batch aborted: {e}"))));
-            continue;
-        }
-        let r = tx
-            .savepoint("SAVEPOINT job")
-            .and_then(|()| record_in(&mut tx, &job.msg, job.plan.as_ref(), &mut job.lines));
-        let end = match &r {
-            Ok(s) if !s.already_processed => "RELEASE job",
-            _ => "ROLLBACK TO job; RELEASE job",
+    if let ([job], []) = (&mut *jobs, marks) {
+        return BatchResults {
+            recorded: vec![record(tx, &job.msg, job.plan.as_ref(), &mut job.lines)],
+            marked: Vec::new(),
         };
-        if let Err(e) = tx.savepoint(end) {
-            broken = Some(e.to_string());
-        }
-        results.push(r);
+    }
+    let mut broken = None;
+    let mut marked = Vec::with_capacity(marks.len());
+    for m in marks {
+        let r = in_savepoint(&mut tx, &mut broken, |tx| tx.mark_delivered(m), |_| true);
+        marked.push(r);
+    }
+    let mut recorded = Vec::with_capacity(jobs.len());
+    for job in jobs.iter_mut() {
+        let r = in_savepoint(
+            &mut tx,
+            &mut broken,
+            |tx| record_in(tx, &job.msg, job.plan.as_ref(), &mut job.lines),
+            |s| !s.already_processed,
+        );
+        recorded.push(r);
     }
     let committed = match broken {
         Some(e) => Err(e),
         None => tx.commit().map_err(|e| e.to_string()),
     };
     match committed {
-        Ok(()) => results,
-        Err(e) => results
-            .into_iter()
-            .map(|_| Err(LedgerError::Retry(format!("group commit failed: {e}"))))
-            .collect(),
+        Ok(()) => BatchResults { recorded, marked },
+        Err(e) => all_failed(
+            recorded.len(),
+            marked.len(),
+            &format!("group commit failed: {e}"),
+        ),
     }
 }
 
-/// What every job of a batch gets when its transaction could not begin.
+/// Runs `f` in a savepoint, kept when it succeeds and `keep` says so,
+/// rolled back otherwise. Once a savepoint statement failed (`broken`), the
+/// transaction is not used again.
+fn in_savepoint<T, Tx: RecordTx>(
+    tx: &mut Tx,
+    broken: &mut Option<String>,
+    f: impl FnOnce(&mut Tx) -> Result<T>,
+    keep: impl FnOnce(&T) -> bool,
+) -> Result<T> {
+    if let Some(e) = broken {
+        return Err(LedgerError::Retry(format!("batch aborted: {e}")));
+    }
+    let r = tx.savepoint("SAVEPOINT job").and_then(|()| f(tx));
+    let end = match &r {
+        Ok(v) if keep(v) => "RELEASE job",
+        _ => "ROLLBACK TO job; RELEASE job",
+    };
+    if let Err(e) = tx.savepoint(end) {
+        *broken = Some(e.to_string());
+    }
+    r
+}
+
+/// What every job and mark of a batch gets when its transaction could not
+/// begin.
 pub(crate) fn batch_not_begun(
     jobs: &[RecordJob],
+    marks: &[DeliveredMarks],
     e: impl std::fmt::Display,
-) -> Vec<Result<RecordSummary>> {
-    jobs.iter()
-        .map(|_| Err(LedgerError::Retry(format!("cannot begin: {e}"))))
-        .collect()
+) -> BatchResults {
+    all_failed(jobs.len(), marks.len(), &format!("cannot begin: {e}"))
+}
+
+fn all_failed(jobs: usize, marks: usize, why: &str) -> BatchResults {
+    BatchResults {
+        recorded: (0..jobs)
+            .map(|_| Err(LedgerError::Retry(why.to_string())))
+            .collect(),
+        marked: (0..marks)
+            .map(|_| Err(LedgerError::Retry(why.to_string())))
+            .collect(),
+    }
 }
 
 /// The algorithm, inside an open transaction; commits nothing.
@@ -201,10 +243,11 @@ fn record_in(
             }
         }
     }
-    tx.count_message_lines(msg, sum.inserted)?;
     if let Some(answer) = &msg.receipt.answer {
         tx.insert_answer(msg, answer)?;
     }
+    // Last: SQLite keeps on the message row the rowids of what it recorded.
+    tx.count_message_lines(msg, sum.inserted)?;
     Ok(sum)
 }
 

@@ -5,9 +5,10 @@
 use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
-    agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, ClaimScope, ForwardLine,
-    ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow, RecordSummary,
-    RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
+    agreement_code_rows, assemble_agreements, herschikking, sql, sqlite_sql, unit_str,
+    BatchResults, ClaimScope, DeliveredMarks, ForwardLine, ForwardPlan, Lease, LedgerError,
+    LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result, VolumeFilter,
+    VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -216,7 +217,26 @@ struct SqliteRecord<'c> {
     delete: CachedStatement<'c>,
     insert_outbox: CachedStatement<'c>,
     count_message_lines: CachedStatement<'c>,
+    /// The rowids the message being recorded got so far, kept on its
+    /// message row (see [`sqlite_sql`]).
+    rowids: Inserted,
     tx: Transaction<'c>,
+}
+
+/// First and last rowids of one message's lines and outbox rows, and its
+/// answer's.
+#[derive(Default)]
+struct Inserted {
+    lines: Option<(i64, i64)>,
+    outbox: Option<(i64, i64)>,
+    answer: Option<i64>,
+}
+
+fn widen(range: &mut Option<(i64, i64)>, id: i64) {
+    *range = Some(match *range {
+        Some((first, _)) => (first, id),
+        None => (id, id),
+    });
 }
 
 impl<'c> SqliteRecord<'c> {
@@ -233,8 +253,9 @@ impl<'c> SqliteRecord<'c> {
             insert_line: conn.prepare_cached(&q(sql::INSERT_LINE))?,
             credit: conn.prepare_cached(&q(sql::CREDIT_LINE))?,
             delete: conn.prepare_cached(&q(sql::DELETE_LINE))?,
-            insert_outbox: conn.prepare_cached(&q(sql::INSERT_OUTBOX))?,
-            count_message_lines: conn.prepare_cached(&q(sql::COUNT_MESSAGE_LINES))?,
+            insert_outbox: conn.prepare_cached(&q(sqlite_sql::INSERT_OUTBOX))?,
+            count_message_lines: conn.prepare_cached(&q(sqlite_sql::COUNT_MESSAGE_LINES))?,
+            rowids: Inserted::default(),
             tx,
         })
     }
@@ -242,6 +263,8 @@ impl<'c> SqliteRecord<'c> {
 
 impl RecordTx for SqliteRecord<'_> {
     fn insert_message(&mut self, msg: &RecordedMessage) -> Result<bool> {
+        // A new message of the batch: nothing of one rolled back carries over.
+        self.rowids = Inserted::default();
         let r = &msg.receipt;
         let n = self.insert_message.execute(params![
             msg.agb.as_str(),
@@ -261,19 +284,30 @@ impl RecordTx for SqliteRecord<'_> {
 
     fn insert_answer(&mut self, msg: &RecordedMessage, answer: &[u8]) -> Result<()> {
         self.tx
-            .prepare_cached(&q(sql::INSERT_ANSWER))?
+            .prepare_cached(&q(sqlite_sql::INSERT_ANSWER))?
             .execute(params![
                 msg.agb.as_str(),
                 msg.identificatie.as_str(),
                 msg.receipt.received_at_ms,
                 answer
             ])?;
+        self.rowids.answer = Some(self.tx.last_insert_rowid());
         Ok(())
     }
 
     fn savepoint(&mut self, statement: &str) -> Result<()> {
         self.tx.execute_batch(statement)?;
         Ok(())
+    }
+
+    /// The leases were checked in memory ([`SqliteLedger::still_ours`]).
+    fn mark_delivered(&mut self, marks: &DeliveredMarks) -> Result<u64> {
+        let mut st = self.tx.prepare_cached(&q(sql::OUTBOX_DELIVERED))?;
+        let mut n = 0;
+        for l in &marks.leases {
+            n += st.execute(params![l.id, marks.at_ms])? as u64;
+        }
+        Ok(n)
     }
 
     fn insert_line(
@@ -310,6 +344,9 @@ impl RecordTx for SqliteRecord<'_> {
             geboortedatum.to_string(),
             besluitnummer as i64,
         ])?;
+        if n != 0 {
+            widen(&mut self.rowids.lines, self.tx.last_insert_rowid());
+        }
         Ok(n != 0)
     }
 
@@ -353,6 +390,7 @@ impl RecordTx for SqliteRecord<'_> {
             plan.held_until_ms,
             plan.holder,
         ])?;
+        widen(&mut self.rowids.outbox, self.tx.last_insert_rowid());
         Ok(n != 0)
     }
 
@@ -361,10 +399,16 @@ impl RecordTx for SqliteRecord<'_> {
     }
 
     fn count_message_lines(&mut self, msg: &RecordedMessage, lines: u64) -> Result<()> {
+        let ids = std::mem::take(&mut self.rowids);
         self.count_message_lines.execute(params![
             msg.agb.as_str(),
             msg.identificatie.as_str(),
-            lines as i64
+            lines as i64,
+            ids.lines.map(|r| r.0),
+            ids.lines.map(|r| r.1),
+            ids.outbox.map(|r| r.0),
+            ids.outbox.map(|r| r.1),
+            ids.answer,
         ])?;
         Ok(())
     }
@@ -392,12 +436,34 @@ impl LedgerStore for SqliteLedger {
         Ok(sum)
     }
 
-    fn record_batch(&self, jobs: &mut [super::RecordJob]) -> Vec<Result<RecordSummary>> {
+    fn record_batch(
+        &self,
+        jobs: &mut [super::RecordJob],
+        marks: &[DeliveredMarks],
+    ) -> BatchResults {
+        let ours: Vec<DeliveredMarks> = marks
+            .iter()
+            .map(|m| {
+                let ids = self.still_ours(&m.leases);
+                let leases = m.leases.iter().filter(|l| ids.contains(&l.id)).copied();
+                DeliveredMarks {
+                    leases: leases.collect(),
+                    at_ms: m.at_ms,
+                }
+            })
+            .collect();
         let store = self.lock();
         let results = match SqliteRecord::begin(store.conn()) {
-            Ok(tx) => record::record_batch(tx, jobs),
-            Err(e) => record::batch_not_begun(jobs, e),
+            Ok(tx) => record::record_batch(tx, jobs, &ours),
+            Err(e) => record::batch_not_begun(jobs, &ours, e),
         };
+        drop(store);
+        for (m, r) in ours.iter().zip(&results.marked) {
+            if r.is_ok() {
+                let ids: Vec<i64> = m.leases.iter().map(|l| l.id).collect();
+                self.release(&ids);
+            }
+        }
         results
     }
 
@@ -423,7 +489,7 @@ impl LedgerStore for SqliteLedger {
         let mut rows = self.read(|c| {
             let ids = match scope {
                 ClaimScope::Due { limit } => c
-                    .prepare_cached(&q(&sql::outbox_due(false)))?
+                    .prepare_cached(&q(sql::OUTBOX_DUE))?
                     .query_map(params![now_ms, limit.saturating_add(skip)], |r| {
                         r.get::<_, i64>(0)
                     })?
@@ -433,7 +499,7 @@ impl LedgerStore for SqliteLedger {
                     message_id,
                     holder,
                 } => c
-                    .prepare_cached(&q(&sql::outbox_due(true)))?
+                    .prepare_cached(&q(sqlite_sql::OUTBOX_DUE_OF_MESSAGE))?
                     .query_map(
                         params![now_ms, agb.as_str(), message_id.as_str(), holder],
                         |r| r.get::<_, i64>(0),
@@ -463,7 +529,7 @@ impl LedgerStore for SqliteLedger {
         each: &mut dyn FnMut(ForwardLine) -> io::Result<()>,
     ) -> Result<()> {
         self.read(|c| {
-            let mut st = c.prepare_cached(&q(sql::OUTBOX_LINES))?;
+            let mut st = c.prepare_cached(&q(sqlite_sql::OUTBOX_LINES))?;
             let mut rows = st.query(params![
                 row.agb.as_str(),
                 row.message_id.as_str(),
@@ -544,7 +610,7 @@ impl LedgerStore for SqliteLedger {
             return Ok(None);
         };
         status.forwarded = c
-            .prepare_cached(&q(&sql::outbox_of_message()))?
+            .prepare_cached(&q(&sqlite_sql::outbox_of_message()))?
             .query_and_then(key, |r| rows::outbox_row(r))?
             .collect::<Result<Vec<_>>>()?;
         Ok(Some(status))
@@ -556,7 +622,7 @@ impl LedgerStore for SqliteLedger {
         identificatie: &Referentie,
     ) -> Result<Option<(Option<String>, Vec<u8>)>> {
         self.read(|c| {
-            Ok(c.prepare_cached(&q(sql::STORED_ANSWER))?
+            Ok(c.prepare_cached(&q(sqlite_sql::STORED_ANSWER))?
                 .query_row(params![agb.as_str(), identificatie.as_str()], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
