@@ -17,8 +17,21 @@ pub struct Rendered {
     pub credit: i64,
 }
 
+/// Deep enough for every element here.
+const INDENT: &[u8] = b"            ";
+
+/// `<name>value</name>` on a line of its own. Plain writes, not `write!`:
+/// formatting was most of the rendering's cost (a twentieth of the
+/// server's CPU under load).
 fn el<W: Write>(w: &mut W, indent: usize, name: &str, value: &str) -> io::Result<()> {
-    writeln!(w, "{:indent$}<{name}>{}</{name}>", "", escape(value))
+    w.write_all(&INDENT[..indent])?;
+    w.write_all(b"<")?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(b">")?;
+    w.write_all(escape(value).as_bytes())?;
+    w.write_all(b"</")?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(b">\n")
 }
 
 /// Writes the forwarded message of `row` to `out`. Holds one line in memory.
@@ -28,35 +41,35 @@ pub fn render<W: Write>(
     mut out: W,
 ) -> Result<Rendered, LedgerError> {
     let w = &mut out;
-    writeln!(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+    w.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")?;
     writeln!(w, "<Declaratiebericht xmlns=\"{NS_DECLARATIE}\">")?;
-    writeln!(w, "  <Header>")?;
-    writeln!(w, "    <BerichtIdentificatie>")?;
+    w.write_all(b"  <Header>\n")?;
+    w.write_all(b"    <BerichtIdentificatie>\n")?;
     el(w, 6, "Identificatie", &row.forward_id)?;
     el(w, 6, "Dagtekening", &row.dagtekening.to_string())?;
-    writeln!(w, "    </BerichtIdentificatie>")?;
+    w.write_all(b"    </BerichtIdentificatie>\n")?;
     el(w, 4, "Afzender", row.agb.as_str())?;
     el(w, 4, "Ontvanger", row.zorgkantoor.as_str())?;
-    writeln!(w, "    <Declaratieperiode>")?;
+    w.write_all(b"    <Declaratieperiode>\n")?;
     el(w, 6, "Begindatum", &row.periode.from.to_string())?;
     el(w, 6, "Einddatum", &row.periode.to.to_string())?;
-    writeln!(w, "    </Declaratieperiode>")?;
-    writeln!(w, "  </Header>")?;
-    writeln!(w, "  <Clienten>")?;
+    w.write_all(b"    </Declaratieperiode>\n")?;
+    w.write_all(b"  </Header>\n")?;
+    w.write_all(b"  <Clienten>\n")?;
     let mut sum = Rendered::default();
     let mut client: Option<(String, chrono::NaiveDate, u64)> = None;
     let mut each = |l: &ForwardLine| -> io::Result<()> {
         let key = (l.bsn.clone(), l.geboortedatum, l.besluitnummer);
         if client.as_ref() != Some(&key) {
             if client.is_some() {
-                writeln!(w, "      </Prestaties>")?;
-                writeln!(w, "    </Client>")?;
+                w.write_all(b"      </Prestaties>\n")?;
+                w.write_all(b"    </Client>\n")?;
             }
-            writeln!(w, "    <Client>")?;
+            w.write_all(b"    <Client>\n")?;
             el(w, 6, "Bsn", &l.bsn)?;
             el(w, 6, "Geboortedatum", &l.geboortedatum.to_string())?;
             el(w, 6, "Besluitnummer", &l.besluitnummer.to_string())?;
-            writeln!(w, "      <Prestaties>")?;
+            w.write_all(b"      <Prestaties>\n")?;
             client = Some(key);
         }
         write_line(w, l)?;
@@ -80,21 +93,21 @@ pub fn render<W: Write>(
             row.route.as_str()
         )));
     }
-    writeln!(w, "      </Prestaties>")?;
-    writeln!(w, "    </Client>")?;
-    writeln!(w, "  </Clienten>")?;
-    writeln!(w, "  <Totalen>")?;
+    w.write_all(b"      </Prestaties>\n")?;
+    w.write_all(b"    </Client>\n")?;
+    w.write_all(b"  </Clienten>\n")?;
+    w.write_all(b"  <Totalen>\n")?;
     el(w, 4, "AantalPrestaties", &sum.lines.to_string())?;
     el(w, 4, "TotaalDebet", &sum.debet.to_string())?;
     el(w, 4, "TotaalCredit", &sum.credit.to_string())?;
-    writeln!(w, "  </Totalen>")?;
-    writeln!(w, "</Declaratiebericht>")?;
+    w.write_all(b"  </Totalen>\n")?;
+    w.write_all(b"</Declaratiebericht>\n")?;
     w.flush()?;
     Ok(sum)
 }
 
 fn write_line<W: Write>(w: &mut W, l: &ForwardLine) -> io::Result<()> {
-    writeln!(w, "        <Prestatie>")?;
+    w.write_all(b"        <Prestatie>\n")?;
     el(w, 10, "ReferentieNummer", &l.referentie)?;
     if let Some(v) = &l.vorig_referentie {
         el(w, 10, "VorigReferentieNummer", v)?;
@@ -113,5 +126,5 @@ fn write_line<W: Write>(w: &mut W, l: &ForwardLine) -> io::Result<()> {
     if let Some(b) = &l.brin {
         el(w, 10, "Brin", b)?;
     }
-    writeln!(w, "        </Prestatie>")
+    w.write_all(b"        </Prestatie>\n")
 }

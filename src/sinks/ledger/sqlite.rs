@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// `$n` placeholders as SQLite's `?n`.
@@ -47,6 +48,9 @@ pub struct SqliteLedger {
     /// directory's lock), so a claim needs no write, only this map of row
     /// id to (lease end in Unix ms, claim token).
     leases: Mutex<HashMap<i64, (i64, i64)>>,
+    /// The writer's connection may be at `synchronous = NORMAL` (set and
+    /// cleared under the store's lock by [`SqliteLedger::bookkeeping`]).
+    relaxed: AtomicBool,
     /// Checkpoints the WAL off the writer's path (none in memory). Declared
     /// last: dropped after the connections, for a last checkpoint.
     _checkpointer: Option<Checkpointer>,
@@ -91,6 +95,7 @@ impl SqliteLedger {
             store: Mutex::new(store),
             readers: Mutex::new(Vec::new()),
             leases: Mutex::new(HashMap::new()),
+            relaxed: AtomicBool::new(false),
             _checkpointer: checkpointer,
         })
     }
@@ -104,10 +109,25 @@ impl SqliteLedger {
     fn bookkeeping<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let store = self.lock();
         let c = store.conn();
+        self.relaxed.store(true, Ordering::Relaxed);
         c.pragma_update(None, "synchronous", "NORMAL")?;
         let r = f(c);
         c.pragma_update(None, "synchronous", "FULL")?;
+        self.relaxed.store(false, Ordering::Relaxed);
         r
+    }
+
+    /// Opens a recording's transaction on the writer's connection, whose
+    /// lock `store` is.
+    fn begin<'c>(&self, store: &'c Store) -> Result<SqliteRecord<'c>> {
+        // Lines are answered as recorded: FULL again where bookkeeping
+        // could not set it back (a pragma per transaction cost 1.6% of the
+        // server's CPU under load).
+        if self.relaxed.load(Ordering::Relaxed) {
+            store.conn().pragma_update(None, "synchronous", "FULL")?;
+            self.relaxed.store(false, Ordering::Relaxed);
+        }
+        SqliteRecord::begin(store.conn())
     }
 
     /// Ends the in-memory leases of `ids`.
@@ -208,6 +228,17 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+fn record_batch_in(
+    tx: Result<SqliteRecord<'_>>,
+    jobs: &mut [super::RecordJob],
+    marks: &[DeliveredMarks],
+) -> BatchResults {
+    match tx {
+        Ok(tx) => record::record_batch(tx, jobs, marks),
+        Err(e) => record::batch_not_begun(jobs, marks, e),
+    }
+}
+
 /// One recording's transaction. The statements borrow the connection, not
 /// the transaction, so the transaction can still be moved into `commit`.
 struct SqliteRecord<'c> {
@@ -245,8 +276,6 @@ impl<'c> SqliteRecord<'c> {
     fn begin(conn: &'c Connection) -> Result<Self> {
         // IMMEDIATE: take the write lock first, so a second process waits
         // (store::patient) instead of failing halfway.
-        // FULL whatever bookkeeping left set: lines are answered as recorded.
-        conn.pragma_update(None, "synchronous", "FULL")?;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         Ok(Self {
             insert_message: conn.prepare_cached(&q(sql::INSERT_MESSAGE))?,
@@ -296,7 +325,15 @@ impl RecordTx for SqliteRecord<'_> {
     }
 
     fn savepoint(&mut self, statement: &str) -> Result<()> {
-        self.tx.execute_batch(statement)?;
+        // Prepared once: parsing them anew for every message of a batch
+        // showed in the writer's profile.
+        for part in statement
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            self.tx.prepare_cached(part)?.execute([])?;
+        }
         Ok(())
     }
 
@@ -432,7 +469,7 @@ impl LedgerStore for SqliteLedger {
     ) -> Result<RecordSummary> {
         let store = self.lock();
         // Bound before returning: the transaction borrows `store`.
-        let sum = record::record(SqliteRecord::begin(store.conn())?, msg, plan, lines)?;
+        let sum = record::record(self.begin(&store)?, msg, plan, lines)?;
         Ok(sum)
     }
 
@@ -452,12 +489,14 @@ impl LedgerStore for SqliteLedger {
                 }
             })
             .collect();
-        let store = self.lock();
-        let results = match SqliteRecord::begin(store.conn()) {
-            Ok(tx) => record::record_batch(tx, jobs, &ours),
-            Err(e) => record::batch_not_begun(jobs, &ours, e),
+        let results = if jobs.is_empty() {
+            // Marks only: as bookkeeping, no sync of their own.
+            self.bookkeeping(|c| Ok(record_batch_in(SqliteRecord::begin(c), jobs, &ours)))
+                .unwrap_or_else(|e| record::batch_not_begun(jobs, &ours, e))
+        } else {
+            let store = self.lock();
+            record_batch_in(self.begin(&store), jobs, &ours)
         };
-        drop(store);
         for (m, r) in ours.iter().zip(&results.marked) {
             if r.is_ok() {
                 let ids: Vec<i64> = m.leases.iter().map(|l| l.id).collect();
