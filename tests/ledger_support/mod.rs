@@ -1026,13 +1026,14 @@ fn absence_bad_rows(store: &dyn LedgerStore, config: &Config, want: &serde_json:
     assert_eq!(&absence_json(store, config, 2024), want);
 }
 
-/// The delivery worker's marks ride the group writer's commit: rows claimed
-/// under a lease are marked delivered once (a second mark, or one under a
-/// lease another claim took over, marks nothing), and a recording queued
-/// beside the marks is committed as usual.
+/// The delivery worker's outcomes ride the group writer's commit: rows
+/// claimed under a lease are marked delivered once (a second mark, or one
+/// under a lease another claim took over, marks nothing), a failed attempt
+/// leaves its row pending until its next attempt, and a recording queued
+/// beside them is committed as usual.
 pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
     use zio_gateway::sinks::ledger::{
-        ClaimScope, DeliveredMarks, ForwardPlan, GroupCommit, RecordJob,
+        ClaimScope, ForwardPlan, GroupCommit, Outcomes, RecordJob, Retry,
     };
     let p = "11110002";
     let group = Arc::new(GroupCommit::start(store.clone(), 64).unwrap());
@@ -1065,9 +1066,10 @@ pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let mark = |leases: Vec<_>| {
-        rt.block_on(group.mark_delivered(DeliveredMarks {
-            leases,
+    let mark = |delivered: Vec<_>| {
+        rt.block_on(group.conclude(Outcomes {
+            delivered,
+            retries: Vec::new(),
             at_ms: now + 5,
         }))
         .unwrap()
@@ -1080,7 +1082,33 @@ pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
     assert_eq!(again.len(), 1, "M2's row is due once its lease ran out");
     assert_eq!(mark(vec![leases[1]]), 0);
     assert_eq!(store.outbox_pending().unwrap(), 1);
-    assert_eq!(mark(again.iter().filter_map(|r| r.lease()).collect()), 1);
+    // M2's attempt under the new lease failed: pending, not due before its
+    // next attempt, then due and delivered.
+    let retry = Retry {
+        lease: again[0].lease().unwrap(),
+        next_attempt_ms: now + 200_000,
+        error: "connection refused".into(),
+    };
+    let failed = Outcomes {
+        delivered: Vec::new(),
+        retries: vec![retry],
+        at_ms: now + 120_005,
+    };
+    assert_eq!(rt.block_on(group.conclude(failed)).unwrap(), 1);
+    let status = store.message_status(&agb(p), &rf("M2")).unwrap().unwrap();
+    assert_eq!(status.forwarded[0].state, "pending");
+    assert_eq!(status.forwarded[0].attempts, 1);
+    assert_eq!(
+        status.forwarded[0].last_error.as_deref(),
+        Some("connection refused")
+    );
+    assert!(store
+        .outbox_claim(due, now + 199_999, 60_000)
+        .unwrap()
+        .is_empty());
+    let third = store.outbox_claim(due, now + 200_000, 60_000).unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(mark(third.iter().filter_map(|r| r.lease()).collect()), 1);
     assert_eq!(store.outbox_pending().unwrap(), 0);
     let status = store.message_status(&agb(p), &rf("M1")).unwrap().unwrap();
     assert_eq!(status.forwarded.len(), 1);

@@ -11,7 +11,9 @@ use super::render;
 use super::telemetry::Telemetry;
 use crate::config::{Upstream, Upstreams};
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{GroupCommit, Lease, LedgerError, LedgerStore, OutboxRow};
+use crate::sinks::ledger::{
+    GroupCommit, Lease, LedgerError, LedgerStore, OutboxRow, Outcomes, Retry,
+};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
@@ -356,78 +358,80 @@ impl Delivery {
     /// were delivered. Blocking (store work).
     pub fn conclude(&self, results: &[(OutboxRow, Attempt)]) -> Vec<Lease> {
         let now = now_ms();
-        let delivered = delivered_leases(results);
-        if !delivered.is_empty() {
-            let marked = self.store.outbox_delivered_many(&delivered, now);
-            self.report_marked(delivered.len(), marked);
+        let o = self.outcomes(results, now);
+        if !o.delivered.is_empty() {
+            let marked = self.store.outbox_delivered_many(&o.delivered, now);
+            self.report_concluded(o.delivered.len(), marked);
         }
-        self.settle(results, now);
-        delivered
+        for r in &o.retries {
+            let retried = self
+                .store
+                .outbox_retry(r.lease, r.next_attempt_ms, &r.error)
+                .map(u64::from);
+            self.report_concluded(1, retried);
+        }
+        self.count_delivered(results, now);
+        o.delivered
     }
 
-    /// What marking `sent` rows delivered came to, in the log.
-    pub fn report_marked(&self, sent: usize, marked: crate::sinks::ledger::Result<u64>) {
-        match marked {
-            Ok(n) if n < sent as u64 => {
-                // Our lease ran out and another worker claimed the rows
-                // (or concluded them): it marks them; the receiver
-                // deduplicates a second send by its Identificatie.
-                tracing::warn!(
-                    rows = sent as u64 - n,
-                    "outbox: delivered after the lease ended, left to the new claimant"
-                );
-            }
-            Ok(_) => {}
-            Err(e) => {
-                // Sent, not marked: the rows are sent again after their
-                // lease (at least once; the receiver deduplicates by id).
-                tracing::error!(error = %e, rows = sent, "outbox: cannot mark delivered");
-            }
-        }
-    }
-
-    /// Everything of concluding but the delivered marks: the metrics, and
-    /// a retry scheduled for each failed attempt (a write to the store).
-    pub fn settle(&self, results: &[(OutboxRow, Attempt)], now: i64) {
+    /// What `results` come to for the store: the delivered rows, and the
+    /// failed ones with their next attempt (each failure logged).
+    pub fn outcomes(&self, results: &[(OutboxRow, Attempt)], now: i64) -> Outcomes {
+        let mut o = Outcomes {
+            at_ms: now,
+            ..Outcomes::default()
+        };
         for (row, r) in results {
+            let Some(lease) = row.lease() else { continue };
             match r {
-                Ok(()) => {
-                    self.telemetry.delivered(row, now);
-                    // Two per message under load: `GET /declaraties/{id}`
-                    // and the delivery metrics say it; failures stay warnings.
-                    tracing::debug!(
-                        forward_id = %row.forward_id, route = row.route.as_str(), lines = row.lines,
-                        "forwarded"
-                    );
-                }
+                Ok(()) => o.delivered.push(lease),
                 Err(why) => {
-                    let next = now + self.backoff_ms(row.attempts);
                     tracing::warn!(
                         forward_id = %row.forward_id, attempts = row.attempts + 1, error = %why,
                         "forwarding failed, will retry"
                     );
-                    let Some(lease) = row.lease() else { continue };
-                    match self.store.outbox_retry(lease, next, why) {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!(
-                            id = row.id,
-                            "outbox: failed after the lease ended, left to the new claimant"
-                        ),
-                        Err(e) => {
-                            tracing::error!(error = %e, id = row.id, "outbox: cannot schedule retry")
-                        }
-                    }
+                    o.retries.push(Retry {
+                        lease,
+                        next_attempt_ms: now + self.backoff_ms(row.attempts),
+                        error: why.clone(),
+                    });
                 }
             }
         }
+        o
     }
-}
 
-/// The leases of the rows whose attempt succeeded.
-pub(crate) fn delivered_leases(results: &[(OutboxRow, Attempt)]) -> Vec<Lease> {
-    results
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .filter_map(|(row, _)| row.lease())
-        .collect()
+    /// What concluding `rows` rows came to, in the log.
+    pub fn report_concluded(&self, rows: usize, concluded: crate::sinks::ledger::Result<u64>) {
+        match concluded {
+            Ok(n) if n < rows as u64 => {
+                // Our lease ran out and another worker claimed the rows
+                // (or concluded them): it concludes them; the receiver
+                // deduplicates a second send by its Identificatie.
+                tracing::warn!(
+                    rows = rows as u64 - n,
+                    "outbox: concluded after the lease ended, left to the new claimant"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Not recorded: the rows are tried again after their lease
+                // (at least once; the receiver deduplicates by id).
+                tracing::error!(error = %e, rows, "outbox: cannot record delivery outcomes");
+            }
+        }
+    }
+
+    /// The delivery metrics of the delivered rows of `results`.
+    pub fn count_delivered(&self, results: &[(OutboxRow, Attempt)], now: i64) {
+        for (row, _) in results.iter().filter(|(_, r)| r.is_ok()) {
+            self.telemetry.delivered(row, now);
+            // Two per message under load: `GET /declaraties/{id}` and the
+            // delivery metrics say it; failures stay warnings.
+            tracing::debug!(
+                forward_id = %row.forward_id, route = row.route.as_str(), lines = row.lines,
+                "forwarded"
+            );
+        }
+    }
 }

@@ -18,9 +18,9 @@
 //!   at most the window (`4 x concurrency`) is ever sent and not yet marked:
 //!   the most a kill can make the next start send again.
 
-use super::deliver::{delivered_leases, now_ms, Attempt, Delivery};
+use super::deliver::{now_ms, Attempt, Delivery};
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{ClaimScope, DeliveredMarks, GroupCommit, OutboxRow};
+use crate::sinks::ledger::{ClaimScope, GroupCommit, OutboxRow};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -247,7 +247,7 @@ async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, freed: Arc<N
             .map(|(row, r, slot)| ((row, r), slot))
             .unzip();
         match d.marker.clone() {
-            Some(writer) => mark_in_group_commit(&d, &writer, results).await,
+            Some(writer) => conclude_in_group_commit(&d, &writer, results).await,
             None => {
                 let dd = d.clone();
                 let _ = tokio::task::spawn_blocking(move || dd.conclude(&results)).await;
@@ -258,30 +258,21 @@ async fn conclude(d: Arc<Delivery>, mut done: mpsc::Receiver<Done>, freed: Arc<N
     }
 }
 
-/// Concludes `results` with the delivered marks in the group writer's next
-/// commit (awaited, no thread held); only failures, which schedule retries
-/// in the store, go to a blocking thread.
-async fn mark_in_group_commit(
+/// Concludes `results` in the group writer's next commit (awaited, no
+/// thread held): the delivered marks and the retries ride along with the
+/// recordings instead of a transaction each beside the writer.
+async fn conclude_in_group_commit(
     d: &Arc<Delivery>,
     writer: &GroupCommit,
     results: Vec<(OutboxRow, Attempt)>,
 ) {
     let now = now_ms();
-    let delivered = delivered_leases(&results);
-    if !delivered.is_empty() {
-        let sent = delivered.len();
-        let marks = DeliveredMarks {
-            leases: delivered,
-            at_ms: now,
-        };
-        d.report_marked(sent, writer.mark_delivered(marks).await);
+    let o = d.outcomes(&results, now);
+    if !o.is_empty() {
+        let rows = o.len();
+        d.report_concluded(rows, writer.conclude(o).await);
     }
-    if results.iter().all(|(_, r)| r.is_ok()) {
-        d.settle(&results, now);
-    } else {
-        let dd = d.clone();
-        let _ = tokio::task::spawn_blocking(move || dd.settle(&results, now)).await;
-    }
+    d.count_delivered(&results, now);
 }
 
 /// A finished attempt, with the claim slot it holds until it is recorded.

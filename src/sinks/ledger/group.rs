@@ -5,7 +5,7 @@
 //! before its commit); what changes is that N answers wait for one fsync
 //! instead of N. The delivery worker's marks ride along in the same commit.
 
-use super::{DeliveredMarks, LedgerError, LedgerStore, RecordJob, RecordSummary, Result};
+use super::{LedgerError, LedgerStore, Outcomes, RecordJob, RecordSummary, Result};
 use prometheus::core::Collector;
 use prometheus::{exponential_buckets, Histogram, HistogramOpts};
 use std::sync::mpsc;
@@ -41,7 +41,7 @@ pub type OnCommit = Box<dyn FnOnce(&RecordSummary) + Send>;
 #[allow(clippy::large_enum_variant)]
 enum Queued {
     Record(RecordJob, Reply, Option<OnCommit>),
-    Mark(DeliveredMarks, tokio::sync::oneshot::Sender<Result<u64>>),
+    Mark(Outcomes, tokio::sync::oneshot::Sender<Result<u64>>),
 }
 
 fn stopped() -> LedgerError {
@@ -131,9 +131,10 @@ impl GroupCommit {
         answer.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Marks rows delivered in the next batch's transaction and waits for
-    /// its commit; how many were still pending under their lease.
-    pub async fn mark_delivered(&self, marks: DeliveredMarks) -> Result<u64> {
+    /// Concludes delivery attempts (delivered marks, retries) in the next
+    /// batch's transaction and waits for its commit; how many rows were
+    /// still pending under their lease.
+    pub async fn conclude(&self, marks: Outcomes) -> Result<u64> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue(Queued::Mark(marks, reply))?;
         answer.await.unwrap_or_else(|_| Err(stopped()))

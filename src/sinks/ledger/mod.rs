@@ -175,16 +175,37 @@ pub struct RecordJob {
     pub lines: Box<dyn Iterator<Item = io::Result<LineVerdict>> + Send>,
 }
 
-/// Outbox rows sent, to be marked delivered in the group writer's next
-/// commit ([`LedgerStore::record_batch`]).
+/// What the delivery worker's attempts came to, recorded in the group
+/// writer's next commit ([`LedgerStore::record_batch`]): rows to mark
+/// delivered, and rows to try again later.
 #[derive(Clone, Debug, Default)]
-pub struct DeliveredMarks {
-    pub leases: Vec<Lease>,
+pub struct Outcomes {
+    pub delivered: Vec<Lease>,
+    pub retries: Vec<Retry>,
     pub at_ms: i64,
 }
 
-/// What [`LedgerStore::record_batch`] came to: per job, and per mark how
-/// many rows were still pending under their lease.
+/// A failed attempt: the row is due again at `next_attempt_ms`.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    pub lease: Lease,
+    pub next_attempt_ms: i64,
+    pub error: String,
+}
+
+impl Outcomes {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.delivered.len() + self.retries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What [`LedgerStore::record_batch`] came to: per job, and per set of
+/// outcomes how many of its rows were still pending under their lease.
 pub struct BatchResults {
     pub recorded: Vec<Result<RecordSummary>>,
     pub marked: Vec<Result<u64>>,
@@ -649,11 +670,12 @@ pub trait LedgerStore: Send + Sync {
     /// others as they are. A failed commit fails every one (nothing of the
     /// batch was recorded) with [`LedgerError::Retry`].
     ///
-    /// In the same transaction, each of `marks` marks its rows delivered
-    /// (as [`LedgerStore::outbox_delivered_many`], with what it says per
-    /// mark): the outbox pages the recordings write anyway carry the marks
-    /// to disk, instead of a transaction of their own beside the writer.
-    fn record_batch(&self, jobs: &mut [RecordJob], marks: &[DeliveredMarks]) -> BatchResults;
+    /// In the same transaction, each of `marks` concludes its rows (as
+    /// [`LedgerStore::outbox_delivered_many`] and
+    /// [`LedgerStore::outbox_retry`]): the outbox pages the recordings
+    /// write anyway carry them to disk, instead of transactions of their
+    /// own beside the writer (one per failed row, during an outage).
+    fn record_batch(&self, jobs: &mut [RecordJob], marks: &[Outcomes]) -> BatchResults;
 
     /// Whether claims and reads of forwarded lines are short in-process work
     /// that never waits for the network or for the writer (SQLite: a WAL

@@ -13,9 +13,8 @@ use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, BatchResults,
-    ClaimScope, DeliveredMarks, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine,
-    LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping,
-    VolumeRow,
+    ClaimScope, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow,
+    Outcomes, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -160,11 +159,18 @@ impl RecordTx for PgRecord<'_> {
         Ok(())
     }
 
-    fn mark_delivered(&mut self, marks: &DeliveredMarks) -> Result<u64> {
-        let st = self.tx.prepare(sql::OUTBOX_DELIVERED_LEASED)?;
+    fn conclude(&mut self, o: &Outcomes) -> Result<u64> {
         let mut n = 0;
-        for l in &marks.leases {
-            n += self.tx.execute(&st, &[&l.id, &marks.at_ms, &l.token])?;
+        let st = self.tx.prepare(sql::OUTBOX_DELIVERED_LEASED)?;
+        for l in &o.delivered {
+            n += self.tx.execute(&st, &[&l.id, &o.at_ms, &l.token])?;
+        }
+        let st = self.tx.prepare(sql::OUTBOX_RETRY_LEASED)?;
+        for r in &o.retries {
+            let l = &r.lease;
+            n += self
+                .tx
+                .execute(&st, &[&l.id, &r.next_attempt_ms, &r.error, &l.token])?;
         }
         Ok(n)
     }
@@ -295,11 +301,7 @@ impl LedgerStore for PgLedger {
         record::record(PgRecord { tx, st }, msg, plan, lines)
     }
 
-    fn record_batch(
-        &self,
-        jobs: &mut [super::RecordJob],
-        marks: &[DeliveredMarks],
-    ) -> BatchResults {
+    fn record_batch(&self, jobs: &mut [super::RecordJob], marks: &[Outcomes]) -> BatchResults {
         let mut lock = self.lock();
         let guard = lock.as_mut().expect("open until dropped");
         let Conn { client, st } = &mut *guard;

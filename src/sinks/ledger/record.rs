@@ -7,8 +7,8 @@
 //! ([`RecordTx`]).
 
 use super::{
-    forward_id, BatchResults, DeliveredMarks, ForwardLine, ForwardPlan, FreshRow, LedgerError,
-    LedgerLine, RecordJob, RecordSummary, RecordedMessage, Result, HELD_LINES,
+    forward_id, BatchResults, ForwardLine, ForwardPlan, FreshRow, LedgerError, LedgerLine,
+    Outcomes, RecordJob, RecordSummary, RecordedMessage, Result, HELD_LINES,
 };
 use crate::model::verdict::{LineVerdict, Route};
 use crate::types::{AgbCode, Datum, DebetCredit, Referentie};
@@ -63,9 +63,10 @@ pub(crate) trait RecordTx {
     /// Keeps the answer given to the message.
     fn insert_answer(&mut self, msg: &RecordedMessage, answer: &[u8]) -> Result<()>;
 
-    /// Marks the rows of `marks` delivered (pending, and under their lease
-    /// where the backend checks that in SQL); how many.
-    fn mark_delivered(&mut self, marks: &DeliveredMarks) -> Result<u64>;
+    /// Marks the delivered rows of `o` delivered and schedules its retries
+    /// (rows still pending, and under their lease where the backend checks
+    /// that in SQL); how many rows.
+    fn conclude(&mut self, o: &Outcomes) -> Result<u64>;
 
     /// Runs a savepoint statement (`SAVEPOINT`, `RELEASE`, `ROLLBACK TO`).
     fn savepoint(&mut self, statement: &str) -> Result<()>;
@@ -93,7 +94,7 @@ pub(crate) fn record(
 pub(crate) fn record_batch(
     mut tx: impl RecordTx,
     jobs: &mut [RecordJob],
-    marks: &[DeliveredMarks],
+    marks: &[Outcomes],
 ) -> BatchResults {
     // Alone in its transaction a job needs no savepoint: a replay or a
     // failure rolls back the whole, which is only its own.
@@ -106,7 +107,7 @@ pub(crate) fn record_batch(
     let mut broken = None;
     let mut marked = Vec::with_capacity(marks.len());
     for m in marks {
-        let r = in_savepoint(&mut tx, &mut broken, |tx| tx.mark_delivered(m), |_| true);
+        let r = in_savepoint(&mut tx, &mut broken, |tx| tx.conclude(m), |_| true);
         marked.push(r);
     }
     let mut recorded = Vec::with_capacity(jobs.len());
@@ -160,7 +161,7 @@ fn in_savepoint<T, Tx: RecordTx>(
 /// begin.
 pub(crate) fn batch_not_begun(
     jobs: &[RecordJob],
-    marks: &[DeliveredMarks],
+    marks: &[Outcomes],
     e: impl std::fmt::Display,
 ) -> BatchResults {
     all_failed(jobs.len(), marks.len(), &format!("cannot begin: {e}"))

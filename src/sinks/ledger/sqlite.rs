@@ -6,8 +6,8 @@ use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, sqlite_sql, unit_str,
-    BatchResults, ClaimScope, DeliveredMarks, ForwardLine, ForwardPlan, Lease, LedgerError,
-    LedgerLine, LedgerStore, OutboxRow, RecordSummary, RecordedMessage, Result, VolumeFilter,
+    BatchResults, ClaimScope, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine,
+    LedgerStore, OutboxRow, Outcomes, RecordSummary, RecordedMessage, Result, VolumeFilter,
     VolumeGrouping, VolumeRow,
 };
 use crate::model::regime::Agreement;
@@ -130,6 +130,32 @@ impl SqliteLedger {
         SqliteRecord::begin(store.conn())
     }
 
+    /// The outcomes of `o` whose rows no later claim took over.
+    fn ours(&self, o: &Outcomes) -> Outcomes {
+        let all: Vec<Lease> = o
+            .delivered
+            .iter()
+            .chain(o.retries.iter().map(|r| &r.lease))
+            .copied()
+            .collect();
+        let kept: std::collections::HashSet<i64> = self.still_ours(&all).into_iter().collect();
+        Outcomes {
+            delivered: o
+                .delivered
+                .iter()
+                .filter(|l| kept.contains(&l.id))
+                .copied()
+                .collect(),
+            retries: o
+                .retries
+                .iter()
+                .filter(|r| kept.contains(&r.lease.id))
+                .cloned()
+                .collect(),
+            at_ms: o.at_ms,
+        }
+    }
+
     /// Ends the in-memory leases of `ids`.
     fn release(&self, ids: &[i64]) {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
@@ -231,7 +257,7 @@ impl Columns for rusqlite::Row<'_> {
 fn record_batch_in(
     tx: Result<SqliteRecord<'_>>,
     jobs: &mut [super::RecordJob],
-    marks: &[DeliveredMarks],
+    marks: &[Outcomes],
 ) -> BatchResults {
     match tx {
         Ok(tx) => record::record_batch(tx, jobs, marks),
@@ -338,11 +364,15 @@ impl RecordTx for SqliteRecord<'_> {
     }
 
     /// The leases were checked in memory ([`SqliteLedger::still_ours`]).
-    fn mark_delivered(&mut self, marks: &DeliveredMarks) -> Result<u64> {
-        let mut st = self.tx.prepare_cached(&q(sql::OUTBOX_DELIVERED))?;
+    fn conclude(&mut self, o: &Outcomes) -> Result<u64> {
         let mut n = 0;
-        for l in &marks.leases {
-            n += st.execute(params![l.id, marks.at_ms])? as u64;
+        let mut st = self.tx.prepare_cached(&q(sql::OUTBOX_DELIVERED))?;
+        for l in &o.delivered {
+            n += st.execute(params![l.id, o.at_ms])? as u64;
+        }
+        let mut st = self.tx.prepare_cached(&q(sql::OUTBOX_RETRY))?;
+        for r in &o.retries {
+            n += st.execute(params![r.lease.id, r.next_attempt_ms, r.error])? as u64;
         }
         Ok(n)
     }
@@ -473,22 +503,8 @@ impl LedgerStore for SqliteLedger {
         Ok(sum)
     }
 
-    fn record_batch(
-        &self,
-        jobs: &mut [super::RecordJob],
-        marks: &[DeliveredMarks],
-    ) -> BatchResults {
-        let ours: Vec<DeliveredMarks> = marks
-            .iter()
-            .map(|m| {
-                let ids = self.still_ours(&m.leases);
-                let leases = m.leases.iter().filter(|l| ids.contains(&l.id)).copied();
-                DeliveredMarks {
-                    leases: leases.collect(),
-                    at_ms: m.at_ms,
-                }
-            })
-            .collect();
+    fn record_batch(&self, jobs: &mut [super::RecordJob], marks: &[Outcomes]) -> BatchResults {
+        let ours: Vec<Outcomes> = marks.iter().map(|m| self.ours(m)).collect();
         let results = if jobs.is_empty() {
             // Marks only: as bookkeeping, no sync of their own.
             self.bookkeeping(|c| Ok(record_batch_in(SqliteRecord::begin(c), jobs, &ours)))
@@ -499,8 +515,8 @@ impl LedgerStore for SqliteLedger {
         };
         for (m, r) in ours.iter().zip(&results.marked) {
             if r.is_ok() {
-                let ids: Vec<i64> = m.leases.iter().map(|l| l.id).collect();
-                self.release(&ids);
+                let ids = m.delivered.iter().chain(m.retries.iter().map(|r| &r.lease));
+                self.release(&ids.map(|l| l.id).collect::<Vec<_>>());
             }
         }
         results
