@@ -233,6 +233,19 @@ impl Delivery {
         (self.upstreams.timeout_ms.max(1) as i64).saturating_mul(2) + 30_000
     }
 
+    /// Whether a lease that began at `leased_at` (Unix ms) lasts past a
+    /// send started now. A row handed over in memory was leased when it was
+    /// recorded and may have waited in the worker's queue since; once its
+    /// lease ended the store hands it out again, so sending it from the
+    /// queue as well would send it twice (found under a hanging upstream:
+    /// 4,108 duplicates, `scripts/load-faults.sh`).
+    pub fn lease_outlasts_a_send(&self, leased_at: i64) -> bool {
+        leased_at
+            .saturating_add(self.lease_ms())
+            .saturating_sub(self.upstreams.timeout_ms.max(1) as i64)
+            > now_ms()
+    }
+
     pub fn upstream(&self, route: Route) -> &Upstream {
         match route {
             Route::Zio => &self.upstreams.zio,

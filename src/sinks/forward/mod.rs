@@ -21,6 +21,7 @@
 //! from the recorded lines ([`render`]) into a temporary file per attempt.
 
 mod deliver;
+mod gate;
 pub mod render;
 pub mod telemetry;
 mod worker;

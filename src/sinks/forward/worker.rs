@@ -12,6 +12,9 @@
 //! - It claims at most as many rows as it has free send slots, each for a
 //!   lease; up to `concurrency` sends run per route at once, so a hanging
 //!   ZIO upstream never holds up the REGULIER one.
+//! - A route whose upstream failed [`super::gate::FAILURES_TO_CLOSE`]
+//!   attempts in a row is taken to be down: its rows wait in the outbox and
+//!   one probe at a time finds out when it answers again ([`super::gate`]).
 //! - Results are concluded in batches: the delivered rows of a batch are
 //!   marked in one transaction (the group writer's next commit, where there
 //!   is one). A row holds its claim slot until then, so
@@ -19,8 +22,11 @@
 //!   the most a kill can make the next start send again.
 
 use super::deliver::{now_ms, Attempt, Delivery};
+use super::gate::{Admit, Gate};
+use crate::config::Upstream;
 use crate::model::verdict::Route;
 use crate::sinks::ledger::{ClaimScope, GroupCommit, OutboxRow};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -119,6 +125,15 @@ async fn run(
     let (done_tx, done_rx) = mpsc::channel::<Done>(per_route * 8);
     let freed = Arc::new(Notify::new());
     let concluder = tokio::spawn(conclude(d.clone(), done_rx, freed.clone()));
+    let first_probe = Duration::from_millis(d.upstreams.retry_initial_ms);
+    let gates = Arc::new([
+        Gate::new(Route::Zio.as_str(), first_probe),
+        Gate::new(Route::Regulier.as_str(), first_probe),
+    ]);
+    // Rows met while their route was down, with when they were leased: sent
+    // once it answers again (oldest first), or left to their leases.
+    let (park_tx, mut park_rx) = mpsc::channel::<Leased>(PARKED);
+    let mut parked: VecDeque<Leased> = VecDeque::new();
     let mut sends = JoinSet::new();
     refresh_backlog(&d).await;
     // The store is asked for due rows at the start, on every poll tick
@@ -139,30 +154,56 @@ async fn run(
             next_tick = Instant::now() + options.poll_interval;
         }
         let free = claimed.available_permits();
-        let mut rows = Vec::new();
+        let mut rows: Vec<Leased> = Vec::new();
         let mut more = false;
-        // The store's due rows first: they are older than the handed ones.
-        if ask_store && free > 0 {
-            rows = claim(&d, free).await;
-            ask_store = rows.len() == free;
-            more = ask_store;
+        while let Ok(p) = park_rx.try_recv() {
+            parked.push_back(p);
         }
+        for _ in 0..parked.len() {
+            let Some(p) = parked.pop_front() else { break };
+            if rows.len() < free && !gates[lane_of(p.0.route)].is_closed() {
+                rows.push(p);
+            } else {
+                parked.push_back(p);
+            }
+        }
+        // The store's due rows first: they are older than the handed ones.
+        // While every route is down, one row at a time (a probe): claiming
+        // the whole backlog only to leave it to its leases again churned
+        // through hundreds of thousands of rows.
+        let down = [Route::Zio, Route::Regulier]
+            .into_iter()
+            .zip(gates.iter())
+            .all(|(r, g)| g.is_closed() || *d.upstream(r) == Upstream::None);
+        if ask_store && free > rows.len() {
+            let limit = if down { 1 } else { free - rows.len() };
+            let leased_at = now_ms();
+            let got = claim(&d, limit).await;
+            ask_store = !down && got.len() == limit;
+            more = ask_store;
+            rows.extend(got.into_iter().map(|r| (r, leased_at)));
+        }
+        // A row handed over in memory was leased when it was recorded.
         if rows.len() < free {
             if let Some(r) = next.take() {
-                rows.push(r);
+                let at = r.created_at;
+                rows.push((r, at));
             }
         }
         if let Some(h) = &mut handed {
             while rows.len() < free {
                 match h.try_recv() {
-                    Ok(r) => rows.push(r),
+                    Ok(r) => {
+                        let at = r.created_at;
+                        rows.push((r, at));
+                    }
                     Err(_) => break,
                 }
             }
             more |= !h.is_empty();
         }
         more |= next.is_some();
-        for row in rows {
+        for (row, leased_at) in rows {
             let Ok(slot) = claimed.clone().try_acquire_owned() else {
                 // Not reached: no more rows than free slots were taken, and
                 // only this loop takes slots.
@@ -173,11 +214,33 @@ async fn run(
                 _ => regulier.clone(),
             };
             let (d, done) = (d.clone(), done_tx.clone());
+            let (gates, freed, park) = (gates.clone(), freed.clone(), park_tx.clone());
             sends.spawn(async move {
+                let gate = &gates[lane_of(row.route)];
+                let admitted = gate.admit(Instant::now());
+                // A row whose lease ends before a send would is the store's
+                // to hand out again; one whose route is down waits parked
+                // (or, the parking full, for its lease to end). Either way
+                // its slot is free now.
+                if !d.lease_outlasts_a_send(leased_at) {
+                    drop(slot);
+                    freed.notify_one();
+                    return;
+                }
+                if admitted == Admit::Hold {
+                    let _ = park.try_send((row, leased_at));
+                    drop(slot);
+                    freed.notify_one();
+                    return;
+                }
                 let Ok(lane) = lane.acquire_owned().await else {
                     return;
                 };
                 let result = d.attempt(&row, d.timeout()).await;
+                if gate.record(admitted, result.is_ok(), Instant::now()) {
+                    // The route is back: the parked rows can go.
+                    freed.notify_one();
+                }
                 drop(lane);
                 let _ = done.send((row, result, slot)).await;
             });
@@ -273,6 +336,17 @@ async fn conclude_in_group_commit(
         d.report_concluded(rows, writer.conclude(o).await);
     }
     d.count_delivered(&results, now);
+}
+
+/// A row in the worker's hands, with when its lease began (Unix ms).
+type Leased = (OutboxRow, i64);
+
+/// Rows parked while their route is down, at most.
+const PARKED: usize = 2048;
+
+/// The index of `route`'s gate.
+fn lane_of(route: Route) -> usize {
+    usize::from(route != Route::Zio)
 }
 
 /// A finished attempt, with the claim slot it holds until it is recorded.
