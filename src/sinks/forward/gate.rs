@@ -35,6 +35,8 @@ struct State {
     failures: u32,
     closed: bool,
     probing: bool,
+    /// When the probe in flight was let through.
+    probe_since: Instant,
     next_probe: Instant,
     interval: Duration,
 }
@@ -45,21 +47,27 @@ pub struct Gate {
     route: &'static str,
     initial: Duration,
     max: Duration,
+    /// A probe not heard of for this long is taken to be lost (its attempt
+    /// ends within the upstream timeout), so another may go.
+    probe_lost: Duration,
     state: Mutex<State>,
 }
 
 impl Gate {
-    /// `initial`: the first probe interval (the upstreams' `retry_initial_ms`).
-    pub fn new(route: &'static str, initial: Duration) -> Self {
+    /// `initial`: the first probe interval (the upstreams' `retry_initial_ms`);
+    /// `timeout`: the longest an attempt takes.
+    pub fn new(route: &'static str, initial: Duration, timeout: Duration) -> Self {
         let initial = initial.clamp(Duration::from_millis(1), PROBE_MAX);
         Self {
             route,
             initial,
             max: PROBE_MAX,
+            probe_lost: timeout.saturating_mul(2),
             state: Mutex::new(State {
                 failures: 0,
                 closed: false,
                 probing: false,
+                probe_since: Instant::now(),
                 next_probe: Instant::now(),
                 interval: initial,
             }),
@@ -76,8 +84,10 @@ impl Gate {
         if !s.closed {
             return Admit::Send;
         }
-        if !s.probing && now >= s.next_probe {
+        let lost = s.probing && now >= s.probe_since + self.probe_lost;
+        if (!s.probing || lost) && now >= s.next_probe {
             s.probing = true;
+            s.probe_since = now;
             return Admit::Probe;
         }
         Admit::Hold
@@ -131,7 +141,7 @@ mod tests {
 
     #[test]
     fn failures_below_the_threshold_and_successes_keep_it_open() {
-        let g = Gate::new("ZIO", 100 * MS);
+        let g = Gate::new("ZIO", 100 * MS, 1000 * MS);
         let t = Instant::now();
         for _ in 0..FAILURES_TO_CLOSE - 1 {
             assert_eq!(g.admit(t), Admit::Send);
@@ -145,14 +155,21 @@ mod tests {
         assert_eq!(g.admit(t), Admit::Send);
     }
 
-    #[test]
-    fn a_closed_route_holds_rows_and_lets_one_probe_through_per_interval() {
-        let g = Gate::new("ZIO", 100 * MS);
-        let t = Instant::now();
+    /// A gate with a first probe interval of `initial`, closed at `t` by
+    /// as many failures as it takes.
+    fn closed(initial: Duration, t: Instant) -> Gate {
+        let g = Gate::new("ZIO", initial, 1000 * MS);
         for _ in 0..FAILURES_TO_CLOSE {
             g.record(Admit::Send, false, t);
         }
         assert!(g.is_closed());
+        g
+    }
+
+    #[test]
+    fn a_closed_route_holds_rows_and_lets_one_probe_through_per_interval() {
+        let t = Instant::now();
+        let g = closed(100 * MS, t);
         assert_eq!(g.admit(t), Admit::Hold);
         assert_eq!(g.admit(t + 99 * MS), Admit::Hold);
         assert_eq!(g.admit(t + 100 * MS), Admit::Probe);
@@ -170,12 +187,18 @@ mod tests {
     }
 
     #[test]
-    fn probes_are_at_most_probe_max_apart() {
-        let g = Gate::new("REGULIER", 3 * PROBE_MAX);
+    fn a_probe_never_heard_of_again_does_not_close_the_route_for_good() {
         let t = Instant::now();
-        for _ in 0..FAILURES_TO_CLOSE {
-            g.record(Admit::Send, false, t);
-        }
+        let g = closed(100 * MS, t);
+        assert_eq!(g.admit(t + 100 * MS), Admit::Probe);
+        assert_eq!(g.admit(t + 2099 * MS), Admit::Hold);
+        assert_eq!(g.admit(t + 2100 * MS), Admit::Probe);
+    }
+
+    #[test]
+    fn probes_are_at_most_probe_max_apart() {
+        let t = Instant::now();
+        let g = closed(3 * PROBE_MAX, t);
         let mut now = t + PROBE_MAX;
         for _ in 0..10 {
             assert_eq!(g.admit(now), Admit::Probe);

@@ -13,8 +13,9 @@
 //!   lease; up to `concurrency` sends run per route at once, so a hanging
 //!   ZIO upstream never holds up the REGULIER one.
 //! - A route whose upstream failed [`super::gate::FAILURES_TO_CLOSE`]
-//!   attempts in a row is taken to be down: its rows wait in the outbox and
-//!   one probe at a time finds out when it answers again ([`super::gate`]).
+//!   attempts in a row is taken to be down: its rows wait (parked in memory,
+//!   or in the outbox) and one probe at a time finds out when it answers
+//!   again ([`super::gate`]).
 //! - Results are concluded in batches: the delivered rows of a batch are
 //!   marked in one transaction (the group writer's next commit, where there
 //!   is one). A row holds its claim slot until then, so
@@ -127,8 +128,8 @@ async fn run(
     let concluder = tokio::spawn(conclude(d.clone(), done_rx, freed.clone()));
     let first_probe = Duration::from_millis(d.upstreams.retry_initial_ms);
     let gates = Arc::new([
-        Gate::new(Route::Zio.as_str(), first_probe),
-        Gate::new(Route::Regulier.as_str(), first_probe),
+        Gate::new(Route::Zio.as_str(), first_probe, d.timeout()),
+        Gate::new(Route::Regulier.as_str(), first_probe, d.timeout()),
     ]);
     // Rows met while their route was down, with when they were leased: sent
     // once it answers again (oldest first), or left to their leases.
@@ -157,7 +158,10 @@ async fn run(
         let mut rows: Vec<Leased> = Vec::new();
         let mut more = false;
         while let Ok(p) = park_rx.try_recv() {
-            parked.push_back(p);
+            // Past PARKED a row is left to its lease.
+            if parked.len() < PARKED {
+                parked.push_back(p);
+            }
         }
         for _ in 0..parked.len() {
             let Some(p) = parked.pop_front() else { break };
@@ -216,17 +220,18 @@ async fn run(
             let (d, done) = (d.clone(), done_tx.clone());
             let (gates, freed, park) = (gates.clone(), freed.clone(), park_tx.clone());
             sends.spawn(async move {
-                let gate = &gates[lane_of(row.route)];
-                let admitted = gate.admit(Instant::now());
                 // A row whose lease ends before a send would is the store's
                 // to hand out again; one whose route is down waits parked
                 // (or, the parking full, for its lease to end). Either way
-                // its slot is free now.
+                // its slot is free now. (The lease first: a probe admitted
+                // must be sent, or the gate would wait for it forever.)
                 if !d.lease_outlasts_a_send(leased_at) {
                     drop(slot);
                     freed.notify_one();
                     return;
                 }
+                let gate = &gates[lane_of(row.route)];
+                let admitted = gate.admit(Instant::now());
                 if admitted == Admit::Hold {
                     let _ = park.try_send((row, leased_at));
                     drop(slot);
