@@ -135,6 +135,53 @@ fn ledger_lives_in_the_data_directory() {
     assert_eq!(store.lines_of(&agb("11110001")).unwrap().len(), 1);
 }
 
+/// A check's lookups share one read snapshot: what is committed while it is
+/// held stays unseen, until the snapshot is renewed (by age, so a slowly
+/// streamed batch does not hold back the checkpointer) or the check ends.
+#[test]
+fn a_checks_lookups_share_one_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteLedger::open_data_dir(dir.path()).unwrap();
+    let p = agb("11110001");
+    record(
+        &store,
+        &message("11110001", "M1"),
+        &[zio_line("A1", "2024-03-04", 2, None)],
+    );
+    let reads = store.check_reads().expect("a snapshot on a file");
+    assert!(reads.message_processed(&p, &rf("M1")).unwrap());
+    assert!(!reads.message_processed(&p, &rf("M2")).unwrap());
+    assert!(reads.prior_line(&p, &rf("A1")).unwrap().is_some());
+    record(
+        &store,
+        &message("11110001", "M2"),
+        &[zio_line("A2", "2024-03-05", 3, None)],
+    );
+    // Committed after the snapshot began: not seen by it, seen alone.
+    assert!(!reads.message_processed(&p, &rf("M2")).unwrap());
+    assert!(reads.prior_line(&p, &rf("A2")).unwrap().is_none());
+    assert!(store.message_processed(&p, &rf("M2")).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert!(reads.message_processed(&p, &rf("M2")).unwrap());
+    assert!(reads.prior_line(&p, &rf("A2")).unwrap().is_some());
+    drop(reads);
+    // The connection went back to the pool out of its read transaction:
+    // the next lookup sees what was committed meanwhile.
+    record(
+        &store,
+        &message("11110001", "M3"),
+        &[zio_line("A3", "2024-03-06", 1, None)],
+    );
+    assert!(store.message_processed(&p, &rf("M3")).unwrap());
+    let reads = store.check_reads().unwrap();
+    assert!(reads.message_processed(&p, &rf("M3")).unwrap());
+    // In memory every lookup shares the writer's connection: no snapshot.
+    assert!(SqliteLedger::open_in_memory()
+        .unwrap()
+        .check_reads()
+        .is_none());
+}
+
 /// Two connections (as two processes would have) on one file, recording the
 /// same messages at the same time: every line once.
 #[test]

@@ -2,11 +2,13 @@
 //! (`DATA_DIR/gateway.db`, WAL), created by the store's migration list
 //! (`sinks::store::schema`).
 
+mod snapshot;
+
 use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, sqlite_sql, unit_str,
-    BatchResults, ClaimScope, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine,
+    BatchResults, CheckReads, ClaimScope, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine,
     LedgerStore, OutboxRow, Outcomes, RecordSummary, RecordedMessage, Result, VolumeFilter,
     VolumeGrouping, VolumeRow,
 };
@@ -184,31 +186,40 @@ impl SqliteLedger {
             let store = self.lock();
             return f(store.conn());
         };
-        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match idle {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                crate::sinks::store::patient(&c)?;
-                c.set_prepared_statement_cache_capacity(32);
-                // Up to IDLE_READERS of these stay open, each cache full of
-                // pages of an outbox scan that is never read again (issue 11);
-                // a lookup's miss is a read from the OS's file cache.
-                c.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
-                c
-            }
-        };
+        let conn = self.lease_reader(path)?;
         let r = f(&conn);
         if r.is_ok() {
-            let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < IDLE_READERS {
-                idle.push(conn);
-            }
+            self.return_reader(conn);
         }
         r
+    }
+
+    /// An idle read connection, or a new one.
+    fn lease_reader(&self, path: &Path) -> Result<Connection> {
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(c) = idle {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        crate::sinks::store::patient(&c)?;
+        c.set_prepared_statement_cache_capacity(32);
+        // Up to IDLE_READERS of these stay open, each cache full of
+        // pages of an outbox scan that is never read again (issue 11);
+        // a lookup's miss is a read from the OS's file cache.
+        c.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+        Ok(c)
+    }
+
+    /// Keeps a read connection that did its work for the next lookup (one
+    /// whose statement failed is dropped instead).
+    fn return_reader(&self, conn: Connection) {
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
     }
 
     /// Opens (creating when needed) `DATA_DIR/gateway.db`.
@@ -263,6 +274,45 @@ fn record_batch_in(
         Ok(tx) => record::record_batch(tx, jobs, marks),
         Err(e) => record::batch_not_begun(jobs, marks, e),
     }
+}
+
+fn message_processed_on(c: &Connection, agb: &AgbCode, id: &Referentie) -> Result<bool> {
+    let found = c
+        .prepare_cached(&q(sql::MESSAGE_PROCESSED))?
+        .query_row(params![agb.as_str(), id.as_str()], |_| Ok(()))
+        .optional()?;
+    Ok(found.is_some())
+}
+
+fn prior_line_on(
+    c: &Connection,
+    agb: &AgbCode,
+    referentie: &Referentie,
+) -> Result<Option<PriorLine>> {
+    let credited: Option<bool> = c
+        .prepare_cached(&q(sql::PRIOR_LINE))?
+        .query_row(params![agb.as_str(), referentie.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(credited.map(|c| {
+        if c {
+            PriorLine::Credited
+        } else {
+            PriorLine::Open
+        }
+    }))
+}
+
+fn declared_base_volume_on(
+    c: &Connection,
+    agb: &AgbCode,
+    zk: &ZorgkantoorCode,
+    year: i32,
+    code: &ProductCode,
+) -> Result<i64> {
+    Ok(c.prepare_cached(&q(sql::DECLARED_BASE_VOLUME))?.query_row(
+        params![agb.as_str(), zk.as_str(), year, code.as_str()],
+        |r| r.get(0),
+    )?)
 }
 
 /// One recording's transaction. The statements borrow the connection, not
@@ -713,28 +763,11 @@ impl LedgerStore for SqliteLedger {
     }
 
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
-        self.read(|c| {
-            let found = c
-                .prepare_cached(&q(sql::MESSAGE_PROCESSED))?
-                .query_row(params![agb.as_str(), identificatie.as_str()], |_| Ok(()))
-                .optional()?;
-            Ok(found.is_some())
-        })
+        self.read(|c| message_processed_on(c, agb, identificatie))
     }
 
     fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
-        let credited: Option<bool> = self.read(|c| {
-            Ok(c.prepare_cached(&q(sql::PRIOR_LINE))?
-                .query_row(params![agb.as_str(), referentie.as_str()], |r| r.get(0))
-                .optional()?)
-        })?;
-        Ok(credited.map(|c| {
-            if c {
-                PriorLine::Credited
-            } else {
-                PriorLine::Open
-            }
-        }))
+        self.read(|c| prior_line_on(c, agb, referentie))
     }
 
     fn declared_base_volume(
@@ -744,12 +777,12 @@ impl LedgerStore for SqliteLedger {
         year: i32,
         code: &ProductCode,
     ) -> Result<i64> {
-        self.read(|c| {
-            Ok(c.prepare_cached(&q(sql::DECLARED_BASE_VOLUME))?.query_row(
-                params![agb.as_str(), zk.as_str(), year, code.as_str()],
-                |r| r.get(0),
-            )?)
-        })
+        self.read(|c| declared_base_volume_on(c, agb, zk, year, code))
+    }
+
+    fn check_reads(&self) -> Option<Box<dyn CheckReads + '_>> {
+        let path = self.path.as_deref()?;
+        Some(Box::new(snapshot::Snapshot::new(self, path)))
     }
 
     fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {
