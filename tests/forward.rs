@@ -455,11 +455,36 @@ fn outage_delays_and_loses_nothing() {
         fwd.telemetry().failed_count() >= rows + 3 && fwd.telemetry().pending_count() == rows
     });
     assert!(up.bodies().is_empty());
+    // Every route with rows is taken to be down after its failures in a
+    // row, and shown so (zio_gateway_upstream_down).
+    let mut routes: Vec<&str> = store
+        .outbox_rows()
+        .unwrap()
+        .iter()
+        .map(|r| r.route.as_str())
+        .collect();
+    routes.sort();
+    routes.dedup();
+    let down = |route: &str| {
+        fwd.telemetry()
+            .upstream_down
+            .with_label_values(&[route])
+            .get()
+    };
+    wait_until("routes down", Duration::from_secs(10), || {
+        routes.iter().all(|r| down(r) == 1)
+    });
 
     up.set_failing(false);
-    wait_until("delivery", Duration::from_secs(5), || {
+    // Well within the rows' lease (2 x timeout + 30 s = 34 s): every row
+    // was parked in the worker, and the oldest goes as the probe (before,
+    // the store had no row to probe with until the leases ended).
+    wait_until("delivery", Duration::from_secs(10), || {
         store.outbox_pending().unwrap() == 0
     });
+    for r in &routes {
+        assert_eq!(down(r), 0, "{r} answers again");
+    }
     worker.stop();
     let bodies = up.bodies();
     // Marked delivered once each; the upstream saw each Identificatie once.

@@ -11,6 +11,7 @@
 //! to its lease, and the store hands it out again once the lease ends): not
 //! sent, not written, and sent as soon as the gate opens.
 
+use prometheus::IntGauge;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,8 @@ pub struct Gate {
     /// ends within the upstream timeout), so another may go.
     probe_lost: Duration,
     state: Mutex<State>,
+    /// Set to 1 while closed (`zio_gateway_upstream_down`).
+    down: Option<IntGauge>,
 }
 
 impl Gate {
@@ -71,6 +74,20 @@ impl Gate {
                 next_probe: Instant::now(),
                 interval: initial,
             }),
+            down: None,
+        }
+    }
+
+    /// Shows the gate's state on `gauge`: 1 while closed, else 0.
+    pub fn reporting_to(mut self, gauge: IntGauge) -> Self {
+        gauge.set(i64::from(self.is_closed()));
+        self.down = Some(gauge);
+        self
+    }
+
+    fn report(&self, closed: bool) {
+        if let Some(g) = &self.down {
+            g.set(i64::from(closed));
         }
     }
 
@@ -84,13 +101,23 @@ impl Gate {
         if !s.closed {
             return Admit::Send;
         }
-        let lost = s.probing && now >= s.probe_since + self.probe_lost;
-        if (!s.probing || lost) && now >= s.next_probe {
+        if self.probe_due_in(&s, now) {
             s.probing = true;
             s.probe_since = now;
             return Admit::Probe;
         }
         Admit::Hold
+    }
+
+    /// Whether `admit` would let a probe through now: the route is closed
+    /// and its next probe is due.
+    pub fn probe_due(&self, now: Instant) -> bool {
+        self.probe_due_in(&self.state(), now)
+    }
+
+    fn probe_due_in(&self, s: &State, now: Instant) -> bool {
+        let lost = s.probing && now >= s.probe_since + self.probe_lost;
+        s.closed && (!s.probing || lost) && now >= s.next_probe
     }
 
     /// Counts the outcome of an attempt `admit` allowed; `true` when it
@@ -101,6 +128,7 @@ impl Gate {
             let reopened = s.closed;
             if reopened {
                 tracing::info!(route = self.route, "upstream answers again: sending");
+                self.report(false);
             }
             s.failures = 0;
             s.closed = false;
@@ -123,6 +151,7 @@ impl Gate {
             s.closed = true;
             s.probing = false;
             s.next_probe = now + s.interval;
+            self.report(true);
         }
         false
     }
@@ -193,6 +222,27 @@ mod tests {
         assert_eq!(g.admit(t + 100 * MS), Admit::Probe);
         assert_eq!(g.admit(t + 2099 * MS), Admit::Hold);
         assert_eq!(g.admit(t + 2100 * MS), Admit::Probe);
+    }
+
+    #[test]
+    fn the_gauge_shows_a_route_down_while_the_gate_is_closed() {
+        let t = Instant::now();
+        let gauge = IntGauge::new("down", "test").unwrap();
+        gauge.set(7);
+        let g = Gate::new("ZIO", 100 * MS, 1000 * MS).reporting_to(gauge.clone());
+        assert_eq!(gauge.get(), 0);
+        for _ in 0..FAILURES_TO_CLOSE - 1 {
+            g.record(Admit::Send, false, t);
+        }
+        assert_eq!(gauge.get(), 0);
+        g.record(Admit::Send, false, t);
+        assert_eq!(gauge.get(), 1);
+        assert_eq!(g.admit(t + 100 * MS), Admit::Probe);
+        g.record(Admit::Probe, false, t + 100 * MS);
+        assert_eq!(gauge.get(), 1);
+        assert_eq!(g.admit(t + 300 * MS), Admit::Probe);
+        g.record(Admit::Probe, true, t + 300 * MS);
+        assert_eq!(gauge.get(), 0);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use crate::model::verdict::Route;
 use crate::sinks::ledger::OutboxRow;
 use prometheus::core::Collector;
-use prometheus::{exponential_buckets, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts};
+use prometheus::{
+    exponential_buckets, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ pub struct Telemetry {
     pub outbox_pending: IntGauge,
     /// Age of the oldest row not yet delivered (0 when none).
     pub outbox_oldest_pending_seconds: IntGauge,
+    /// 1 while a route's upstream is taken to be down (its gate is closed).
+    pub upstream_down: IntGaugeVec,
     delivered: AtomicU64,
     failed: AtomicU64,
 }
@@ -65,6 +69,22 @@ impl Telemetry {
                 "Age of the oldest forwarded message not yet delivered (0 when none).",
             )
             .expect("static metric"),
+            upstream_down: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "zio_gateway_upstream_down",
+                        "1 while the route's upstream is taken to be down (failed attempts in a \
+                         row; one probe at a time until it answers), else 0.",
+                    ),
+                    &["route"],
+                )
+                .expect("static metric");
+                // Both series from the start, so an alert or a panel sees 0.
+                for route in [Route::Zio, Route::Regulier] {
+                    g.with_label_values(&[route.as_str()]).set(0);
+                }
+                g
+            },
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
@@ -78,6 +98,7 @@ impl Telemetry {
             Box::new(self.delivery_latency_seconds.clone()),
             Box::new(self.outbox_pending.clone()),
             Box::new(self.outbox_oldest_pending_seconds.clone()),
+            Box::new(self.upstream_down.clone()),
         ]
     }
 

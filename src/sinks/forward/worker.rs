@@ -127,10 +127,14 @@ async fn run(
     let freed = Arc::new(Notify::new());
     let concluder = tokio::spawn(conclude(d.clone(), done_rx, freed.clone()));
     let first_probe = Duration::from_millis(d.upstreams.retry_initial_ms);
-    let gates = Arc::new([
-        Gate::new(Route::Zio.as_str(), first_probe, d.timeout()),
-        Gate::new(Route::Regulier.as_str(), first_probe, d.timeout()),
-    ]);
+    let gate = |route: Route| {
+        let down = d
+            .telemetry
+            .upstream_down
+            .with_label_values(&[route.as_str()]);
+        Gate::new(route.as_str(), first_probe, d.timeout()).reporting_to(down)
+    };
+    let gates = Arc::new([gate(Route::Zio), gate(Route::Regulier)]);
     // Rows met while their route was down, with when they were leased: sent
     // once it answers again (oldest first), or left to their leases.
     let (park_tx, mut park_rx) = mpsc::channel::<Leased>(PARKED);
@@ -163,9 +167,19 @@ async fn run(
                 parked.push_back(p);
             }
         }
+        // A parked row goes once its route is open again, and the oldest
+        // of a closed route goes as its probe when one is due: with every
+        // row of the route parked, the store has none to probe with until
+        // their leases end.
+        let mut probing = [false; 2];
+        let now = Instant::now();
         for _ in 0..parked.len() {
             let Some(p) = parked.pop_front() else { break };
-            if rows.len() < free && !gates[lane_of(p.0.route)].is_closed() {
+            let lane = lane_of(p.0.route);
+            let gate = &gates[lane];
+            let go = !gate.is_closed() || (!probing[lane] && gate.probe_due(now));
+            if rows.len() < free && go {
+                probing[lane] |= gate.is_closed();
                 rows.push(p);
             } else {
                 parked.push_back(p);
