@@ -349,3 +349,11 @@ fn group_commit_marks_deliveries_pg() {
     };
     group_commit_marks_deliveries(std::sync::Arc::new(store));
 }
+
+#[test]
+fn unleased_rows_are_due_again_pg() {
+    let Some(store) = pg_ledger("unlease") else {
+        return;
+    };
+    unleased_rows_are_due_again(&store);
+}

@@ -388,3 +388,9 @@ fn group_commit_records_each_once_sqlite() {
 fn group_commit_marks_deliveries_sqlite() {
     group_commit_marks_deliveries(Arc::new(ledger()));
 }
+
+#[test]
+fn unleased_rows_are_due_again_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    unleased_rows_are_due_again(&SqliteLedger::open_data_dir(dir.path()).unwrap());
+}

@@ -1118,3 +1118,67 @@ pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
     assert_eq!(record("M3").inserted, 1);
     group.stop();
 }
+
+/// Rows given back before their leases end are due again at once, with no
+/// attempt counted; a lease that a later claim took over gives nothing back.
+pub fn unleased_rows_are_due_again(store: &dyn LedgerStore) {
+    use zio_gateway::sinks::ledger::{ClaimScope, ForwardPlan};
+    let p = "11110003";
+    let now = 1_700_000_000_000;
+    let plan = ForwardPlan {
+        periode: zio_gateway::types::Period::new(day("2024-03-01"), day("2024-03-31")),
+        zio: true,
+        regulier: true,
+        now_ms: now,
+        held_until_ms: now,
+        holder: 1,
+        hands_over: false,
+    };
+    for id in ["U1", "U2"] {
+        let mut lines = vec![Ok(zio_line(&format!("{id}-1"), "2024-03-04", 2, None))].into_iter();
+        let sum = store
+            .record_message_forwarding(&message(p, id), Some(&plan), &mut lines)
+            .unwrap();
+        assert_eq!(sum.outbox_rows, 1);
+    }
+    let due = ClaimScope::Due { limit: 10 };
+    let rows = store.outbox_claim(due, now, 60_000).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(store.outbox_claim(due, now + 1, 60_000).unwrap().is_empty());
+    let leases: Vec<_> = rows.iter().filter_map(|r| r.lease()).collect();
+    assert_eq!(store.outbox_unlease(&leases[..1]).unwrap(), 1);
+    let again = store.outbox_claim(due, now + 2, 60_000).unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "U1's row is due again before its lease ends"
+    );
+    assert_eq!(again[0].id, rows[0].id);
+    assert_eq!(again[0].attempts, 0);
+    // U1's old lease was taken over by that claim: it gives nothing back.
+    assert_eq!(store.outbox_unlease(&leases[..1]).unwrap(), 0);
+    assert!(store.outbox_claim(due, now + 3, 60_000).unwrap().is_empty());
+    // A row a recording handed over is held until its lease ends, then
+    // given back and due at once.
+    let handed = ForwardPlan {
+        held_until_ms: now + 60_000,
+        holder: 77,
+        hands_over: true,
+        ..plan
+    };
+    let mut lines = vec![Ok(zio_line("U3-1", "2024-03-04", 2, None))].into_iter();
+    store
+        .record_message_forwarding(&message(p, "U3"), Some(&handed), &mut lines)
+        .unwrap();
+    assert!(store.outbox_claim(due, now + 4, 60_000).unwrap().is_empty());
+    let status = store.message_status(&agb(p), &rf("U3")).unwrap().unwrap();
+    let id = status.forwarded[0].id;
+    let wrong = zio_gateway::sinks::ledger::Lease { id, token: 78 };
+    assert_eq!(store.outbox_unlease(&[wrong]).unwrap(), 0);
+    assert!(store.outbox_claim(due, now + 5, 60_000).unwrap().is_empty());
+    let lease = zio_gateway::sinks::ledger::Lease { id, token: 77 };
+    assert_eq!(store.outbox_unlease(&[lease]).unwrap(), 1);
+    let due_now = store.outbox_claim(due, now + 5, 60_000).unwrap();
+    assert_eq!(due_now.len(), 1, "U3's row is due once given back");
+    assert_eq!((due_now[0].id, due_now[0].attempts), (id, 0));
+}

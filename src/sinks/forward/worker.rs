@@ -26,9 +26,9 @@ use super::deliver::{now_ms, Attempt, Delivery};
 use super::gate::{Admit, Gate};
 use crate::config::Upstream;
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{ClaimScope, GroupCommit, OutboxRow};
+use crate::sinks::ledger::{ClaimScope, GroupCommit, Lease, LedgerError, OutboxRow};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -139,6 +139,7 @@ async fn run(
     // once it answers again (oldest first), or left to their leases.
     let (park_tx, mut park_rx) = mpsc::channel::<Leased>(PARKED);
     let mut parked: VecDeque<Leased> = VecDeque::new();
+    let held_out = Arc::new(HeldOut::default());
     let mut sends = JoinSet::new();
     refresh_backlog(&d).await;
     // The store is asked for due rows at the start, on every poll tick
@@ -162,9 +163,11 @@ async fn run(
         let mut rows: Vec<Leased> = Vec::new();
         let mut more = false;
         while let Ok(p) = park_rx.try_recv() {
-            // Past PARKED a row is left to its lease.
+            // Past PARKED a row is left to the store.
             if parked.len() < PARKED {
                 parked.push_back(p);
+            } else {
+                held_out.keep(&p.0);
             }
         }
         // A parked row goes once its route is open again, and the oldest
@@ -233,6 +236,7 @@ async fn run(
             };
             let (d, done) = (d.clone(), done_tx.clone());
             let (gates, freed, park) = (gates.clone(), freed.clone(), park_tx.clone());
+            let (held_out, wake) = (held_out.clone(), wake.clone());
             sends.spawn(async move {
                 // A row whose lease ends before a send would is the store's
                 // to hand out again; one whose route is down waits parked
@@ -247,7 +251,9 @@ async fn run(
                 let gate = &gates[lane_of(row.route)];
                 let admitted = gate.admit(Instant::now());
                 if admitted == Admit::Hold {
-                    let _ = park.try_send((row, leased_at));
+                    if let Err(full) = park.try_send((row, leased_at)) {
+                        held_out.keep(&full.into_inner().0);
+                    }
                     drop(slot);
                     freed.notify_one();
                     return;
@@ -257,8 +263,10 @@ async fn run(
                 };
                 let result = d.attempt(&row, d.timeout()).await;
                 if gate.record(admitted, result.is_ok(), Instant::now()) {
-                    // The route is back: the parked rows can go.
+                    // The route is back: the parked rows can go, and those
+                    // held out are the store's to hand out at once.
                     freed.notify_one();
+                    give_back(&d, &held_out, lane_of(row.route), &wake).await;
                 }
                 drop(lane);
                 let _ = done.send((row, result, slot)).await;
@@ -362,6 +370,60 @@ type Leased = (OutboxRow, i64);
 
 /// Rows parked while their route is down, at most.
 const PARKED: usize = 2048;
+
+/// Leases kept per route of rows held while it was down with no room to
+/// park them (16 bytes each), given back to the store when it answers
+/// again; past this many a row waits for its lease to end.
+const HELD_OUT: usize = 1 << 20;
+
+/// The leases of rows held while their route was down and not parked, per
+/// route: the store would not hand them out again before their leases end
+/// (`2 x timeout + 30 s`), so without giving them back a backlog waited
+/// that long after an outage (`scripts/load-faults.sh`: 50 s).
+#[derive(Default)]
+struct HeldOut([Mutex<Vec<Lease>>; 2]);
+
+impl HeldOut {
+    fn keep(&self, row: &OutboxRow) {
+        let mut held = self.0[lane_of(row.route)]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let (Some(lease), true) = (row.lease(), held.len() < HELD_OUT) {
+            held.push(lease);
+        }
+    }
+
+    fn take(&self, lane: usize) -> Vec<Lease> {
+        std::mem::take(&mut *self.0[lane].lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Gives the held-out rows of a route that answers again back to the store,
+/// and has the worker claim them.
+async fn give_back(d: &Arc<Delivery>, held_out: &HeldOut, lane: usize, wake: &Notify) {
+    let leases = held_out.take(lane);
+    if leases.is_empty() {
+        return;
+    }
+    let given = if d.store.reads_are_local() {
+        d.store.outbox_unlease(&leases)
+    } else {
+        let dd = d.clone();
+        tokio::task::spawn_blocking(move || dd.store.outbox_unlease(&leases))
+            .await
+            .unwrap_or_else(|e| Err(LedgerError::Invalid(e.to_string())))
+    };
+    match given {
+        Ok(n) => tracing::info!(
+            rows = n,
+            "outbox: rows held while the upstream was down are due"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "outbox: rows held while the upstream was down wait for their leases")
+        }
+    }
+    wake.notify_one();
+}
 
 /// The index of `route`'s gate.
 fn lane_of(route: Route) -> usize {

@@ -717,6 +717,12 @@ pub trait LedgerStore: Send + Sync {
     /// their lease.
     fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64>;
 
+    /// Gives claimed rows back before their leases end, without counting
+    /// an attempt: due again for the next claim (rows a worker held while
+    /// their route was down and had no room to keep). A row claimed again
+    /// since, under another token, is left alone; how many were given back.
+    fn outbox_unlease(&self, leases: &[Lease]) -> Result<u64>;
+
     /// Rows not delivered yet.
     fn outbox_pending(&self) -> Result<u64>;
 
@@ -1137,6 +1143,22 @@ pub(crate) mod sql {
     ///
     /// A row held since its insert is due at once again (its
     /// `next_attempt_at` was the hold's end, see [`INSERT_OUTBOX`]).
+    /// A row claimed under `claim` (a recording that handed it over holds
+    /// it until `next_attempt_at` too) is due at once. PostgreSQL: `$1`
+    /// ids, `$2` their claim tokens.
+    pub const OUTBOX_UNLEASE: &str = "UPDATE forward_outbox o SET claimed_until = NULL, \
+        next_attempt_at = CASE WHEN o.next_attempt_at >= o.claimed_until THEN o.created_at \
+        ELSE o.next_attempt_at END \
+        FROM unnest(CAST($1 AS BIGINT[]), CAST($2 AS BIGINT[])) AS u(id, claim) \
+        WHERE o.id = u.id AND o.claim = u.claim AND o.state = 'pending' \
+        AND o.claimed_until IS NOT NULL";
+
+    /// [`OUTBOX_UNLEASE`] for one row (SQLite): `$1` id, `$2` claim token.
+    pub const OUTBOX_UNLEASE_ONE: &str = "UPDATE forward_outbox SET claimed_until = NULL, \
+        next_attempt_at = CASE WHEN next_attempt_at >= claimed_until THEN created_at \
+        ELSE next_attempt_at END \
+        WHERE id = $1 AND claim = $2 AND state = 'pending' AND claimed_until IS NOT NULL";
+
     pub const OUTBOX_RELEASE: &str = "UPDATE forward_outbox SET claimed_until = NULL, \
         next_attempt_at = CASE WHEN next_attempt_at >= claimed_until THEN created_at \
         ELSE next_attempt_at END \

@@ -387,6 +387,16 @@ impl LedgerStore for PgLedger {
         Ok(n == 1)
     }
 
+    fn outbox_unlease(&self, leases: &[Lease]) -> Result<u64> {
+        let ids: Vec<i64> = leases.iter().map(|l| l.id).collect();
+        let tokens: Vec<i64> = leases.iter().map(|l| l.token).collect();
+        let mut lock = self.lock();
+        let guard = lock.as_mut().expect("open until dropped");
+        Ok(guard
+            .client
+            .execute(sql::OUTBOX_UNLEASE, &[&ids, &tokens])?)
+    }
+
     fn outbox_delivered_many(&self, leases: &[Lease], now_ms: i64) -> Result<u64> {
         let mut lock = self.lock();
         let guard = lock.as_mut().expect("open until dropped");

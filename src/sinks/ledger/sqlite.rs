@@ -685,6 +685,40 @@ impl LedgerStore for SqliteLedger {
         .inspect(|_| self.release(ids))
     }
 
+    fn outbox_unlease(&self, leases: &[Lease]) -> Result<u64> {
+        // A claim of due rows is only this map's entry; a row a recording
+        // handed over is held in the table (claim, claimed_until).
+        let mut in_table = Vec::new();
+        let mut n = 0;
+        {
+            let mut held = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+            for l in leases {
+                match held.get(&l.id) {
+                    Some((_, token)) if *token == l.token => {
+                        held.remove(&l.id);
+                        n += 1;
+                    }
+                    Some(_) => {}
+                    None => in_table.push(*l),
+                }
+            }
+        }
+        if in_table.is_empty() {
+            return Ok(n);
+        }
+        self.bookkeeping(|c| {
+            let tx = c.unchecked_transaction()?;
+            {
+                let mut st = tx.prepare_cached(&q(sql::OUTBOX_UNLEASE_ONE))?;
+                for l in &in_table {
+                    n += st.execute(params![l.id, l.token])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
     fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {
         let (n, oldest): (i64, Option<i64>) = self.read(|c| {
             Ok(c.prepare_cached(sql::OUTBOX_BACKLOG)?
