@@ -9,7 +9,7 @@ mod ledger_support;
 use ledger_support::*;
 use zio_gateway::model::verdict::LineVerdict;
 use zio_gateway::sinks::ledger::postgres::PgLedger;
-use zio_gateway::sinks::ledger::{LedgerStore, RecordSummary, RecordedMessage};
+use zio_gateway::sinks::ledger::{CheckReads, LedgerStore, RecordSummary, RecordedMessage};
 use zio_gateway::sinks::store::schema;
 
 type Batch = Vec<(RecordedMessage, Vec<LineVerdict>)>;

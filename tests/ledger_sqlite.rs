@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use ledger_support::*;
 use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
-use zio_gateway::sinks::ledger::{LedgerReport, LedgerStore, OnderwijstijdReport, ReportSection};
+use zio_gateway::sinks::ledger::{
+    CheckReads, LedgerReport, LedgerStore, OnderwijstijdReport, ReportSection,
+};
 
 fn ledger() -> SqliteLedger {
     SqliteLedger::open_in_memory().unwrap()

@@ -1031,14 +1031,9 @@ fn absence_bad_rows(store: &dyn LedgerStore, config: &Config, want: &serde_json:
 /// under a lease another claim took over, marks nothing), a failed attempt
 /// leaves its row pending until its next attempt, and a recording queued
 /// beside them is committed as usual.
-pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
-    use zio_gateway::sinks::ledger::{
-        ClaimScope, ForwardPlan, GroupCommit, Outcomes, RecordJob, Retry,
-    };
-    let p = "11110002";
-    let group = Arc::new(GroupCommit::start(store.clone(), 64).unwrap());
-    let now = 1_700_000_000_000;
-    let plan = ForwardPlan {
+/// Both routes forwarded, due at `now`, no hand-over.
+fn forward_plan(now: i64) -> zio_gateway::sinks::ledger::ForwardPlan {
+    zio_gateway::sinks::ledger::ForwardPlan {
         periode: zio_gateway::types::Period::new(day("2024-03-01"), day("2024-03-31")),
         zio: true,
         regulier: true,
@@ -1046,7 +1041,15 @@ pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
         held_until_ms: now,
         holder: 1,
         hands_over: false,
-    };
+    }
+}
+
+pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
+    use zio_gateway::sinks::ledger::{ClaimScope, GroupCommit, Outcomes, RecordJob, Retry};
+    let p = "11110002";
+    let group = Arc::new(GroupCommit::start(store.clone(), 64).unwrap());
+    let now = 1_700_000_000_000;
+    let plan = forward_plan(now);
     let record = |id: &str| {
         let lines = vec![Ok(zio_line(&format!("{id}-1"), "2024-03-04", 2, None))];
         group
@@ -1125,15 +1128,7 @@ pub fn unleased_rows_are_due_again(store: &dyn LedgerStore) {
     use zio_gateway::sinks::ledger::{ClaimScope, ForwardPlan};
     let p = "11110003";
     let now = 1_700_000_000_000;
-    let plan = ForwardPlan {
-        periode: zio_gateway::types::Period::new(day("2024-03-01"), day("2024-03-31")),
-        zio: true,
-        regulier: true,
-        now_ms: now,
-        held_until_ms: now,
-        holder: 1,
-        hands_over: false,
-    };
+    let plan = forward_plan(now);
     for id in ["U1", "U2"] {
         let mut lines = vec![Ok(zio_line(&format!("{id}-1"), "2024-03-04", 2, None))].into_iter();
         let sum = store

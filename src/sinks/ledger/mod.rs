@@ -636,7 +636,7 @@ pub enum VolumeGrouping {
 /// The ledger. Every method is one short transaction or one query; the
 /// implementations are `Send + Sync` (a connection behind a mutex), so one
 /// store serves a whole process.
-pub trait LedgerStore: Send + Sync {
+pub trait LedgerStore: CheckReads + Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -756,26 +756,10 @@ pub trait LedgerStore: Send + Sync {
     /// Every outbox row, by id (audit, tests).
     fn outbox_rows(&self) -> Result<Vec<OutboxRow>>;
 
-    /// 0106: this message id of this Afzender was recorded.
-    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool>;
-
-    /// 0308/0309: the recorded line of this provider with this reference.
-    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>>;
-
-    /// 0506: net declared volume for (pair, year, code) in base units
-    /// (minutes for hour lines, dagdelen), credits subtracted.
-    fn declared_base_volume(
-        &self,
-        agb: &AgbCode,
-        zk: &ZorgkantoorCode,
-        year: i32,
-        code: &ProductCode,
-    ) -> Result<i64>;
-
     /// The lookups of one message's check on one read snapshot, where the
     /// backend gains by it (SQLite: one read transaction and one warm page
     /// cache per message instead of one per lookup); `None`: each lookup on
-    /// its own, through the methods above.
+    /// its own, as the store's [`CheckReads`].
     fn check_reads(&self) -> Option<Box<dyn CheckReads + '_>> {
         None
     }
@@ -960,11 +944,18 @@ pub async fn record_checked_async(
     }
 }
 
-/// The ledger lookups of one message's check (0106, 0308/0309, 0506), as
-/// [`LedgerStore::check_reads`] gives them.
+/// The ledger lookups of one message's check: every [`LedgerStore`] makes
+/// them one at a time, and [`LedgerStore::check_reads`] may give them one
+/// snapshot.
 pub trait CheckReads {
+    /// 0106: this message id of this Afzender was recorded.
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool>;
+
+    /// 0308/0309: the recorded line of this provider with this reference.
     fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>>;
+
+    /// 0506: net declared volume for (pair, year, code) in base units
+    /// (minutes for hour lines, dagdelen), credits subtracted.
     fn declared_base_volume(
         &self,
         agb: &AgbCode,
@@ -972,27 +963,6 @@ pub trait CheckReads {
         year: i32,
         code: &ProductCode,
     ) -> Result<i64>;
-}
-
-/// Each lookup on its own, where the store offers no snapshot.
-struct EachLookup<'a>(&'a dyn LedgerStore);
-
-impl CheckReads for EachLookup<'_> {
-    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
-        self.0.message_processed(agb, identificatie)
-    }
-    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
-        self.0.prior_line(agb, referentie)
-    }
-    fn declared_base_volume(
-        &self,
-        agb: &AgbCode,
-        zk: &ZorgkantoorCode,
-        year: i32,
-        code: &ProductCode,
-    ) -> Result<i64> {
-        self.0.declared_base_volume(agb, zk, year, code)
-    }
 }
 
 /// What the rules see of the ledger ([`History`]): recorded references and
@@ -1003,7 +973,9 @@ impl CheckReads for EachLookup<'_> {
 /// the ledger had nothing. Ask [`LedgerView::take_error`] after the check
 /// and refuse the answer when it is `Some`.
 pub struct LedgerView<'a> {
-    reads: Box<dyn CheckReads + 'a>,
+    /// The store's snapshot, when it gives one.
+    snapshot: Option<Box<dyn CheckReads + 'a>>,
+    store: &'a dyn LedgerStore,
     regime: &'a Regime,
     volumes: Mutex<HashMap<(AgbCode, ZorgkantoorCode, i32, ProductCode), i64>>,
     error: Mutex<Option<LedgerError>>,
@@ -1012,12 +984,18 @@ pub struct LedgerView<'a> {
 impl<'a> LedgerView<'a> {
     pub fn new(store: &'a dyn LedgerStore, regime: &'a Regime) -> Self {
         Self {
-            reads: store
-                .check_reads()
-                .unwrap_or_else(|| Box::new(EachLookup(store))),
+            snapshot: store.check_reads(),
+            store,
             regime,
             volumes: Mutex::new(HashMap::new()),
             error: Mutex::new(None),
+        }
+    }
+
+    fn reads(&self) -> &dyn CheckReads {
+        match &self.snapshot {
+            Some(s) => &**s,
+            None => self.store,
         }
     }
 
@@ -1052,7 +1030,7 @@ impl<'a> LedgerView<'a> {
         if let Some(v) = self.volumes.lock().expect("ledger view").get(&key) {
             return *v;
         }
-        let v = self.keep(self.reads.declared_base_volume(agb, zk, year, code), 0);
+        let v = self.keep(self.reads().declared_base_volume(agb, zk, year, code), 0);
         self.volumes.lock().expect("ledger view").insert(key, v);
         v
     }
@@ -1060,16 +1038,16 @@ impl<'a> LedgerView<'a> {
 
 impl History for LedgerView<'_> {
     fn reference_used(&self, agb: &AgbCode, referentie: &Referentie) -> bool {
-        self.keep(self.reads.prior_line(agb, referentie), None)
+        self.keep(self.reads().prior_line(agb, referentie), None)
             .is_some()
     }
 
     fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Option<PriorLine> {
-        self.keep(self.reads.prior_line(agb, referentie), None)
+        self.keep(self.reads().prior_line(agb, referentie), None)
     }
 
     fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> bool {
-        self.keep(self.reads.message_processed(agb, identificatie), false)
+        self.keep(self.reads().message_processed(agb, identificatie), false)
     }
 
     /// In the agreement's unit: hours (minutes / 60) for an hour product,

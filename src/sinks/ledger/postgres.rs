@@ -13,8 +13,9 @@ use super::record::{self, RecordTx};
 use super::rows::{self, Columns};
 use super::{
     agreement_code_rows, assemble_agreements, herschikking, sql, unit_str, BatchResults,
-    ClaimScope, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore, OutboxRow,
-    Outcomes, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping, VolumeRow,
+    CheckReads, ClaimScope, ForwardLine, ForwardPlan, Lease, LedgerError, LedgerLine, LedgerStore,
+    OutboxRow, Outcomes, RecordSummary, RecordedMessage, Result, VolumeFilter, VolumeGrouping,
+    VolumeRow,
 };
 use crate::model::regime::Agreement;
 use crate::model::verdict::{LineVerdict, Route};
@@ -487,45 +488,6 @@ impl LedgerStore for PgLedger {
             .collect()
     }
 
-    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
-        let mut r = self.readers.get()?;
-        let st = r.statement(sql::MESSAGE_PROCESSED)?;
-        let rows = r
-            .client
-            .query(&st, &[&agb.as_str(), &identificatie.as_str()])?;
-        Ok(!rows.is_empty())
-    }
-
-    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
-        let mut r = self.readers.get()?;
-        let st = r.statement(sql::PRIOR_LINE)?;
-        let row = r
-            .client
-            .query_opt(&st, &[&agb.as_str(), &referentie.as_str()])?;
-        Ok(row.map(|r| {
-            if r.get::<_, bool>(0) {
-                PriorLine::Credited
-            } else {
-                PriorLine::Open
-            }
-        }))
-    }
-
-    fn declared_base_volume(
-        &self,
-        agb: &AgbCode,
-        zk: &ZorgkantoorCode,
-        year: i32,
-        code: &ProductCode,
-    ) -> Result<i64> {
-        let mut r = self.readers.get()?;
-        let st = r.statement(sql::DECLARED_BASE_VOLUME)?;
-        let row = r
-            .client
-            .query_one(&st, &[&agb.as_str(), &zk.as_str(), &year, &code.as_str()])?;
-        Ok(row.get(0))
-    }
-
     fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {
         let mut lock = self.lock();
         let guard = lock.as_mut().expect("open until dropped");
@@ -701,5 +663,46 @@ impl LedgerStore for PgLedger {
             .iter()
             .map(rows::pupil_month)
             .collect()
+    }
+}
+
+impl CheckReads for PgLedger {
+    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
+        let mut r = self.readers.get()?;
+        let st = r.statement(sql::MESSAGE_PROCESSED)?;
+        let rows = r
+            .client
+            .query(&st, &[&agb.as_str(), &identificatie.as_str()])?;
+        Ok(!rows.is_empty())
+    }
+
+    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
+        let mut r = self.readers.get()?;
+        let st = r.statement(sql::PRIOR_LINE)?;
+        let row = r
+            .client
+            .query_opt(&st, &[&agb.as_str(), &referentie.as_str()])?;
+        Ok(row.map(|r| {
+            if r.get::<_, bool>(0) {
+                PriorLine::Credited
+            } else {
+                PriorLine::Open
+            }
+        }))
+    }
+
+    fn declared_base_volume(
+        &self,
+        agb: &AgbCode,
+        zk: &ZorgkantoorCode,
+        year: i32,
+        code: &ProductCode,
+    ) -> Result<i64> {
+        let mut r = self.readers.get()?;
+        let st = r.statement(sql::DECLARED_BASE_VOLUME)?;
+        let row = r
+            .client
+            .query_one(&st, &[&agb.as_str(), &zk.as_str(), &year, &code.as_str()])?;
+        Ok(row.get(0))
     }
 }

@@ -796,24 +796,6 @@ impl LedgerStore for SqliteLedger {
         Ok(rows)
     }
 
-    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
-        self.read(|c| message_processed_on(c, agb, identificatie))
-    }
-
-    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
-        self.read(|c| prior_line_on(c, agb, referentie))
-    }
-
-    fn declared_base_volume(
-        &self,
-        agb: &AgbCode,
-        zk: &ZorgkantoorCode,
-        year: i32,
-        code: &ProductCode,
-    ) -> Result<i64> {
-        self.read(|c| declared_base_volume_on(c, agb, zk, year, code))
-    }
-
     fn check_reads(&self) -> Option<Box<dyn CheckReads + '_>> {
         let path = self.path.as_deref()?;
         Some(Box::new(snapshot::Snapshot::new(self, path)))
@@ -999,5 +981,25 @@ impl LedgerStore for SqliteLedger {
             .query_and_then(params![to_year], |r| rows::pupil_month(r))?
             .collect::<Result<Vec<_>>>()?;
         Ok(rows)
+    }
+}
+
+impl CheckReads for SqliteLedger {
+    fn message_processed(&self, agb: &AgbCode, identificatie: &Referentie) -> Result<bool> {
+        self.read(|c| message_processed_on(c, agb, identificatie))
+    }
+
+    fn prior_line(&self, agb: &AgbCode, referentie: &Referentie) -> Result<Option<PriorLine>> {
+        self.read(|c| prior_line_on(c, agb, referentie))
+    }
+
+    fn declared_base_volume(
+        &self,
+        agb: &AgbCode,
+        zk: &ZorgkantoorCode,
+        year: i32,
+        code: &ProductCode,
+    ) -> Result<i64> {
+        self.read(|c| declared_base_volume_on(c, agb, zk, year, code))
     }
 }
