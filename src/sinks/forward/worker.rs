@@ -405,14 +405,12 @@ async fn give_back(d: &Arc<Delivery>, held_out: &HeldOut, lane: usize, wake: &No
     if leases.is_empty() {
         return;
     }
-    let given = if d.store.reads_are_local() {
-        d.store.outbox_unlease(&leases)
-    } else {
-        let dd = d.clone();
-        tokio::task::spawn_blocking(move || dd.store.outbox_unlease(&leases))
-            .await
-            .unwrap_or_else(|e| Err(LedgerError::Invalid(e.to_string())))
-    };
+    // A write (SQLite: in bookkeeping transactions beside the writer), so
+    // never on the runtime's threads.
+    let dd = d.clone();
+    let given = tokio::task::spawn_blocking(move || dd.store.outbox_unlease(&leases))
+        .await
+        .unwrap_or_else(|e| Err(LedgerError::Invalid(e.to_string())));
     match given {
         Ok(n) => tracing::info!(
             rows = n,

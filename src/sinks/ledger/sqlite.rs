@@ -58,6 +58,9 @@ pub struct SqliteLedger {
     _checkpointer: Option<Checkpointer>,
 }
 
+/// Rows given back per transaction ([`LedgerStore::outbox_unlease`]).
+const UNLEASE_CHUNK: usize = 2048;
+
 /// Read connections kept open between lookups.
 const IDLE_READERS: usize = 16;
 
@@ -703,20 +706,22 @@ impl LedgerStore for SqliteLedger {
                 }
             }
         }
-        if in_table.is_empty() {
-            return Ok(n);
-        }
-        self.bookkeeping(|c| {
-            let tx = c.unchecked_transaction()?;
-            {
-                let mut st = tx.prepare_cached(&q(sql::OUTBOX_UNLEASE_ONE))?;
-                for l in &in_table {
-                    n += st.execute(params![l.id, l.token])? as u64;
+        // In short transactions: the group writer waits for each.
+        for chunk in in_table.chunks(UNLEASE_CHUNK) {
+            n += self.bookkeeping(|c| {
+                let tx = c.unchecked_transaction()?;
+                let mut given = 0;
+                {
+                    let mut st = tx.prepare_cached(&q(sql::OUTBOX_UNLEASE_ONE))?;
+                    for l in chunk {
+                        given += st.execute(params![l.id, l.token])? as u64;
+                    }
                 }
-            }
-            tx.commit()?;
-            Ok(n)
-        })
+                tx.commit()?;
+                Ok(given)
+            })?;
+        }
+        Ok(n)
     }
 
     fn outbox_backlog(&self) -> Result<(u64, Option<i64>)> {
