@@ -14,13 +14,20 @@
 //!
 //! Prints lines/s for both and the ratio. The goal is 50,000 lines/s or more
 //! for the ledger.
+//!
+//! With `--group K`, also the group writer's transactions: K messages per
+//! `LedgerStore::record_batch`, once without savepoints (as the writer
+//! records a batch) and once with a savepoint each (as it records a batch
+//! holding a message sent again after its batch was rolled back), each into
+//! a fresh store. Wall time is mostly the sync; compare instructions with
+//! `valgrind --tool=callgrind`.
 
 use rusqlite::{params, Connection};
 use std::time::Instant;
 use zio_gateway::model::declaration::Prestatie;
 use zio_gateway::model::verdict::{LineVerdict, Route};
 use zio_gateway::sinks::ledger::sqlite::SqliteLedger;
-use zio_gateway::sinks::ledger::{unit_str, LedgerLine, LedgerStore, RecordedMessage};
+use zio_gateway::sinks::ledger::{unit_str, LedgerLine, LedgerStore, RecordJob, RecordedMessage};
 use zio_gateway::types::{
     parse_datum, AgbCode, Brin, Bsn, DebetCredit, Eenheid, Period, ProductCode, Referentie,
     ZorgkantoorCode,
@@ -180,6 +187,34 @@ fn ledger(dir: &std::path::Path, batches: &[(RecordedMessage, Vec<LineVerdict>)]
     rate
 }
 
+/// Lines/s through `record_batch`, `group` messages per transaction, each
+/// job `alone` (a savepoint each) or not (none).
+fn grouped(
+    dir: &std::path::Path,
+    batches: &[(RecordedMessage, Vec<LineVerdict>)],
+    group: usize,
+    alone: bool,
+) -> f64 {
+    let store = SqliteLedger::open_data_dir(dir).unwrap();
+    let t = Instant::now();
+    let mut n = 0u64;
+    for chunk in batches.chunks(group) {
+        let mut jobs: Vec<RecordJob> = chunk
+            .iter()
+            .map(|(msg, lines)| RecordJob {
+                msg: msg.clone(),
+                plan: None,
+                lines: Box::new(lines.clone().into_iter().map(Ok)),
+                alone,
+            })
+            .collect();
+        for r in store.record_batch(&mut jobs, &[]).recorded {
+            n += r.unwrap().inserted;
+        }
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent: keep it short.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -200,5 +235,16 @@ fn main() {
     );
     if !quick && ledger_rate < 50_000.0 {
         println!("  below the goal of 50,000 lines/s");
+    }
+    let group = arg("--group", if quick { 4 } else { 0 });
+    if group > 1 {
+        let shared = grouped(&dir.path().join("shared"), &batches, group, false);
+        let alone = grouped(&dir.path().join("alone"), &batches, group, true);
+        println!("  record_batch of {group} messages, no savepoint:  {shared:>12.0} lines/s");
+        println!("  record_batch of {group} messages, one each:     {alone:>12.0} lines/s");
+        println!(
+            "  ratio none / one each:                       {:>12.2}",
+            shared / alone
+        );
     }
 }

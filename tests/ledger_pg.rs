@@ -357,3 +357,11 @@ fn unleased_rows_are_due_again_pg() {
     };
     unleased_rows_are_due_again(&store);
 }
+
+#[test]
+fn failed_job_rolls_back_its_batch_pg() {
+    let Some(store) = pg_ledger("batchfail") else {
+        return;
+    };
+    failed_job_rolls_back_its_batch(&store);
+}

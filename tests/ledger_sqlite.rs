@@ -396,3 +396,8 @@ fn unleased_rows_are_due_again_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     unleased_rows_are_due_again(&SqliteLedger::open_data_dir(dir.path()).unwrap());
 }
+
+#[test]
+fn failed_job_rolls_back_its_batch_sqlite() {
+    failed_job_rolls_back_its_batch(&ledger());
+}

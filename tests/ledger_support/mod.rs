@@ -655,6 +655,7 @@ pub fn group_commit_records_each_once(store: Arc<dyn LedgerStore>) {
                         msg,
                         plan: None,
                         lines: Box::new(lines.into_iter()),
+                        alone: false,
                     })
                     .unwrap()
             })
@@ -678,6 +679,86 @@ pub fn group_commit_records_each_once(store: Arc<dyn LedgerStore>) {
     assert!(store.stored_answer(&agb(p), &rf("G3")).unwrap().is_none());
     assert!(store.message_processed(&agb(p), &rf("G3")).unwrap());
     group.stop();
+}
+
+/// A batch whose one message fails (its lines cannot be read) records none
+/// of the batch: the failing job gets its own error, the others are asked to
+/// come again, and come again `alone`: then every job of their batch has a
+/// savepoint of its own, and the failing one no longer takes them down.
+pub fn failed_job_rolls_back_its_batch(store: &dyn LedgerStore) {
+    use zio_gateway::sinks::ledger::{LedgerError, RecordJob};
+    let p = "11110002";
+    let job = |id: &str, alone: bool, broken: bool| {
+        let mut lines: Vec<std::io::Result<_>> =
+            vec![Ok(zio_line(&format!("{id}-1"), "2024-03-04", 2, None))];
+        if broken {
+            lines.push(Err(std::io::Error::other("spool unreadable")));
+        }
+        RecordJob {
+            msg: message(p, id),
+            plan: None,
+            lines: Box::new(lines.into_iter()),
+            alone,
+        }
+    };
+    let is_retry = |r: &Result<_, LedgerError>| matches!(r, Err(LedgerError::Retry(_)));
+    let recorded = |store: &dyn LedgerStore| {
+        let mut refs: Vec<_> = store
+            .lines_of(&agb(p))
+            .unwrap()
+            .into_iter()
+            .map(|l| l.referentie.as_str().to_owned())
+            .collect();
+        refs.sort();
+        refs
+    };
+    let mut batch = [
+        job("F1", false, false),
+        job("F2", false, true),
+        job("F3", false, false),
+    ];
+    let r = store.record_batch(&mut batch, &[]).recorded;
+    assert!(is_retry(&r[0]) && is_retry(&r[2]), "{r:?}");
+    assert!(
+        matches!(&r[1], Err(e) if !matches!(e, LedgerError::Retry(_))),
+        "{r:?}"
+    );
+    assert!(recorded(store).is_empty());
+    assert!(!store.message_processed(&agb(p), &rf("F1")).unwrap());
+
+    // Sent again alone, beside the failing one and a newcomer.
+    let mut batch = [
+        job("F1", true, false),
+        job("F2", false, true),
+        job("F4", false, false),
+        job("F3", true, false),
+    ];
+    let r = store.record_batch(&mut batch, &[]).recorded;
+    let inserted = |i: usize| r[i].as_ref().map(|s| s.inserted).ok();
+    assert_eq!(
+        [inserted(0), inserted(2), inserted(3)],
+        [Some(1); 3],
+        "{r:?}"
+    );
+    assert!(r[1].is_err(), "{r:?}");
+    assert_eq!(recorded(store), ["F1-1", "F3-1", "F4-1"]);
+
+    // A batch where nothing fails records every job; a replay is found and
+    // leaves the others standing.
+    let mut batch = [
+        job("F5", false, false),
+        job("F1", false, false),
+        job("F6", false, false),
+    ];
+    let r = store.record_batch(&mut batch, &[]).recorded;
+    let r: Vec<_> = r.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        r.iter()
+            .map(|s| (s.inserted, s.already_processed))
+            .collect::<Vec<_>>(),
+        [(1, false), (0, true), (1, false)]
+    );
+    assert_eq!(recorded(store), ["F1-1", "F3-1", "F4-1", "F5-1", "F6-1"]);
 }
 
 /// The life of a herschikking on the worked example: voorlopig, the refusal
@@ -1057,6 +1138,7 @@ pub fn group_commit_marks_deliveries(store: Arc<dyn LedgerStore>) {
                 msg: message(p, id),
                 plan: Some(plan.clone()),
                 lines: Box::new(lines.into_iter()),
+                alone: false,
             })
             .unwrap()
     };

@@ -360,7 +360,17 @@ async fn conclude_in_group_commit(
     let o = d.outcomes(&results, now);
     if !o.is_empty() {
         let rows = o.len();
-        d.report_concluded(rows, writer.conclude(o).await);
+        let mut concluded = writer.conclude(o.clone()).await;
+        // Rolled back with a batch whose message failed: marked in the
+        // next one (else the rows would be sent again after their lease).
+        for attempt in 1..=8 {
+            if !matches!(concluded, Err(LedgerError::Retry(_))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5 << attempt.min(5))).await;
+            concluded = writer.conclude(o.clone()).await;
+        }
+        d.report_concluded(rows, concluded);
     }
     d.count_delivered(&results, now);
 }

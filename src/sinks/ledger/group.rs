@@ -1,7 +1,8 @@
 //! Group commit: concurrent recordings share one transaction and one sync to
-//! disk. A single writer thread takes whatever is queued, records each in
-//! its own savepoint ([`LedgerStore::record_batch`]), commits once, and only
-//! then releases every waiting request. Durability is unchanged (no answer
+//! disk. A single writer thread takes whatever is queued, records it
+//! ([`LedgerStore::record_batch`]: a failing message rolls back its batch,
+//! whose others are sent again), commits once, and only then releases every
+//! waiting request. Durability is unchanged (no answer
 //! before its commit); what changes is that N answers wait for one fsync
 //! instead of N. The delivery worker's marks ride along in the same commit.
 

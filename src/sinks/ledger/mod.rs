@@ -173,6 +173,9 @@ pub struct RecordJob {
     pub msg: RecordedMessage,
     pub plan: Option<ForwardPlan>,
     pub lines: Box<dyn Iterator<Item = io::Result<LineVerdict>> + Send>,
+    /// Recorded in a savepoint of its own (and so is every other job of its
+    /// batch): set when it is sent again after its batch was rolled back.
+    pub alone: bool,
 }
 
 /// What the delivery worker's attempts came to, recorded in the group
@@ -665,10 +668,14 @@ pub trait LedgerStore: CheckReads + Send + Sync {
         lines: &mut dyn Iterator<Item = io::Result<LineVerdict>>,
     ) -> Result<RecordSummary>;
 
-    /// Records several messages in one transaction (one sync to disk), each
-    /// inside its own savepoint: a replay or a failure of one leaves the
-    /// others as they are. A failed commit fails every one (nothing of the
-    /// batch was recorded) with [`LedgerError::Retry`].
+    /// Records several messages in one transaction (one sync to disk). A
+    /// replay of one leaves the others as they are. A failure of one rolls
+    /// the batch back: that job gets its error, the others and the marks
+    /// [`LedgerError::Retry`], and are sent again; a batch holding a job
+    /// marked `alone` puts each job and mark in a savepoint of its own, so
+    /// that the failing one leaves the others as they are. A failed commit
+    /// fails every one (nothing of the batch was recorded) with
+    /// [`LedgerError::Retry`].
     ///
     /// In the same transaction, each of `marks` concludes its rows (as
     /// [`LedgerStore::outbox_delivered_many`] and
@@ -870,6 +877,7 @@ pub fn record_checked(
                 msg: msg.clone(),
                 plan: plan.clone(),
                 lines: Box::new(outcome.accepted_lines()?),
+                alone: attempt > 0,
             }),
             None => {
                 let mut lines = outcome.accepted_lines()?;
@@ -930,6 +938,7 @@ pub async fn record_checked_async(
             msg: msg.clone(),
             plan: plan.clone(),
             lines: Box::new(outcome.accepted_lines()?),
+            alone: attempt > 0,
         };
         let then = then
             .clone()
