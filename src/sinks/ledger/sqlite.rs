@@ -185,11 +185,11 @@ impl SqliteLedger {
     /// Runs a lookup on a read connection of its own (on the one connection
     /// of a ledger in memory).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let Some(path) = &self.path else {
+        if self.path.is_none() {
             let store = self.lock();
             return f(store.conn());
-        };
-        let conn = self.lease_reader(path)?;
+        }
+        let conn = self.lease_reader()?;
         let r = f(&conn);
         if r.is_ok() {
             self.return_reader(conn);
@@ -197,8 +197,13 @@ impl SqliteLedger {
         r
     }
 
-    /// An idle read connection, or a new one.
-    fn lease_reader(&self, path: &Path) -> Result<Connection> {
+    /// An idle read connection, or a new one (a file's ledger only).
+    fn lease_reader(&self) -> Result<Connection> {
+        let Some(path) = &self.path else {
+            return Err(LedgerError::Invalid(
+                "a ledger in memory has no read connections".into(),
+            ));
+        };
         let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         if let Some(c) = idle {
             return Ok(c);
@@ -802,8 +807,8 @@ impl LedgerStore for SqliteLedger {
     }
 
     fn check_reads(&self) -> Option<Box<dyn CheckReads + '_>> {
-        let path = self.path.as_deref()?;
-        Some(Box::new(snapshot::Snapshot::new(self, path)))
+        self.path.as_ref()?;
+        Some(Box::new(snapshot::Snapshot::new(self)))
     }
 
     fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {

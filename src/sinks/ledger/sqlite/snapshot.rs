@@ -21,7 +21,6 @@ use super::{
 };
 use crate::types::{AgbCode, ProductCode, Referentie, ZorgkantoorCode};
 use rusqlite::Connection;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -34,7 +33,6 @@ const SNAPSHOT_AGE: Duration = Duration::from_millis(20);
 /// The lookups of one check ([`SqliteLedger::check_reads`]).
 pub(super) struct Snapshot<'a> {
     ledger: &'a SqliteLedger,
-    path: &'a Path,
     held: Mutex<Option<Held>>,
 }
 
@@ -46,10 +44,9 @@ struct Held {
 }
 
 impl<'a> Snapshot<'a> {
-    pub(super) fn new(ledger: &'a SqliteLedger, path: &'a Path) -> Self {
+    pub(super) fn new(ledger: &'a SqliteLedger) -> Self {
         Self {
             ledger,
-            path,
             held: Mutex::new(None),
         }
     }
@@ -65,7 +62,7 @@ impl<'a> Snapshot<'a> {
         let h = match &mut *held {
             Some(h) => h,
             None => {
-                let conn = self.ledger.lease_reader(self.path)?;
+                let conn = self.ledger.lease_reader()?;
                 // Deferred: the first SELECT takes the snapshot.
                 conn.prepare_cached("BEGIN")?.execute([])?;
                 held.insert(Held {
