@@ -46,6 +46,8 @@ macro_rules! retourcodes {
     };
 }
 
+// Kept answers (sinks::answer) store a code by its position: a new code
+// goes at the end.
 retourcodes! {
     R0101 = "0101", Fout, "Bericht is geen welgevormde XML";
     R0102 = "0102", Fout, "Bericht voldoet niet aan het berichtschema";
