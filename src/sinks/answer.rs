@@ -440,20 +440,20 @@ impl StoredAnswer {
     /// `cap` bytes (such a message is not kept: its resend gets 0106).
     ///
     /// Memory stays bounded by `cap`, not by the message: a first pass over
-    /// the spool only estimates the size, so a large message is refused
+    /// the spool only counts the lines' size, so a large message is refused
     /// before anything is allocated; the record is then written straight from
     /// the spool into a buffer that refuses to grow past `cap`. (Collecting
     /// the verdicts first took ~11 MB for every message over the cap, and
     /// glibc kept much of it: issue 11's server RSS.)
     pub fn of(outcome: &mut Outcome, config: &Config, cap: usize) -> io::Result<Option<Vec<u8>>> {
         let whole = outcome.rejected_whole();
-        let mut count = 0;
+        let (mut count, mut size) = (0, 0usize);
         if !whole {
-            let mut size = 0usize;
             for v in outcome.lines.iter()? {
-                // A line of the record takes at least this much (its
-                // dates, BSN and codes alone take 48 bytes, a code 5).
-                size += 48 + v?.codes.len() * 5;
+                // What the line takes in the record, counted, not written.
+                let n =
+                    postcard::serialize_with_flavor(&v?, postcard::ser_flavors::Size::default());
+                size += n.map_err(io::Error::other)?;
                 count += 1;
                 if size > cap {
                     return Ok(None);
@@ -484,10 +484,10 @@ impl StoredAnswer {
                 count,
             },
         };
-        let out = Capped {
-            bytes: vec![KEPT],
-            cap,
-        };
+        // The lines' size and some for the rest: no doubling past the cap.
+        let mut bytes = Vec::with_capacity(size.saturating_add(1024).min(cap));
+        bytes.push(KEPT);
+        let out = Capped { bytes, cap };
         match postcard::serialize_with_flavor(&record, out) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(postcard::Error::SerializeBufferFull) => Ok(None),
@@ -598,9 +598,9 @@ mod tests {
         assert_eq!(at_cap.as_deref(), Some(&kept[..]));
         let below = StoredAnswer::of(&mut outcome, &config, kept.len() - 1).unwrap();
         assert!(below.is_none());
-        // The first pass refuses before writing anything: 50 lines estimate
-        // at 2,400 bytes or more.
-        assert!(StoredAnswer::of(&mut outcome, &config, 2_399)
+        // The first pass refuses before writing anything when the lines
+        // alone take more than the cap.
+        assert!(StoredAnswer::of(&mut outcome, &config, kept.len() / 2)
             .unwrap()
             .is_none());
     }
