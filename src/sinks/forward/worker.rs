@@ -26,7 +26,7 @@ use super::deliver::{now_ms, Attempt, Delivery};
 use super::gate::{Admit, Gate};
 use crate::config::Upstream;
 use crate::model::verdict::Route;
-use crate::sinks::ledger::{ClaimScope, GroupCommit, Lease, LedgerError, OutboxRow};
+use crate::sinks::ledger::{self, ClaimScope, GroupCommit, Lease, LedgerError, OutboxRow};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -363,11 +363,11 @@ async fn conclude_in_group_commit(
         let mut concluded = writer.conclude(o.clone()).await;
         // Rolled back with a batch whose message failed: marked in the
         // next one (else the rows would be sent again after their lease).
-        for attempt in 1..=8 {
+        for attempt in 1..=ledger::RETRIES {
             if !matches!(concluded, Err(LedgerError::Retry(_))) {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(5 << attempt.min(5))).await;
+            tokio::time::sleep(ledger::retry_pause(attempt)).await;
             concluded = writer.conclude(o.clone()).await;
         }
         d.report_concluded(rows, concluded);

@@ -885,13 +885,22 @@ pub fn record_checked(
             }
         };
         match result {
-            Err(LedgerError::Retry(_)) if attempt < 8 => {
+            Err(LedgerError::Retry(_)) if attempt < RETRIES => {
                 attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(5)));
+                std::thread::sleep(retry_pause(attempt));
             }
             other => return other,
         }
     }
+}
+
+/// How often a recording or a set of delivery marks the writer answered
+/// with [`LedgerError::Retry`] is sent again.
+pub const RETRIES: u32 = 8;
+
+/// The pause before the `attempt`th time (from 1): 10 ms, doubling to 160 ms.
+pub fn retry_pause(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(5 << attempt.min(5))
 }
 
 /// The message and the forwarding plan (with the message's period) to
@@ -944,9 +953,9 @@ pub async fn record_checked_async(
             .clone()
             .map(|f| -> group::OnCommit { Box::new(move |s| f(s)) });
         match group.record_async(job, then).await {
-            Err(LedgerError::Retry(_)) if attempt < 8 => {
+            Err(LedgerError::Retry(_)) if attempt < RETRIES => {
                 attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(5))).await;
+                tokio::time::sleep(retry_pause(attempt)).await;
             }
             other => return other,
         }
