@@ -329,7 +329,10 @@ impl Pipeline {
         if let Some(agb) = arrival.authenticated {
             enforce_afzender(&mut outcome, agb);
         }
-        let sha256 = input.hash.map(|h| hex(&h.finalize())).unwrap_or_default();
+        let sha256 = input
+            .hash
+            .map(|h| hex::encode(h.finalize()))
+            .unwrap_or_default();
         let mut processed = Processed {
             outcome,
             recorded: None,
@@ -526,8 +529,4 @@ pub fn enforce_afzender(outcome: &mut Outcome, agb: &AgbCode) {
     });
     outcome.message_codes.sort_by_key(|m| m.code);
     outcome.totals = AnswerTotals::default();
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -69,8 +69,7 @@ impl Outcome {
         h.update(b"/");
         h.update(self.today.to_string());
         let digest = h.finalize();
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02X}")).collect();
-        format!("RET-{hex}")
+        format!("RET-{}", hex::encode_upper(&digest[..8]))
     }
 
     /// The sender of the answer: the zorgkantoor addressed, when served here.

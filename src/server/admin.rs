@@ -113,7 +113,7 @@ fn spool_and_ingest(
     }
     drop(body);
     file.rewind().map_err(io_err)?;
-    let sha: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let sha = hex::encode(hash.finalize());
     let registry = state.pipeline.backends.registry.as_ref().ok_or_else(|| {
         IngestFailure::Ingest(IngestError::Io(io::Error::other("no registry store")))
     })?;

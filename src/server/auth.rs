@@ -224,7 +224,7 @@ mod tests {
         let h = Sha256::digest(secret.as_bytes());
         Token {
             role: agb(agb_s),
-            sha256: h.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: hex::encode(h),
         }
     }
 

@@ -346,8 +346,7 @@ pub fn forward_id(original: &str, route: Route) -> String {
         return format!("{original}{suffix}");
     }
     let digest = Sha256::digest(original.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
-    format!("H{}{suffix}", &hex[..17])
+    format!("H{}{suffix}", &hex::encode_upper(digest)[..17])
 }
 
 /// One forwarded message waiting in (or delivered from) the outbox: one per

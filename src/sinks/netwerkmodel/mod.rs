@@ -33,7 +33,7 @@ pub mod telemetry;
 pub mod token;
 
 use crate::config::Netwerkmodel;
-use crate::sinks::registry::ingest::{hex, Counts};
+use crate::sinks::registry::ingest::Counts;
 use crate::sinks::registry::{BerichtRecord, RegistryStore};
 use crate::sinks::store::StoreError;
 use crate::types::Datum;
@@ -105,7 +105,7 @@ fn hash_bodies<'a>(bodies: impl IntoIterator<Item = &'a [u8]>) -> String {
         h.update((b.len() as u64).to_be_bytes());
         h.update(b);
     }
-    hex(&h.finalize())
+    hex::encode(h.finalize())
 }
 
 impl Service {
