@@ -26,6 +26,7 @@ pub mod body;
 pub mod endpoint;
 pub mod fair;
 pub mod handler;
+pub mod log_line;
 pub mod metrics;
 pub mod netwerkmodel;
 pub mod openapi;
@@ -143,7 +144,8 @@ pub async fn shutdown_signal() {
 pub fn serve(mut config: Config, data: &Path) -> Result<()> {
     config.upstreams.resolve_spools(data);
     let _ = tracing_subscriber::fmt()
-        .json()
+        .fmt_fields(log_line::SpanFields)
+        .event_format(log_line::JsonLine)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

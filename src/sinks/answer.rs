@@ -522,7 +522,7 @@ impl StoredAnswer {
 
 /// A JSON string exactly as serde_json writes it: `"` and `\` escaped,
 /// control characters as `\n`-style or `\u00XX` escapes, the rest as is.
-fn json_str<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
+pub fn json_str<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     w.write_all(b"\"")?;
     let b = s.as_bytes();
