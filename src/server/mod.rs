@@ -154,6 +154,7 @@ pub fn serve(mut config: Config, data: &Path) -> Result<()> {
         .try_init();
     // One runtime for requests and deliveries alike.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.server.runtime_threads())
         .enable_all()
         .build()
         .map_err(|e| Error::backend(format!("cannot start the runtime: {e}")))?;
