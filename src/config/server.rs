@@ -47,9 +47,11 @@ impl Server {
     /// The runtime's threads: `worker_threads`, or by default one fewer than
     /// the cores, at least one. The ledger writer is a thread of its own and
     /// takes about a third of the CPU under load; on two cores, a second
-    /// runtime thread only contends with it. Measured on 2 cores
-    /// (2026-12-02, alternating pairs): one runtime thread took 5% less CPU
-    /// per request than two, and served more requests in every pair.
+    /// runtime thread mostly contends with it. Measured on 2 cores
+    /// (2026-12-02, alternating pairs under load): one runtime thread took
+    /// less CPU per request than two in 9 of 14 pairs, medians 2-5% lower,
+    /// with the same p99 within the noise. A weak effect; the key is there
+    /// for machines where it goes the other way.
     pub fn runtime_threads(&self) -> usize {
         match self.worker_threads {
             0 => std::thread::available_parallelism()
