@@ -27,6 +27,44 @@ pub fn parse_datum(s: &str) -> Option<Datum> {
     NaiveDate::from_ymd_opt(y, m, d)
 }
 
+/// A date as `YYYY-MM-DD`, written without chrono's formatter or a heap
+/// String: the ledger's inserts and every rendered message write about
+/// twenty dates per request. The same text as `to_string()` (a year past
+/// 9999 or before 0 takes chrono's form).
+pub enum IsoDate {
+    Short([u8; 10]),
+    Long(String),
+}
+
+pub fn iso_date(d: Datum) -> IsoDate {
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return IsoDate::Long(d.to_string());
+    }
+    let mut b = *b"0000-00-00";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, d.month());
+    put(8, 2, d.day());
+    IsoDate::Short(b)
+}
+
+impl std::ops::Deref for IsoDate {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            // Only ASCII digits and dashes are ever written into it.
+            IsoDate::Short(b) => std::str::from_utf8(b).unwrap_or("0000-00-00"),
+            IsoDate::Long(s) => s,
+        }
+    }
+}
+
 fn all_digits(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|c| c.is_ascii_digit())
 }
@@ -294,6 +332,27 @@ impl Period {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iso_dates_are_what_chrono_writes() {
+        use chrono::NaiveDate;
+        let mut d = NaiveDate::from_ymd_opt(1899, 12, 25).unwrap();
+        let end = NaiveDate::from_ymd_opt(2101, 1, 10).unwrap();
+        while d <= end {
+            assert_eq!(&*super::iso_date(d), d.to_string());
+            d = d.succ_opt().unwrap();
+        }
+        for (y, m, dd) in [
+            (0, 1, 1),
+            (9999, 12, 31),
+            (-1, 6, 15),
+            (10000, 1, 1),
+            (7, 2, 3),
+        ] {
+            let d = NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+            assert_eq!(&*super::iso_date(d), d.to_string());
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -7,7 +7,7 @@ use crate::check::Outcome;
 use crate::config::Config;
 use crate::model::declaration::{BerichtId, NS_RETOUR};
 use crate::model::verdict::{AnswerTotals, LineVerdict, LineView, MessageCode, Verwerking};
-use crate::types::{AgbCode, Datum, ZorgkantoorCode};
+use crate::types::{iso_date, AgbCode, Datum, ZorgkantoorCode};
 use quick_xml::escape::escape;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -185,12 +185,12 @@ fn write_xml<W: Write>(
     writeln!(w, "  <Header>")?;
     writeln!(w, "    <BerichtIdentificatie>")?;
     el(&mut w, 6, "Identificatie", head.identificatie)?;
-    el(&mut w, 6, "Dagtekening", &head.dagtekening.to_string())?;
+    el(&mut w, 6, "Dagtekening", &iso_date(head.dagtekening))?;
     writeln!(w, "    </BerichtIdentificatie>")?;
     if let Some(h) = head.heenbericht {
         writeln!(w, "    <HeenberichtIdentificatie>")?;
         el(&mut w, 6, "Identificatie", h.identificatie.as_str())?;
-        el(&mut w, 6, "Dagtekening", &h.dagtekening.to_string())?;
+        el(&mut w, 6, "Dagtekening", &iso_date(h.dagtekening))?;
         writeln!(w, "    </HeenberichtIdentificatie>")?;
     }
     el(&mut w, 4, "Afzender", head.afzender.as_str())?;

@@ -6,6 +6,7 @@
 
 use crate::model::declaration::NS_DECLARATIE;
 use crate::sinks::ledger::{ForwardLine, LedgerError, LedgerStore, OutboxRow};
+use crate::types::iso_date;
 use quick_xml::escape::escape;
 use std::io::{self, Write};
 
@@ -46,13 +47,13 @@ pub fn render<W: Write>(
     w.write_all(b"  <Header>\n")?;
     w.write_all(b"    <BerichtIdentificatie>\n")?;
     el(w, 6, "Identificatie", &row.forward_id)?;
-    el(w, 6, "Dagtekening", &row.dagtekening.to_string())?;
+    el(w, 6, "Dagtekening", &iso_date(row.dagtekening))?;
     w.write_all(b"    </BerichtIdentificatie>\n")?;
     el(w, 4, "Afzender", row.agb.as_str())?;
     el(w, 4, "Ontvanger", row.zorgkantoor.as_str())?;
     w.write_all(b"    <Declaratieperiode>\n")?;
-    el(w, 6, "Begindatum", &row.periode.from.to_string())?;
-    el(w, 6, "Einddatum", &row.periode.to.to_string())?;
+    el(w, 6, "Begindatum", &iso_date(row.periode.from))?;
+    el(w, 6, "Einddatum", &iso_date(row.periode.to))?;
     w.write_all(b"    </Declaratieperiode>\n")?;
     w.write_all(b"  </Header>\n")?;
     w.write_all(b"  <Clienten>\n")?;
@@ -67,7 +68,7 @@ pub fn render<W: Write>(
             }
             w.write_all(b"    <Client>\n")?;
             el(w, 6, "Bsn", &l.bsn)?;
-            el(w, 6, "Geboortedatum", &l.geboortedatum.to_string())?;
+            el(w, 6, "Geboortedatum", &iso_date(l.geboortedatum))?;
             el(w, 6, "Besluitnummer", &l.besluitnummer.to_string())?;
             w.write_all(b"      <Prestaties>\n")?;
             client = Some(key);
@@ -113,8 +114,8 @@ fn write_line<W: Write>(w: &mut W, l: &ForwardLine) -> io::Result<()> {
         el(w, 10, "VorigReferentieNummer", v)?;
     }
     el(w, 10, "ProductCode", &l.product_code)?;
-    el(w, 10, "Begindatum", &l.period_from.to_string())?;
-    el(w, 10, "Einddatum", &l.period_to.to_string())?;
+    el(w, 10, "Begindatum", &iso_date(l.period_from))?;
+    el(w, 10, "Einddatum", &iso_date(l.period_to))?;
     el(w, 10, "GeleverdVolume", &l.volume.to_string())?;
     el(w, 10, "Eenheid", &l.eenheid)?;
     el(w, 10, "ProductTarief", &l.tarief.to_string())?;

@@ -17,7 +17,9 @@ use crate::model::verdict::{LineVerdict, Route};
 use crate::rules::history::PriorLine;
 use crate::sinks::store::checkpoint::{self, Checkpointer};
 use crate::sinks::store::Store;
-use crate::types::{parse_datum, AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode};
+use crate::types::{
+    iso_date, parse_datum, AgbCode, Datum, ProductCode, Referentie, ZorgkantoorCode,
+};
 use rusqlite::{
     params, CachedStatement, Connection, OpenFlags, OptionalExtension, Transaction,
     TransactionBehavior,
@@ -383,8 +385,8 @@ impl RecordTx for SqliteRecord<'_> {
             msg.agb.as_str(),
             msg.identificatie.as_str(),
             msg.zorgkantoor.as_str(),
-            msg.dagtekening.to_string(),
-            msg.received.to_string(),
+            &*iso_date(msg.dagtekening),
+            &*iso_date(msg.received),
             r.received_at_ms,
             r.request_sha256,
             r.verwerking,
@@ -452,8 +454,8 @@ impl RecordTx for SqliteRecord<'_> {
             l.route.as_str(),
             l.product_code.as_str(),
             l.declared_code.as_str(),
-            l.period_from.to_string(),
-            l.period_to.to_string(),
+            &*iso_date(l.period_from),
+            &*iso_date(l.period_to),
             l.year,
             l.month,
             l.volume as i64,
@@ -466,7 +468,7 @@ impl RecordTx for SqliteRecord<'_> {
             l.debet_credit.code(),
             l.vorig_referentie.as_ref().map(|r| r.as_str()),
             l.codes,
-            geboortedatum.to_string(),
+            &*iso_date(geboortedatum),
             besluitnummer as i64,
         ])?;
         if n != 0 {
@@ -507,9 +509,9 @@ impl RecordTx for SqliteRecord<'_> {
             route.as_str(),
             forward_id,
             msg.zorgkantoor.as_str(),
-            msg.dagtekening.to_string(),
-            plan.periode.from.to_string(),
-            plan.periode.to.to_string(),
+            &*iso_date(msg.dagtekening),
+            &*iso_date(plan.periode.from),
+            &*iso_date(plan.periode.to),
             lines as i64,
             plan.now_ms,
             plan.held_until_ms,
