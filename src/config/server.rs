@@ -39,24 +39,20 @@ pub struct Server {
     /// keeps none.
     pub keep_answer_max_bytes: usize,
     /// Threads of the runtime that serves requests and deliveries; 0: one
-    /// fewer than the machine's cores ([`Server::runtime_threads`]).
+    /// per core ([`Server::runtime_threads`]).
     pub worker_threads: usize,
 }
 
 impl Server {
-    /// The runtime's threads: `worker_threads`, or by default one fewer than
-    /// the cores, at least one. The ledger writer is a thread of its own and
-    /// takes about a third of the CPU under load; on two cores, a second
-    /// runtime thread mostly contends with it. Measured on 2 cores
-    /// (2026-12-02, alternating pairs under load): one runtime thread took
-    /// less CPU per request than two in 9 of 14 pairs, medians 2-5% lower,
-    /// with the same p99 within the noise. A weak effect; the key is there
-    /// for machines where it goes the other way.
+    /// The runtime's threads: `worker_threads`, or by default one per core.
+    /// One fewer than the cores (the ledger writer has a thread of its own)
+    /// took 2-5% less CPU per request on 2 cores in 9 of 14 alternating
+    /// pairs (2026-12-02), but its p99 in the fault runs (an upstream that
+    /// hangs) came out worse more often than two threads': 1.9-3.1x the
+    /// normal phase's against 1.3-2.4x. The default keeps the tail.
     pub fn runtime_threads(&self) -> usize {
         match self.worker_threads {
-            0 => std::thread::available_parallelism()
-                .map_or(1, |n| n.get().saturating_sub(1))
-                .max(1),
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
     }
@@ -198,10 +194,9 @@ mod tests {
     }
 
     #[test]
-    fn runtime_threads_leave_the_ledger_writer_a_core() {
+    fn runtime_threads_are_one_per_core_unless_set() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let auto = server("").unwrap().runtime_threads();
-        assert_eq!(auto, cores.saturating_sub(1).max(1));
+        assert_eq!(server("").unwrap().runtime_threads(), cores);
         assert_eq!(server("worker_threads = 3").unwrap().runtime_threads(), 3);
     }
 
