@@ -9,7 +9,8 @@
 //! text when the span was made ([`SpanFields`]), are copied as they are.
 
 use crate::sinks::answer::json_str;
-use chrono::{Datelike, Timelike};
+use crate::types::iso_date;
+use chrono::Timelike;
 use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing::span::Record;
@@ -137,16 +138,7 @@ fn timestamp(out: &mut Vec<u8>, t: chrono::DateTime<chrono::Utc>) {
         }
         out.extend_from_slice(&buf[..width]);
     }
-    let year = t.year();
-    if (0..=9999).contains(&year) {
-        digits(out, year as u32, 4);
-    } else {
-        out.extend_from_slice(year.to_string().as_bytes());
-    }
-    out.push(b'-');
-    digits(out, t.month(), 2);
-    out.push(b'-');
-    digits(out, t.day(), 2);
+    out.extend_from_slice(iso_date(t.date_naive()).as_bytes());
     out.push(b'T');
     digits(out, t.hour(), 2);
     out.push(b':');
