@@ -194,6 +194,16 @@ pub(crate) struct Delivery {
     /// marked in its next commit instead of a transaction of their own.
     pub marker: Option<Arc<GroupCommit>>,
     client: Client<HttpConnector, RenderedBody>,
+    /// Each route's URL parsed once (ZIO, REGULIER), not per send; the
+    /// error kept for an attempt to report.
+    uris: [Result<hyper::Uri, String>; 2],
+}
+
+fn parsed(u: &Upstream) -> Result<hyper::Uri, String> {
+    match u {
+        Upstream::Http(url) => url.parse().map_err(|e| format!("upstream URL {url}: {e}")),
+        _ => Err("not an http upstream".into()),
+    }
 }
 
 impl Delivery {
@@ -214,12 +224,14 @@ impl Delivery {
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(pool.saturating_mul(2))
             .build(http);
+        let uris = [parsed(&upstreams.zio), parsed(&upstreams.regulier)];
         Self {
             store,
             upstreams,
             telemetry,
             marker: None,
             client,
+            uris,
         }
     }
 
@@ -280,7 +292,7 @@ impl Delivery {
     }
 
     async fn send(self: &Arc<Self>, row: &OutboxRow) -> Attempt {
-        match self.upstream(row.route).clone() {
+        match self.upstream(row.route) {
             Upstream::Http(url) => {
                 let inline = row.held_lines.is_some()
                     || (self.store.reads_are_local() && row.lines <= RENDER_INLINE_LINES);
@@ -289,9 +301,11 @@ impl Delivery {
                 } else {
                     self.blocking(row, |d, row| d.render(row)).await?
                 };
-                self.post(&url, rendered.into()).await
+                let uri = self.uris[usize::from(row.route != Route::Zio)].clone()?;
+                self.post(url, uri, rendered.into()).await
             }
             Upstream::Spool(dir) => {
+                let dir = dir.clone();
                 self.blocking(row, move |d, row| {
                     d.spool(&dir, row).map_err(|e| e.to_string())
                 })
@@ -322,10 +336,7 @@ impl Delivery {
         out.finish().map_err(|e| format!("temporary file: {e}"))
     }
 
-    async fn post(&self, url: &str, body: RenderedBody) -> Attempt {
-        let uri: hyper::Uri = url
-            .parse()
-            .map_err(|e| format!("upstream URL {url}: {e}"))?;
+    async fn post(&self, url: &str, uri: hyper::Uri, body: RenderedBody) -> Attempt {
         let req = hyper::Request::post(uri)
             .header(hyper::header::CONTENT_TYPE, "application/xml")
             .header(hyper::header::CONTENT_LENGTH, body.len())
