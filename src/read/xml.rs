@@ -1001,6 +1001,11 @@ impl<R: BufRead> XmlPull<R> {
                     return Ok(());
                 }
                 Event::End(_) => {
+                    // Only after a second root was refused: read on past that
+                    // error (`drain`), its `<x/>` still ends here.
+                    if self.depth == 0 {
+                        return Err(malformed(counters, "a second root element".into()));
+                    }
                     if self.scoped.last() == Some(&self.depth) {
                         self.scoped.pop();
                         self.scope_pending = true;
