@@ -27,6 +27,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// A route's lane: its gate, its send slots, its parsed URL (ZIO 0, the
+/// rest, REGULIER, 1).
+pub(crate) fn lane_of(route: Route) -> usize {
+    usize::from(route != Route::Zio)
+}
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -301,7 +307,7 @@ impl Delivery {
                 } else {
                     self.blocking(row, |d, row| d.render(row)).await?
                 };
-                let uri = self.uris[usize::from(row.route != Route::Zio)].clone()?;
+                let uri = self.uris[lane_of(row.route)].clone()?;
                 self.post(url, uri, rendered.into()).await
             }
             Upstream::Spool(dir) => {

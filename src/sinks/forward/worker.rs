@@ -22,7 +22,7 @@
 //!   at most the window (`4 x concurrency`) is ever sent and not yet marked:
 //!   the most a kill can make the next start send again.
 
-use super::deliver::{now_ms, Attempt, Delivery};
+use super::deliver::{lane_of, now_ms, Attempt, Delivery};
 use super::gate::{Admit, Gate};
 use crate::config::Upstream;
 use crate::model::verdict::Route;
@@ -431,11 +431,6 @@ async fn give_back(d: &Arc<Delivery>, held_out: &HeldOut, lane: usize, wake: &No
         }
     }
     wake.notify_one();
-}
-
-/// The index of `route`'s gate.
-fn lane_of(route: Route) -> usize {
-    usize::from(route != Route::Zio)
 }
 
 /// A finished attempt, with the claim slot it holds until it is recorded.

@@ -172,15 +172,20 @@ impl Drop for GroupCommit {
     }
 }
 
+/// Adds to `batch` whatever is queued now, up to `max` in all.
+fn take_queued(rx: &mpsc::Receiver<Queued>, batch: &mut Vec<Queued>, max: usize) {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+}
+
 fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize, t: &Telemetry) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < max {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+        take_queued(rx, &mut batch, max);
         // Marks alone wait a little for a recording to ride along with:
         // under load one comes within a commit's time, and the outbox pages
         // both touch go to the WAL once instead of twice (with this wait
@@ -194,12 +199,7 @@ fn write_loop(store: &dyn LedgerStore, rx: &mpsc::Receiver<Queued>, max: usize, 
                         let recording = matches!(next, Queued::Record(..));
                         batch.push(next);
                         if recording {
-                            while batch.len() < max {
-                                match rx.try_recv() {
-                                    Ok(next) => batch.push(next),
-                                    Err(_) => break,
-                                }
-                            }
+                            take_queued(rx, &mut batch, max);
                             break;
                         }
                     }
