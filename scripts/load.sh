@@ -2,7 +2,11 @@
 # Load, measured as ratios in one run on loopback (not part of CI):
 #   1. nginx proxy_pass to a bare upstream (nginx answering 200): the baseline;
 #   2. zio-gateway serve, both routes forwarded over http:// to that upstream;
-#   3. zio-gateway serve with upstreams "none" (check and record only).
+#   3. zio-gateway serve with upstreams "none" (check and record only);
+#   4. wrk straight to the bare upstream: what one forwarded POST costs the
+#      machine at the least, from which the script derives the ceiling any
+#      forwarding gateway has here (two POSTs per message on top of the
+#      gateway's own work with upstreams "none").
 # Each gets the same 2-line Declaratiebericht with a fresh Identificatie and
 # fresh references per request (scripts/load/post.lua), from wrk (Debian
 # package) with CONNECTIONS connections for SECONDS seconds.
@@ -66,10 +70,17 @@ gn=$(gateway none none none)
 # stores are fresh per script run, so a digit per run is unique enough and
 # leaves the Identificatie (at most 12 characters) room for 8 hex digits of
 # the per-thread counter.
+# Also how busy the machine's cores were (from /proc/stat: not idle, not
+# waiting for the disk), for the ceiling below.
+busy_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
 measure() { # label url run-id
-  local r; r=$(LOAD_RUN="$3" wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/post.lua "$2" | grep '^RESULT')
+  local r b0 b1
+  b0=$(busy_ticks)
+  r=$(LOAD_RUN="$3" wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/load/post.lua "$2" | grep '^RESULT')
+  b1=$(busy_ticks)
   set -- "$1" $r
-  printf '%s %s %s %s %s %s\n' "$1" "$3" "$4" "$5" "$6" "$7"
+  printf '%s %s %s %s %s %s %s\n' "$1" "$3" "$4" "$5" "$6" "$7" \
+    "$(echo "$b0 $b1" | awk '{ printf "%.3f", ($3 - $1) / ($4 - $2) }')"
 }
 # Forwarded messages the upstream has acknowledged so far (both routes).
 delivered() {
@@ -116,11 +127,13 @@ with=$(measure gateway "http://127.0.0.1:$gw/declaraties" 4)
 drained=$(drain "$gw")
 warm gateway-none "http://127.0.0.1:$gn/declaraties" 5
 none=$(measure gateway-none "http://127.0.0.1:$gn/declaraties" 6)
-printf '%-14s %10s %9s %9s %7s %9s\n' path req/s p50_ms p99_ms errors ratio
-for row in "$base" "$with" "$none"; do
+warm upstream "http://127.0.0.1:$up/zio" 7
+bare=$(measure upstream "http://127.0.0.1:$up/zio" 8)
+printf '%-14s %10s %9s %9s %7s %9s %6s\n' path req/s p50_ms p99_ms errors ratio busy
+for row in "$base" "$with" "$none" "$bare"; do
   set -- $row
   ratio=$(echo "$2 / $(echo "$base" | cut -d' ' -f2)" | bc -l)
-  printf '%-14s %10.0f %9.2f %9.2f %7d %9.3f\n' "$1" "$2" "$3" "$4" "$5" "$ratio"
+  printf '%-14s %10.0f %9.2f %9.2f %7d %9.3f %6.2f\n' "$1" "$2" "$3" "$4" "$5" "$ratio" "$7"
 done
 # Statuses other than 200 (wrk counts them as errors), from each gateway's log.
 for g in http none; do
@@ -128,3 +141,15 @@ for g in http none; do
   [ -n "$other" ] && echo "gateway-$g non-200 answers: $other"
 done
 echo "$drained"
+# The ceiling: a message costs the machine's cores at least the gateway's
+# own work (their busy time per message with upstreams "none") plus two
+# POSTs to the upstream, each at least what one costs with wrk as the client
+# (busy time per request of the bare upstream run). Forwarding can only
+# approach it: no client is much cheaper than wrk, and a forwarded message
+# must also be marked delivered.
+rate() { echo "$1" | cut -d' ' -f2; }
+busy() { echo "$1" | cut -d' ' -f7; }
+cores=$(nproc)
+ceiling=$(echo "$cores / ($cores * $(busy "$none") / $(rate "$none") + 2 * $cores * $(busy "$bare") / $(rate "$bare"))" | bc -l)
+printf 'ceiling for a forwarding gateway here: %.0f req/s, %.3fx nginx (the gateway makes %.2f of it)\n' \
+  "$ceiling" "$(echo "$ceiling / $(rate "$base")" | bc -l)" "$(echo "$(rate "$with") / $ceiling" | bc -l)"
