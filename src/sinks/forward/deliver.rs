@@ -7,6 +7,7 @@
 //! keep-alive connection pool, so a hanging upstream costs a timeout per
 //! attempt, never a thread.
 
+use super::conn::{Pool, Target};
 use super::render;
 use super::telemetry::Telemetry;
 use crate::config::{Upstream, Upstreams};
@@ -15,10 +16,7 @@ use crate::sinks::ledger::{
     GroupCommit, Lease, LedgerError, LedgerStore, OutboxRow, Outcomes, Retry,
 };
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use rand::Rng;
 use std::io::{self, Seek, Write};
 use std::path::Path;
@@ -199,45 +197,38 @@ pub(crate) struct Delivery {
     /// The ledger's group writer, when there is one: delivered rows are
     /// marked in its next commit instead of a transaction of their own.
     pub marker: Option<Arc<GroupCommit>>,
-    client: Client<HttpConnector, RenderedBody>,
-    /// Each route's URL parsed once (ZIO, REGULIER), not per send; the
-    /// error kept for an attempt to report.
-    uris: [Result<hyper::Uri, String>; 2],
+    /// Each route's keep-alive connections (ZIO, REGULIER).
+    pools: [Pool<RenderedBody>; 2],
+    /// Each route's URL parsed once, not per send; the error kept for an
+    /// attempt to report.
+    targets: [Result<Target, String>; 2],
 }
 
-fn parsed(u: &Upstream) -> Result<hyper::Uri, String> {
+fn parsed(u: &Upstream) -> Result<Target, String> {
     match u {
-        Upstream::Http(url) => url.parse().map_err(|e| format!("upstream URL {url}: {e}")),
+        Upstream::Http(url) => Target::parse(url),
         _ => Err("not an http upstream".into()),
     }
 }
 
 impl Delivery {
-    /// `pool` idle connections are kept per upstream host and route: the
-    /// two routes often go to one host (one server, two paths), and each
-    /// sends up to `pool` at once, so a pool of `pool` per host closed
-    /// half the connections after every burst and opened them again
-    /// (a connect per send, measured under load).
+    /// `pool` idle connections are kept per route: each route sends up to
+    /// `pool` at once (the worker's `concurrency`), so every sender of a
+    /// burst finds its connection again after it.
     pub fn new(
         store: Arc<dyn LedgerStore>,
         upstreams: Upstreams,
         telemetry: Arc<Telemetry>,
         pool: usize,
     ) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(Duration::from_millis(upstreams.timeout_ms.max(1))));
-        http.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(pool.saturating_mul(2))
-            .build(http);
-        let uris = [parsed(&upstreams.zio), parsed(&upstreams.regulier)];
+        let targets = [parsed(&upstreams.zio), parsed(&upstreams.regulier)];
         Self {
             store,
             upstreams,
             telemetry,
             marker: None,
-            client,
-            uris,
+            pools: [Pool::new(pool.max(1)), Pool::new(pool.max(1))],
+            targets,
         }
     }
 
@@ -307,8 +298,9 @@ impl Delivery {
                 } else {
                     self.blocking(row, |d, row| d.render(row)).await?
                 };
-                let uri = self.uris[lane_of(row.route)].clone()?;
-                self.post(url, uri, rendered.into()).await
+                let lane = lane_of(row.route);
+                let target = self.targets[lane].as_ref().map_err(|e| e.clone())?;
+                self.post(lane, url, target, rendered.into()).await
             }
             Upstream::Spool(dir) => {
                 let dir = dir.clone();
@@ -342,20 +334,12 @@ impl Delivery {
         out.finish().map_err(|e| format!("temporary file: {e}"))
     }
 
-    async fn post(&self, url: &str, uri: hyper::Uri, body: RenderedBody) -> Attempt {
-        let req = hyper::Request::post(uri)
-            .header(hyper::header::CONTENT_TYPE, "application/xml")
-            .header(hyper::header::CONTENT_LENGTH, body.len())
-            .body(body)
-            .map_err(|e| format!("request: {e}"))?;
-        let resp = self
-            .client
-            .request(req)
+    async fn post(&self, lane: usize, url: &str, target: &Target, body: RenderedBody) -> Attempt {
+        let len = body.len();
+        let status = self.pools[lane]
+            .post(target, "application/xml", body, len)
             .await
             .map_err(|e| format!("upstream {url}: {e}"))?;
-        let status = resp.status();
-        // Read the (small) answer so the connection can be reused.
-        let _ = resp.into_body().collect().await;
         if status.is_success() {
             Ok(())
         } else {

@@ -20,6 +20,7 @@
 //! lets the receiver recognise it. The XML is never stored: it is rendered
 //! from the recorded lines ([`render`]) into a temporary file per attempt.
 
+mod conn;
 mod deliver;
 mod gate;
 pub mod render;
