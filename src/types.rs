@@ -36,6 +36,25 @@ pub enum IsoDate {
     Long(String),
 }
 
+/// A date in serde as chrono writes it ("YYYY-MM-DD", its `Display`),
+/// through [`iso_date`] instead of chrono's formatter: the same string, so
+/// the same bytes in every format (postcard's kept answers and check spool,
+/// JSON), at a fraction of the cost (chrono's formatter, run twice by
+/// postcard's `collect_str`, was a sixth of keeping an answer). Read back
+/// by chrono as before.
+pub mod iso_serde {
+    use super::{iso_date, Datum};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Datum, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&iso_date(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Datum, D::Error> {
+        Datum::deserialize(d)
+    }
+}
+
 pub fn iso_date(d: Datum) -> IsoDate {
     let year = d.year();
     if !(0..=9999).contains(&year) {
@@ -307,7 +326,9 @@ pub fn parse_boolean(s: &str) -> Option<bool> {
 /// An inclusive range of calendar days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
+    #[serde(with = "crate::types::iso_serde")]
     pub from: Datum,
+    #[serde(with = "crate::types::iso_serde")]
     pub to: Datum,
 }
 
@@ -332,6 +353,33 @@ impl Period {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn iso_serde_writes_the_bytes_chrono_serde_writes() {
+        use chrono::NaiveDate;
+        #[derive(serde::Serialize)]
+        struct Ours(#[serde(with = "super::iso_serde")] NaiveDate);
+        let mut days: Vec<NaiveDate> = (0..3000)
+            .map(|i| NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(i * 7))
+            .collect();
+        days.extend([
+            NaiveDate::from_ymd_opt(0, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(-1, 6, 1).unwrap(),
+            NaiveDate::from_ymd_opt(10000, 1, 1).unwrap(),
+        ]);
+        for d in days {
+            assert_eq!(
+                postcard::to_allocvec(&Ours(d)).unwrap(),
+                postcard::to_allocvec(&d).unwrap(),
+                "{d}"
+            );
+            assert_eq!(
+                serde_json::to_string(&Ours(d)).unwrap(),
+                serde_json::to_string(&d).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn iso_dates_are_what_chrono_writes() {
         use chrono::NaiveDate;

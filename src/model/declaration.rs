@@ -15,6 +15,7 @@ pub const NS_RETOUR: &str = "urn:zio-gateway:retour:1";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BerichtId {
     pub identificatie: Referentie,
+    #[serde(with = "crate::types::iso_serde")]
     pub dagtekening: Datum,
 }
 

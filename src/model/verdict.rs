@@ -34,6 +34,7 @@ impl Route {
 pub struct LineVerdict {
     pub client_index: u64,
     pub bsn: Bsn,
+    #[serde(with = "crate::types::iso_serde")]
     pub geboortedatum: Datum,
     pub besluitnummer: u64,
     pub prestatie: Prestatie,
