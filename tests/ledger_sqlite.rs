@@ -401,3 +401,50 @@ fn unleased_rows_are_due_again_sqlite() {
 fn failed_job_rolls_back_its_batch_sqlite() {
     failed_job_rolls_back_its_batch(&ledger());
 }
+
+/// The running declared volume (kept by the recording since migration 11,
+/// no longer by triggers) is the sum of the recorded lines' base volume
+/// after inserts, credits, a credit taken out again (a line deleted), a
+/// replay, and a batch rolled back.
+#[test]
+fn running_volume_is_the_sum_of_the_recorded_lines() {
+    type Scenario = fn(&SqliteLedger);
+    let scenarios: [(&str, Scenario); 3] = [
+        ("credits", |s| credits_cancel_once(s)),
+        ("replay", |s| replay_records_nothing_twice(s)),
+        ("rollback", |s| failed_job_rolls_back_its_batch(s)),
+    ];
+    for (name, scenario) in scenarios {
+        let dir = tempfile::tempdir().unwrap();
+        scenario(&SqliteLedger::open_data_dir(dir.path()).unwrap());
+        let c = rusqlite::Connection::open(dir.path().join("gateway.db")).unwrap();
+        let rows = |sql: &str| -> Vec<(String, String, i64, String, i64)> {
+            c.prepare(sql)
+                .unwrap()
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let kept = rows(
+            "SELECT agb, zorgkantoor, year, product_code, base_volume FROM ledger_volume \
+             WHERE base_volume != 0 ORDER BY 1, 2, 3, 4",
+        );
+        let summed = rows(
+            "SELECT agb, zorgkantoor, year, product_code, SUM(base_volume) FROM ledger_line \
+             GROUP BY 1, 2, 3, 4 HAVING SUM(base_volume) != 0 ORDER BY 1, 2, 3, 4",
+        );
+        assert!(!kept.is_empty(), "{name}");
+        assert_eq!(kept, summed, "{name}");
+        let triggers: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(triggers, 0, "{name}");
+    }
+}

@@ -332,6 +332,8 @@ struct SqliteRecord<'c> {
     insert_line: CachedStatement<'c>,
     credit: CachedStatement<'c>,
     delete: CachedStatement<'c>,
+    /// Keeps ledger_volume with each line recorded (migration 11).
+    volume_add: CachedStatement<'c>,
     insert_outbox: CachedStatement<'c>,
     count_message_lines: CachedStatement<'c>,
     /// The rowids the message being recorded got so far, kept on its
@@ -367,7 +369,8 @@ impl<'c> SqliteRecord<'c> {
             insert_message: conn.prepare_cached(&q(sql::INSERT_MESSAGE))?,
             insert_line: conn.prepare_cached(&q(sql::INSERT_LINE))?,
             credit: conn.prepare_cached(&q(sql::CREDIT_LINE))?,
-            delete: conn.prepare_cached(&q(sql::DELETE_LINE))?,
+            delete: conn.prepare_cached(&q(sqlite_sql::DELETE_LINE))?,
+            volume_add: conn.prepare_cached(&q(sqlite_sql::VOLUME_ADD))?,
             insert_outbox: conn.prepare_cached(&q(sqlite_sql::INSERT_OUTBOX))?,
             count_message_lines: conn.prepare_cached(&q(sqlite_sql::COUNT_MESSAGE_LINES))?,
             rowids: Inserted::default(),
@@ -473,6 +476,13 @@ impl RecordTx for SqliteRecord<'_> {
         ])?;
         if n != 0 {
             widen(&mut self.rowids.lines, self.tx.last_insert_rowid());
+            self.volume_add.execute(params![
+                l.agb.as_str(),
+                l.zorgkantoor.as_str(),
+                l.year,
+                l.product_code.as_str(),
+                l.base_volume,
+            ])?;
         }
         Ok(n != 0)
     }
@@ -490,8 +500,22 @@ impl RecordTx for SqliteRecord<'_> {
     }
 
     fn delete_line(&mut self, agb: &AgbCode, referentie: &Referentie) -> Result<()> {
-        self.delete
-            .execute(params![agb.as_str(), referentie.as_str()])?;
+        let gone = self
+            .delete
+            .query_row(params![agb.as_str(), referentie.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .optional()?;
+        if let Some((zorgkantoor, year, code, base_volume)) = gone {
+            self.tx
+                .prepare_cached(&q(sqlite_sql::VOLUME_SUB))?
+                .execute(params![agb.as_str(), zorgkantoor, year, code, base_volume])?;
+        }
         Ok(())
     }
 

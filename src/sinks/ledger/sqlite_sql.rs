@@ -16,6 +16,20 @@ pub const INSERT_OUTBOX: &str = insert_outbox!();
 
 pub const INSERT_ANSWER: &str = insert_answer!();
 
+/// A recorded line's base volume added to its running total (what the V4
+/// trigger did; migration 11 says why it is a statement now).
+pub const VOLUME_ADD: &str = "INSERT INTO ledger_volume (agb, zorgkantoor, year, \
+    product_code, base_volume) VALUES ($1, $2, $3, $4, $5) \
+    ON CONFLICT (agb, zorgkantoor, year, product_code) \
+    DO UPDATE SET base_volume = base_volume + excluded.base_volume";
+
+/// A line taken out again, with what its running total must lose.
+pub const DELETE_LINE: &str = "DELETE FROM ledger_line WHERE agb = $1 AND referentie = $2 \
+    RETURNING zorgkantoor, year, product_code, base_volume";
+
+pub const VOLUME_SUB: &str = "UPDATE ledger_volume SET base_volume = base_volume - $5 \
+    WHERE agb = $1 AND zorgkantoor = $2 AND year = $3 AND product_code = $4";
+
 /// The line count and the rowids of what the recording inserted: `$4`/`$5`
 /// its first and last line, `$6`/`$7` its first and last outbox row, `$8`
 /// its answer (NULL where it inserted none).
