@@ -119,24 +119,42 @@ where
         // The connection is polled alongside: it writes the request and
         // reads the answer; once it ends, what it had read is still given.
         let mut answer = std::pin::pin!(sender.send_request(req));
+        // Once the connection has ended nothing drives the exchange on: an
+        // answer not given by then never comes (the request went out on a
+        // connection the upstream closed meanwhile), so that is an error
+        // at once, not a wait for the attempt's timeout.
         let resp = poll_fn(|cx| {
             if open && conn.as_mut().poll(cx).is_ready() {
                 open = false;
             }
-            answer.as_mut().poll(cx)
+            match answer.as_mut().poll(cx) {
+                Poll::Pending if !open => Poll::Ready(Err(None)),
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(r) => Poll::Ready(r.map_err(Some)),
+            }
         })
         .await
-        .map_err(|e| format!("upstream {}: {e}", target.authority))?;
+        .map_err(|e| match e {
+            Some(e) => format!("upstream {}: {e}", target.authority),
+            None => format!(
+                "upstream {}: the connection closed before the answer",
+                target.authority
+            ),
+        })?;
         let status = resp.status();
         let mut body = std::pin::pin!(resp.into_body().collect());
         let read = poll_fn(|cx| {
             if open && conn.as_mut().poll(cx).is_ready() {
                 open = false;
             }
-            body.as_mut().poll(cx)
+            match body.as_mut().poll(cx) {
+                Poll::Pending if !open => Poll::Ready(false),
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(r) => Poll::Ready(r.is_ok()),
+            }
         })
         .await;
-        if read.is_ok() && open {
+        if read && open {
             self.put(c);
         }
         Ok(status)
@@ -214,6 +232,12 @@ mod tests {
     }
 
     fn upstream(status: &'static str, close: bool) -> Upstream {
+        upstream_closing(status, close, false)
+    }
+
+    /// `silently`: closes after each answer without saying so (as an idle
+    /// keep-alive connection ends at the upstream's timeout).
+    fn upstream_closing(status: &'static str, close: bool, silently: bool) -> Upstream {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/zk/in?x=1", l.local_addr().unwrap());
         let connections = Arc::new(AtomicUsize::new(0));
@@ -224,7 +248,7 @@ mod tests {
                 let stream = stream.unwrap();
                 n.fetch_add(1, Ordering::SeqCst);
                 let s = s.clone();
-                std::thread::spawn(move || serve(stream, status, close, &s));
+                std::thread::spawn(move || serve(stream, status, close, silently, &s));
             }
         });
         Upstream {
@@ -238,6 +262,7 @@ mod tests {
         stream: std::net::TcpStream,
         status: &str,
         close: bool,
+        silently: bool,
         seen: &Mutex<Vec<(String, String)>>,
     ) {
         let mut out = stream.try_clone().unwrap();
@@ -271,13 +296,18 @@ mod tests {
                 "HTTP/1.1 {status}\r\nContent-Length: 3\r\n{conn}\r\nok\n"
             )
             .unwrap();
-            if close {
+            if close || silently {
                 return;
             }
         }
     }
 
     fn post_n(up: &Upstream, n: usize) -> Vec<StatusCode> {
+        post_n_apart(up, n, std::time::Duration::ZERO)
+    }
+
+    /// `n` POSTs one after another, `apart` between them.
+    fn post_n_apart(up: &Upstream, n: usize, apart: std::time::Duration) -> Vec<StatusCode> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -287,13 +317,14 @@ mod tests {
         rt.block_on(async {
             let mut out = Vec::new();
             for i in 0..n {
+                tokio::time::sleep(if i == 0 { Default::default() } else { apart }).await;
                 let body = Full::new(Bytes::from(format!("<m>{i}</m>")));
                 let len = format!("<m>{i}</m>").len() as u64;
-                out.push(
-                    pool.post(&target, "application/xml", body, len)
-                        .await
-                        .unwrap(),
-                );
+                // Bounded: a connection used after the upstream dropped it
+                // must fail the test, not hang it.
+                let sent = pool.post(&target, "application/xml", body, len);
+                let answered = tokio::time::timeout(std::time::Duration::from_secs(5), sent);
+                out.push(answered.await.expect("an answer within 5 s").unwrap());
             }
             out
         })
@@ -323,6 +354,14 @@ mod tests {
         let up = upstream("200 OK", true);
         assert_eq!(post_n(&up, 4), vec![StatusCode::OK; 4]);
         assert_eq!(up.connections.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn an_idle_connection_the_upstream_dropped_is_replaced_not_failed() {
+        let up = upstream_closing("200 OK", false, true);
+        let apart = std::time::Duration::from_millis(50);
+        assert_eq!(post_n_apart(&up, 3, apart), vec![StatusCode::OK; 3]);
+        assert_eq!(up.connections.load(Ordering::SeqCst), 3);
     }
 
     #[test]
