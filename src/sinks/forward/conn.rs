@@ -349,26 +349,34 @@ mod tests {
         );
     }
 
+    /// `n` POSTs `apart_ms` apart to `up` each get `status`, over
+    /// `connections` connections in all.
+    fn answered(up: Upstream, n: usize, apart_ms: u64, status: StatusCode, connections: usize) {
+        let apart = std::time::Duration::from_millis(apart_ms);
+        assert_eq!(post_n_apart(&up, n, apart), vec![status; n]);
+        assert_eq!(up.connections.load(Ordering::SeqCst), connections);
+    }
+
     #[test]
     fn a_connection_the_upstream_closed_is_not_used_again() {
-        let up = upstream("200 OK", true);
-        assert_eq!(post_n(&up, 4), vec![StatusCode::OK; 4]);
-        assert_eq!(up.connections.load(Ordering::SeqCst), 4);
+        answered(upstream("200 OK", true), 4, 0, StatusCode::OK, 4);
     }
 
     #[test]
     fn an_idle_connection_the_upstream_dropped_is_replaced_not_failed() {
-        let up = upstream_closing("200 OK", false, true);
-        let apart = std::time::Duration::from_millis(50);
-        assert_eq!(post_n_apart(&up, 3, apart), vec![StatusCode::OK; 3]);
-        assert_eq!(up.connections.load(Ordering::SeqCst), 3);
+        answered(
+            upstream_closing("200 OK", false, true),
+            3,
+            50,
+            StatusCode::OK,
+            3,
+        );
     }
 
     #[test]
     fn a_refusal_comes_back_as_its_status() {
         let up = upstream("503 Service Unavailable", false);
-        assert_eq!(post_n(&up, 2), vec![StatusCode::SERVICE_UNAVAILABLE; 2]);
-        assert_eq!(up.connections.load(Ordering::SeqCst), 1);
+        answered(up, 2, 0, StatusCode::SERVICE_UNAVAILABLE, 1);
     }
 
     #[test]
