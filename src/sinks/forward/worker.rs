@@ -138,7 +138,8 @@ async fn run(
     // Rows met while their route was down, with when they were leased: sent
     // once it answers again (oldest first), or left to their leases.
     let (park_tx, mut park_rx) = mpsc::channel::<Leased>(PARKED);
-    let mut parked: VecDeque<Leased> = VecDeque::new();
+    // Per route, oldest first.
+    let mut parked: [VecDeque<Leased>; 2] = Default::default();
     let held_out = Arc::new(HeldOut::default());
     let mut sends = JoinSet::new();
     refresh_backlog(&d).await;
@@ -164,8 +165,8 @@ async fn run(
         let mut more = false;
         while let Ok(p) = park_rx.try_recv() {
             // Past PARKED a row is left to the store.
-            if parked.len() < PARKED {
-                parked.push_back(p);
+            if parked.iter().map(VecDeque::len).sum::<usize>() < PARKED {
+                parked[lane_of(p.0.route)].push_back(p);
             } else {
                 held_out.keep(&p.0);
             }
@@ -174,19 +175,27 @@ async fn run(
         // of a closed route goes as its probe when one is due: with every
         // row of the route parked, the store has none to probe with until
         // their leases end.
-        let mut probing = [false; 2];
+        // Only the rows that go are touched: the loop runs for every row
+        // handed over, and walking all the parked rows of a closed route
+        // each time (a gate lock per row) took the runtime's CPU from the
+        // answers during an outage.
         let now = Instant::now();
-        for _ in 0..parked.len() {
-            let Some(p) = parked.pop_front() else { break };
-            let lane = lane_of(p.0.route);
+        let mut open = [false; 2];
+        for (lane, queue) in parked.iter_mut().enumerate() {
             let gate = &gates[lane];
-            let go = !gate.is_closed() || (!probing[lane] && gate.probe_due(now));
-            if rows.len() < free && go {
-                probing[lane] |= gate.is_closed();
-                rows.push(p);
-            } else {
-                parked.push_back(p);
+            open[lane] = !gate.is_closed();
+            if !open[lane] && rows.len() < free && gate.probe_due(now) {
+                rows.extend(queue.pop_front());
             }
+        }
+        // The open routes' rows oldest first, as they were parked.
+        while rows.len() < free {
+            let oldest = (0..2)
+                .filter(|&lane| open[lane])
+                .filter_map(|lane| parked[lane].front().map(|p| (p.1, lane)))
+                .min();
+            let Some((_, lane)) = oldest else { break };
+            rows.extend(parked[lane].pop_front());
         }
         // The store's due rows first: they are older than the handed ones.
         // While every route is down, one row at a time (a probe): claiming
