@@ -163,13 +163,20 @@ pub fn leave_to_checkpointer(conn: &Connection) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_wal_is_copied_back_without_the_writer() {
+    /// A WAL database in a fresh directory, and its writer, which leaves
+    /// checkpoints to the checkpointer.
+    fn wal_db() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let w = Connection::open(&path).unwrap();
         w.pragma_update(None, "journal_mode", "WAL").unwrap();
         leave_to_checkpointer(&w).unwrap();
+        (dir, path, w)
+    }
+
+    #[test]
+    fn the_wal_is_copied_back_without_the_writer() {
+        let (_dir, path, w) = wal_db();
         w.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
         for _ in 0..200 {
             w.execute("INSERT INTO t VALUES (zeroblob(8000))", [])
@@ -207,11 +214,7 @@ mod tests {
     /// the reader is done, the RESTART goes through.
     #[test]
     fn a_restart_does_not_wait_out_a_long_reader() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let w = Connection::open(&path).unwrap();
-        w.pragma_update(None, "journal_mode", "WAL").unwrap();
-        leave_to_checkpointer(&w).unwrap();
+        let (_dir, path, w) = wal_db();
         w.execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(8000))")
             .unwrap();
         let r = Connection::open(&path).unwrap();
@@ -240,11 +243,7 @@ mod tests {
     /// grow with every commit: 229 MB here).
     #[test]
     fn the_wal_stays_bounded_under_readers() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let w = Connection::open(&path).unwrap();
-        w.pragma_update(None, "journal_mode", "WAL").unwrap();
-        leave_to_checkpointer(&w).unwrap();
+        let (dir, path, w) = wal_db();
         super::super::patient(&w).unwrap();
         w.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
         let _c = Checkpointer::start(&path).unwrap();
