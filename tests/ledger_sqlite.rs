@@ -140,6 +140,8 @@ fn ledger_lives_in_the_data_directory() {
 /// A check's lookups share one read snapshot: what is committed while it is
 /// held stays unseen, until the snapshot is renewed (by age, so a slowly
 /// streamed batch does not hold back the checkpointer) or the check ends.
+/// The ages are set here, so that no commit's fsync, however slow the
+/// disk, decides whether a renewal fell between two lookups.
 #[test]
 fn a_checks_lookups_share_one_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +152,10 @@ fn a_checks_lookups_share_one_snapshot() {
         &message("11110001", "M1"),
         &[zio_line("A1", "2024-03-04", 2, None)],
     );
-    let reads = store.check_reads().expect("a snapshot on a file");
+    let hour = std::time::Duration::from_secs(3600);
+    let reads = store
+        .check_reads_renewed_after(hour)
+        .expect("a snapshot on a file");
     assert!(reads.message_processed(&p, &rf("M1")).unwrap());
     assert!(!reads.message_processed(&p, &rf("M2")).unwrap());
     assert!(reads.prior_line(&p, &rf("A1")).unwrap().is_some());
@@ -163,20 +168,33 @@ fn a_checks_lookups_share_one_snapshot() {
     assert!(!reads.message_processed(&p, &rf("M2")).unwrap());
     assert!(reads.prior_line(&p, &rf("A2")).unwrap().is_none());
     assert!(store.message_processed(&p, &rf("M2")).unwrap());
-    std::thread::sleep(std::time::Duration::from_millis(30));
-    assert!(reads.message_processed(&p, &rf("M2")).unwrap());
-    assert!(reads.prior_line(&p, &rf("A2")).unwrap().is_some());
     drop(reads);
-    // The connection went back to the pool out of its read transaction:
-    // the next lookup sees what was committed meanwhile.
+
+    // Renewed by age: a lookup after the age has passed sees what was
+    // committed since the snapshot began.
+    let age = std::time::Duration::from_millis(5);
+    let reads = store.check_reads_renewed_after(age).unwrap();
+    assert!(!reads.message_processed(&p, &rf("M3")).unwrap());
     record(
         &store,
         &message("11110001", "M3"),
         &[zio_line("A3", "2024-03-06", 1, None)],
     );
-    assert!(store.message_processed(&p, &rf("M3")).unwrap());
-    let reads = store.check_reads().unwrap();
+    std::thread::sleep(age * 4);
     assert!(reads.message_processed(&p, &rf("M3")).unwrap());
+    assert!(reads.prior_line(&p, &rf("A3")).unwrap().is_some());
+    drop(reads);
+
+    // The connection went back to the pool out of its read transaction:
+    // the next lookup, and a new check, see what was committed meanwhile.
+    record(
+        &store,
+        &message("11110001", "M4"),
+        &[zio_line("A4", "2024-03-07", 1, None)],
+    );
+    assert!(store.message_processed(&p, &rf("M4")).unwrap());
+    let reads = store.check_reads().unwrap();
+    assert!(reads.message_processed(&p, &rf("M4")).unwrap());
     // In memory every lookup shares the writer's connection: no snapshot.
     assert!(SqliteLedger::open_in_memory()
         .unwrap()

@@ -30,6 +30,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// `$n` placeholders as SQLite's `?n`.
 fn q(s: &str) -> Cow<'_, str> {
@@ -76,6 +77,15 @@ const LEDGER_CACHE_KIB: i64 = -1024;
 const READER_CACHE_KIB: i64 = -256;
 
 impl SqliteLedger {
+    /// A check's lookups on one snapshot that is renewed after `age`
+    /// rather than the default 20 ms: what the tests use, so that whether
+    /// a renewal falls between two lookups depends on no fsync's speed.
+    /// `None` in memory, as [`Ledger::check_reads`].
+    pub fn check_reads_renewed_after(&self, age: Duration) -> Option<Box<dyn CheckReads + '_>> {
+        self.path.as_ref()?;
+        Some(Box::new(snapshot::Snapshot::renewed_after(self, age)))
+    }
+
     /// The ledger in an opened (and so migrated) store.
     pub fn new(store: Store) -> Result<Self> {
         // The store's 64 MiB page cache is for the registry's lookups. Here

@@ -33,6 +33,7 @@ const SNAPSHOT_AGE: Duration = Duration::from_millis(20);
 /// The lookups of one check ([`SqliteLedger::check_reads`]).
 pub(super) struct Snapshot<'a> {
     ledger: &'a SqliteLedger,
+    age: Duration,
     held: Mutex<Option<Held>>,
 }
 
@@ -45,8 +46,13 @@ struct Held {
 
 impl<'a> Snapshot<'a> {
     pub(super) fn new(ledger: &'a SqliteLedger) -> Self {
+        Self::renewed_after(ledger, SNAPSHOT_AGE)
+    }
+
+    pub(super) fn renewed_after(ledger: &'a SqliteLedger, age: Duration) -> Self {
         Self {
             ledger,
+            age,
             held: Mutex::new(None),
         }
     }
@@ -55,7 +61,7 @@ impl<'a> Snapshot<'a> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         if held
             .as_ref()
-            .is_some_and(|h| h.lookups >= SNAPSHOT_LOOKUPS || h.began.elapsed() >= SNAPSHOT_AGE)
+            .is_some_and(|h| h.lookups >= SNAPSHOT_LOOKUPS || h.began.elapsed() >= self.age)
         {
             self.end(held.take());
         }
