@@ -80,7 +80,7 @@ impl SqliteLedger {
     /// A check's lookups on one snapshot that is renewed after `age`
     /// rather than the default 20 ms: what the tests use, so that whether
     /// a renewal falls between two lookups depends on no fsync's speed.
-    /// `None` in memory, as [`Ledger::check_reads`].
+    /// `None` in memory, as [`LedgerStore::check_reads`].
     pub fn check_reads_renewed_after(&self, age: Duration) -> Option<Box<dyn CheckReads + '_>> {
         self.path.as_ref()?;
         Some(Box::new(snapshot::Snapshot::renewed_after(self, age)))
