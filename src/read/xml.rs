@@ -471,7 +471,7 @@ pub enum Attributes {
     Ignore,
 }
 
-/// The pull reader. Call [`XmlPull::next`] for each step.
+/// The pull reader. Call [`XmlPull::next_ref`] (or [`XmlPull::next_node`]) for each step.
 pub struct XmlPull<R: BufRead> {
     reader: NsReader<CountingReader<R>>,
     counters: Rc<Counters>,

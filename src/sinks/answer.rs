@@ -348,7 +348,7 @@ fn write_json<W: Write>(
 
 /// An answer kept so that a byte-identical resend (a provider whose answer
 /// was lost) gets it again, in either format: everything the answer is
-/// written from. Kept in the ledger with the message's lines, as [`KEPT`]
+/// written from. Kept in the ledger with the message's lines, as `KEPT`
 /// and postcard (answers kept before 2026-12-02 are JSON, and read as such).
 #[derive(Serialize, Deserialize)]
 pub struct StoredAnswer {
@@ -453,7 +453,7 @@ impl StoredAnswer {
     /// `cap` bytes (such a message is not kept: its resend gets 0106).
     ///
     /// Memory stays bounded by `cap`, not by the message: a first pass over
-    /// the spool (of more than [`UNCOUNTED_LINES`] lines) only counts the
+    /// the spool (of more than `UNCOUNTED_LINES` lines) only counts the
     /// lines' size, so a large message is refused
     /// before anything is allocated; the record is then written straight from
     /// the spool into a buffer that refuses to grow past `cap`. (Collecting

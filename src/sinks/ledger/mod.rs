@@ -450,7 +450,7 @@ pub struct ForwardLine {
 }
 
 impl ForwardLine {
-    /// The line as [`sql::OUTBOX_LINES`] reads it back once recorded.
+    /// The line as the ledger's `OUTBOX_LINES` query reads it back once recorded.
     pub fn of(l: &LedgerLine, geboortedatum: Datum, besluitnummer: u64) -> Self {
         Self {
             bsn: l.bsn.clone(),

@@ -2,7 +2,7 @@
 //! messages the zorgkantoor already handles (IO31 indicatiebesluit, AW33
 //! toewijzing, AW35 aanvang zorg, AW39 mutatie).
 //!
-//! - [`iwlz`] reads those messages as a stream, one client at a time.
+//! - [`crate::read::iwlz`] reads those messages as a stream, one client at a time.
 //! - [`ingest`] applies them to a [`RegistryStore`], idempotently.
 //! - [`sqlite`] is the store in `DATA_DIR/gateway.db` ([`crate::sinks::store`]);
 //!   [`postgres`] the same in the shared PostgreSQL, when one is configured.
