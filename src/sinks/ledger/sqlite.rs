@@ -77,10 +77,10 @@ const LEDGER_CACHE_KIB: i64 = -1024;
 const READER_CACHE_KIB: i64 = -256;
 
 impl SqliteLedger {
-    /// A check's lookups on one snapshot that is renewed after `age`
-    /// rather than the default 20 ms: what the tests use, so that whether
-    /// a renewal falls between two lookups depends on no fsync's speed.
-    /// `None` in memory, as [`LedgerStore::check_reads`].
+    /// [`LedgerStore::check_reads`] with a snapshot renewed after `age`
+    /// rather than the default `SNAPSHOT_AGE` (20 ms): what the tests use, so that
+    /// whether a renewal falls between two lookups depends on no fsync's
+    /// speed. `None` in memory.
     pub fn check_reads_renewed_after(&self, age: Duration) -> Option<Box<dyn CheckReads + '_>> {
         self.path.as_ref()?;
         Some(Box::new(snapshot::Snapshot::renewed_after(self, age)))
@@ -843,8 +843,7 @@ impl LedgerStore for SqliteLedger {
     }
 
     fn check_reads(&self) -> Option<Box<dyn CheckReads + '_>> {
-        self.path.as_ref()?;
-        Some(Box::new(snapshot::Snapshot::new(self)))
+        self.check_reads_renewed_after(snapshot::SNAPSHOT_AGE)
     }
 
     fn put_agreement(&self, a: &Agreement, source: &str) -> Result<()> {

@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 /// Lookups one read transaction serves at most.
 const SNAPSHOT_LOOKUPS: u32 = 64;
 
-/// How long one read transaction is used at most.
-const SNAPSHOT_AGE: Duration = Duration::from_millis(20);
+/// How long one read transaction is used at most, unless the snapshot
+/// was opened with another age ([`SqliteLedger::check_reads_renewed_after`]).
+pub(super) const SNAPSHOT_AGE: Duration = Duration::from_millis(20);
 
 /// The lookups of one check ([`SqliteLedger::check_reads`]).
 pub(super) struct Snapshot<'a> {
@@ -45,10 +46,6 @@ struct Held {
 }
 
 impl<'a> Snapshot<'a> {
-    pub(super) fn new(ledger: &'a SqliteLedger) -> Self {
-        Self::renewed_after(ledger, SNAPSHOT_AGE)
-    }
-
     pub(super) fn renewed_after(ledger: &'a SqliteLedger, age: Duration) -> Self {
         Self {
             ledger,
