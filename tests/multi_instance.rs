@@ -149,13 +149,14 @@ impl Answer {
     }
 }
 
-/// One request on a fresh connection; `Err` for a connection that failed
-/// (refused, reset), which the callers here retry.
 /// Begins the error of an answer whose head arrived and whose body did not
 /// end: with `proxy_buffering off`, nginx has passed a streamed answer's
 /// head on when the instance writing it is killed, and can only close.
 const CUT: &str = "answer cut after its head";
 
+/// One request on a fresh connection; `Err` for a connection that failed
+/// (refused, reset), which the callers here retry, or an answer cut short
+/// ([`CUT`]).
 async fn send(
     addr: SocketAddr,
     method: &str,
@@ -755,16 +756,17 @@ fn three_instances_on_one_postgresql_lose_and_double_nothing() {
             f.refused
         );
     }
-    let lost = counts.bad_gateway.load(Ordering::Relaxed) + counts.cut.load(Ordering::Relaxed);
-    let resends = lost + counts.connection_errors.load(Ordering::Relaxed);
+    let bad_gateway = counts.bad_gateway.load(Ordering::Relaxed);
+    let connection_errors = counts.connection_errors.load(Ordering::Relaxed);
+    let cut = counts.cut.load(Ordering::Relaxed);
+    let lost = bad_gateway + cut;
+    let resends = lost + connection_errors;
     let kept = answers.values().filter(|f| f.herhaling).count();
     eprintln!(
-        "multi_instance: {MESSAGES} messages answered, {} refused mid-ingest; {} 5xx and {} \
-         connection errors and {} cut answers resent; {kept} answered with the kept answer",
+        "multi_instance: {MESSAGES} messages answered, {} refused mid-ingest; {bad_gateway} 5xx \
+         and {connection_errors} connection errors and {cut} cut answers resent; {kept} answered \
+         with the kept answer",
         MESSAGES - accepted_ids.len(),
-        counts.bad_gateway.load(Ordering::Relaxed),
-        counts.connection_errors.load(Ordering::Relaxed),
-        counts.cut.load(Ordering::Relaxed),
     );
     // A kept answer is only ever the answer to a resend.
     assert!(kept <= resends, "{kept} kept answers for {resends} resends");
@@ -773,7 +775,7 @@ fn three_instances_on_one_postgresql_lose_and_double_nothing() {
     // connection to it) may have failed, as a 5xx or, when their answer's
     // head had gone out, cut short: a refused connection goes to the next
     // instance.
-    assert_eq!(counts.connection_errors.load(Ordering::Relaxed), 0);
+    assert_eq!(connection_errors, 0);
     assert!(
         lost <= CLIENTS + 16,
         "more 5xx and cut answers than requests the killed instance can have held"
